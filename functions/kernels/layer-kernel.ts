@@ -1,0 +1,284 @@
+// The sparse layer kernel, the hot path of the whole system:
+//   Y_next = min(cap, ReLU(Y W + bias on the nonzeros of Y W)), rows of Y sparse.
+//
+// Each activation row takes one of two paths, chosen by its density:
+// - scatter (sparse rows): every nonzero y_k adds y_k * W[k, :] into a dense accumulator; zero
+//   activations and dead rows cost nothing.
+// - gather (dense rows): every output sums x[k] * W[k, j] over its inputs from a dense copy of
+//   the row, reading instead of writing the accumulator (the later layers of the benchmark are
+//   a few hundred saturated rows, dense).
+// Both sum each output's terms in ascending input order in double precision and round to
+// float32 once, so the two paths, and any worker that owns a subset of the outputs, produce
+// bit-identical values. "Nonzero" means the sum is not exactly 0 (the benchmark's definition).
+// Buffers are allocated once per kernel and grown rarely; the loops allocate nothing.
+
+import {
+  toInputMajor, layerNonzeros,
+  type InputMajorLayer, type SparseLayer, type SparseRows,
+} from '../../planner/model/network.ts';
+
+export interface PreparedLayer {
+  readonly outputMajor: SparseLayer;
+  readonly inputMajor: InputMajorLayer;
+  readonly nonzeros: number;
+}
+
+export function prepareLayer(layer: SparseLayer): PreparedLayer {
+  return { outputMajor: layer, inputMajor: toInputMajor(layer), nonzeros: layerNonzeros(layer) };
+}
+
+export interface LayerWork {
+  /** Multiply-adds executed (a gathered row does a full pass over W, zeros included). */
+  multiplyAdds: number;
+  scatterRows: number;
+  gatherRows: number;
+}
+
+/** Growable column/value storage. */
+class EntryBuffer {
+  columnIndex = new Uint32Array(1024);
+  value = new Float32Array(1024);
+  /** Makes room for `needed` entries, keeping the first `used`. */
+  reserve(needed: number, used: number): void {
+    if (needed <= this.columnIndex.length) return;
+    const size = Math.max(needed, Math.ceil(this.columnIndex.length * 1.5));
+    const columnIndex = new Uint32Array(size);
+    columnIndex.set(this.columnIndex.subarray(0, used));
+    const value = new Float32Array(size);
+    value.set(this.value.subarray(0, used));
+    this.columnIndex = columnIndex;
+    this.value = value;
+  }
+}
+
+export interface SparseKernelOptions {
+  /**
+   * A row is gathered (dense pass over W, 8 rows at a time) when its nonzeros exceed this
+   * fraction of the neurons; sparser rows are scattered. `npm run bench -- kernel --sweep`
+   * measures the choice on the real benchmark.
+   */
+  readonly gatherAboveDensity?: number;
+}
+
+export const DEFAULT_GATHER_ABOVE_DENSITY = 0.25;
+
+/** Rows gathered together: each weight and index load then serves this many rows. */
+const GATHER_LANES = 8;
+
+/**
+ * The plain TypeScript kernel: applies layers to activation rows. One instance per thread; the
+ * returned rows are views into its buffers, valid until the call after next (two buffers alternate).
+ */
+export class SparseLayerKernel {
+  readonly name = 'typescript';
+  private readonly neurons: number;
+  private readonly gatherThreshold: number;
+  /** Scatter accumulator, all zeros between rows. */
+  private readonly accumulator: Float64Array;
+  /** Generation stamps: very sparse rows track touched outputs instead of scanning all of them. */
+  private readonly stamp: Int32Array;
+  private readonly touched: Uint32Array;
+  private generation = 0;
+  /** Gather input block, interleaved: lane r of input k at [k * GATHER_LANES + r]; zeros between blocks. */
+  private readonly laneInput: Float64Array;
+  /** Gather output block, lane-major: lane r of output j at [r * neurons + j]. */
+  private readonly laneOutput: Float64Array;
+  /** Rows are computed out of order (dense ones in full blocks) into `staged`, then assembled. */
+  private readonly staged = new EntryBuffer();
+  private stagedOffset = new Uint32Array(0);
+  private stagedLength = new Uint32Array(0);
+  private gatherRowList = new Uint32Array(0);
+  private readonly outputs: [EntryBuffer, EntryBuffer] = [new EntryBuffer(), new EntryBuffer()];
+  private readonly outputRowStarts: [Uint32Array, Uint32Array] = [new Uint32Array(1), new Uint32Array(1)];
+  private current = 0;
+
+  constructor(neurons: number, options: SparseKernelOptions = {}) {
+    this.neurons = neurons;
+    this.gatherThreshold = (options.gatherAboveDensity ?? DEFAULT_GATHER_ABOVE_DENSITY) * neurons;
+    this.accumulator = new Float64Array(neurons);
+    this.stamp = new Int32Array(neurons);
+    this.touched = new Uint32Array(neurons);
+    this.laneInput = new Float64Array(neurons * GATHER_LANES);
+    this.laneOutput = new Float64Array(neurons * GATHER_LANES);
+  }
+
+  apply(input: SparseRows, layer: PreparedLayer, bias: number, cap: number, work?: LayerWork): SparseRows {
+    const n = this.neurons;
+    if (input.columns !== n || layer.outputMajor.neurons !== n) {
+      throw new RangeError(`kernel for ${n} neurons got ${input.columns} input columns and a ${layer.outputMajor.neurons}-neuron layer`);
+    }
+    const rows = input.rows;
+    if (this.stagedOffset.length < rows) {
+      this.stagedOffset = new Uint32Array(rows);
+      this.stagedLength = new Uint32Array(rows);
+      this.gatherRowList = new Uint32Array(rows);
+    }
+    const { rowStart } = input;
+    const stagedOffset = this.stagedOffset, stagedLength = this.stagedLength;
+    let used = 0, macs = 0, gatherCount = 0, scatterRows = 0;
+
+    // Sparse rows now, in order; dense rows listed for the blocked gather below.
+    for (let r = 0; r < rows; r++) {
+      const lo = rowStart[r], hi = rowStart[r + 1];
+      stagedLength[r] = 0;
+      if (hi === lo) continue;
+      if (hi - lo > this.gatherThreshold) { this.gatherRowList[gatherCount++] = r; continue; }
+      scatterRows++;
+      this.staged.reserve(used + n, used);
+      stagedOffset[r] = used;
+      this.stagedEnd = used;
+      macs += this.scatterRow(input, lo, hi, layer, bias, cap);
+      used = this.stagedEnd;
+      stagedLength[r] = used - stagedOffset[r];
+    }
+    for (let first = 0; first < gatherCount; first += GATHER_LANES) {
+      const lanes = Math.min(GATHER_LANES, gatherCount - first);
+      this.staged.reserve(used + lanes * n, used);
+      used = this.gatherRows(input, this.gatherRowList.subarray(first, first + lanes), layer, bias, cap, used);
+      macs += lanes * layer.nonzeros;
+    }
+
+    // Assemble rows in order into the next output buffer.
+    const out = this.outputs[this.current];
+    if (this.outputRowStarts[this.current].length < rows + 1) this.outputRowStarts[this.current] = new Uint32Array(rows + 1);
+    const outStart = this.outputRowStarts[this.current];
+    this.current ^= 1;
+    out.reserve(used, 0);
+    const sc = this.staged.columnIndex, sv = this.staged.value, oc = out.columnIndex, ov = out.value;
+    let nnz = 0;
+    outStart[0] = 0;
+    for (let r = 0; r < rows; r++) {
+      const len = stagedLength[r];
+      if (len > 0) {
+        const off = stagedOffset[r];
+        oc.set(sc.subarray(off, off + len), nnz);
+        ov.set(sv.subarray(off, off + len), nnz);
+        nnz += len;
+      }
+      outStart[r + 1] = nnz;
+    }
+    if (work) { work.multiplyAdds += macs; work.scatterRows += scatterRows; work.gatherRows += gatherCount; }
+    return {
+      rows, columns: n,
+      rowStart: outStart.subarray(0, rows + 1),
+      columnIndex: oc.subarray(0, nnz),
+      value: ov.subarray(0, nnz),
+    };
+  }
+
+  /** End of the staged entries written by the last scatterRow. */
+  private stagedEnd = 0;
+
+  /** One sparse row by scatter into the staging buffer at its current end. Returns multiply-adds. */
+  private scatterRow(input: SparseRows, lo: number, hi: number, layer: PreparedLayer, bias: number, cap: number): number {
+    const n = this.neurons;
+    const { columnIndex, value } = input;
+    const { inputStart, outputIndex, weight } = layer.inputMajor;
+    const acc = this.accumulator;
+    const oc = this.staged.columnIndex, ov = this.staged.value;
+    let at = this.stagedEnd;
+    let macs = 0;
+    for (let p = lo; p < hi; p++) macs += inputStart[columnIndex[p] + 1] - inputStart[columnIndex[p]];
+    if (macs * 4 >= n) {
+      // Dense accumulator and one scan: no per-multiply-add bookkeeping. An untouched output and
+      // a touched one summing to exactly 0 are both "zero" by the benchmark's definition.
+      for (let p = lo; p < hi; p++) {
+        const k = columnIndex[p], v = value[p];
+        const end = inputStart[k + 1];
+        for (let e = inputStart[k]; e < end; e++) acc[outputIndex[e]] += v * weight[e];
+      }
+      for (let j = 0; j < n; j++) {
+        let s = acc[j];
+        if (s !== 0) {
+          acc[j] = 0;
+          s += bias;
+          if (s > 0) { oc[at] = j; ov[at++] = s > cap ? cap : s; }
+        }
+      }
+    } else {
+      let gen = ++this.generation;
+      if (gen === 0x7fffffff) { this.stamp.fill(0); this.generation = gen = 1; }
+      const stamp = this.stamp, touched = this.touched;
+      let t = 0;
+      for (let p = lo; p < hi; p++) {
+        const k = columnIndex[p];
+        const end = inputStart[k + 1];
+        for (let e = inputStart[k]; e < end; e++) {
+          const j = outputIndex[e];
+          if (stamp[j] !== gen) { stamp[j] = gen; touched[t++] = j; }
+        }
+      }
+      for (let p = lo; p < hi; p++) {
+        const k = columnIndex[p], v = value[p];
+        const end = inputStart[k + 1];
+        for (let e = inputStart[k]; e < end; e++) acc[outputIndex[e]] += v * weight[e];
+      }
+      const list = touched.subarray(0, t).sort();
+      for (let i = 0; i < t; i++) {
+        const j = list[i];
+        let s = acc[j];
+        acc[j] = 0;
+        if (s !== 0) {
+          s += bias;
+          if (s > 0) { oc[at] = j; ov[at++] = s > cap ? cap : s; }
+        }
+      }
+    }
+    this.stagedEnd = at;
+    return macs;
+  }
+
+  /**
+   * Gathers up to GATHER_LANES dense rows in one pass over W and stages each row's outputs at
+   * `used`. Returns the new staging end.
+   */
+  private gatherRows(input: SparseRows, rowList: Uint32Array, layer: PreparedLayer, bias: number, cap: number, used: number): number {
+    const n = this.neurons;
+    const x = this.laneInput, y = this.laneOutput;
+    const { rowStart, columnIndex, value } = input;
+    const lanes = rowList.length;
+    for (let lane = 0; lane < lanes; lane++) {
+      const r = rowList[lane];
+      for (let p = rowStart[r]; p < rowStart[r + 1]; p++) x[columnIndex[p] * GATHER_LANES + lane] = value[p];
+    }
+    gatherBlock(n, layer.outputMajor, x, y);
+    const oc = this.staged.columnIndex, ov = this.staged.value;
+    let at = used;
+    for (let lane = 0; lane < lanes; lane++) {
+      const r = rowList[lane];
+      for (let p = rowStart[r]; p < rowStart[r + 1]; p++) x[columnIndex[p] * GATHER_LANES + lane] = 0;
+      this.stagedOffset[r] = at;
+      const base = lane * n;
+      for (let j = 0; j < n; j++) {
+        let s = y[base + j];
+        if (s !== 0) {
+          s += bias;
+          if (s > 0) { oc[at] = j; ov[at++] = s > cap ? cap : s; }
+        }
+      }
+      this.stagedLength[r] = at - this.stagedOffset[r];
+    }
+    return at;
+  }
+}
+
+/**
+ * y[r * n + j] = sum over inputs k of output j (ascending) of x[k * 8 + r] * w, for 8 lanes at
+ * once: one index and weight load feed 8 independent multiply-adds held in registers (a single
+ * running sum is bound by floating-point add latency). Unused lanes are zero.
+ */
+function gatherBlock(n: number, layer: SparseLayer, x: Float64Array, y: Float64Array): void {
+  const { outputStart, inputIndex, weight } = layer;
+  for (let j = 0; j < n; j++) {
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    const end = outputStart[j + 1];
+    for (let e = outputStart[j]; e < end; e++) {
+      const b = inputIndex[e] << 3;
+      const w = weight[e];
+      s0 += x[b] * w; s1 += x[b + 1] * w; s2 += x[b + 2] * w; s3 += x[b + 3] * w;
+      s4 += x[b + 4] * w; s5 += x[b + 5] * w; s6 += x[b + 6] * w; s7 += x[b + 7] * w;
+    }
+    y[j] = s0; y[n + j] = s1; y[2 * n + j] = s2; y[3 * n + j] = s3;
+    y[4 * n + j] = s4; y[5 * n + j] = s5; y[6 * n + j] = s6; y[7 * n + j] = s7;
+  }
+}

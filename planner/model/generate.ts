@@ -1,0 +1,123 @@
+// Synthetic networks and inputs shaped like the GraphChallenge benchmark, deterministic by seed,
+// so tests and benchmarks reach N = 65536 without external data.
+//
+// The real 1024-neuron network (checked on its files) is RadiX-Net: 16 blocks of 64 neurons; in
+// layer l output j reads, in every block, the neurons at j's block offset and at that offset XOR
+// 2^(l-1) (a radix-2 butterfly), so 16 x 2 = 32 inputs; after the first log2(64) = 6 layers the
+// neuron labels are permuted. We build exactly that shape for any N: blocks = connections / 2,
+// block size = N / blocks, a butterfly stride cycling through the block, and seeded random
+// relabelings after the first round. Every neuron then has exactly `connections` inputs and outputs.
+
+import { UsageError } from '../errors.ts';
+import { SeededRandom } from '../random.ts';
+import {
+  GRAPH_CHALLENGE_BIAS, GRAPH_CHALLENGE_ACTIVATION_CAP,
+  type SparseLayer, type SparseNetwork, type SparseRows,
+} from './network.ts';
+
+export interface GenerateNetworkOptions {
+  readonly neurons: number;
+  readonly layers: number;
+  /** Inputs per neuron (and outputs per neuron). Default 32, as in the benchmark. */
+  readonly connections?: number;
+  /** Every weight. Default 1/16, as in the benchmark. */
+  readonly weight?: number;
+  /** Default: the benchmark's bias for N. */
+  readonly bias?: number;
+  readonly seed?: number;
+}
+
+const isPowerOfTwo = (n: number) => n >= 1 && (n & (n - 1)) === 0;
+
+export function generateRadixNetwork(o: GenerateNetworkOptions): SparseNetwork {
+  const connections = o.connections ?? 32;
+  const weight = o.weight ?? 1 / 16;
+  const n = o.neurons;
+  if (!Number.isInteger(n) || n < 2) throw new UsageError(`neurons must be an integer >= 2, got ${n}`, { field: 'neurons' });
+  if (!Number.isInteger(o.layers) || o.layers < 1) throw new UsageError(`layers must be an integer >= 1, got ${o.layers}`, { field: 'layers' });
+  if (!Number.isInteger(connections) || connections < 2 || connections % 2 !== 0) {
+    throw new UsageError(`connections must be an even integer >= 2, got ${connections}`, { field: 'connections' });
+  }
+  const blocks = connections / 2;
+  const blockSize = n / blocks;
+  if (!Number.isInteger(blockSize) || blockSize < 2 || !isPowerOfTwo(blockSize)) {
+    throw new UsageError(
+      `neurons (${n}) / (connections / 2 = ${blocks}) must be a power of two >= 2 for a radix-2 RadiX-Net`,
+      { field: 'neurons' },
+    );
+  }
+  const bias = o.bias ?? GRAPH_CHALLENGE_BIAS[n];
+  if (bias === undefined) throw new UsageError(`no GraphChallenge bias is defined for ${n} neurons; pass a bias`, { field: 'bias' });
+  if (!Number.isFinite(weight)) throw new UsageError(`weight must be finite, got ${weight}`, { field: 'weight' });
+  const stages = Math.log2(blockSize);
+  const random = new SeededRandom(o.seed ?? 1);
+  const layers: SparseLayer[] = [];
+  let inputLabel: Uint32Array | null = null; // labels stay consistent across layers
+  for (let l = 0; l < o.layers; l++) {
+    const stride = 1 << (l % stages);
+    const relabel = l >= stages;
+    const outputLabel = relabel ? random.permutation(n) : null;
+    const outputStart = new Uint32Array(n + 1);
+    const inputIndex = new Uint32Array(n * connections);
+    const weights = new Float32Array(n * connections).fill(weight);
+    // Structural output s (before relabeling) reads structural inputs of its butterfly pair.
+    const inputsOfOutput = new Uint32Array(n * connections);
+    for (let s = 0; s < n; s++) {
+      const offset = s % blockSize;
+      let c = 0;
+      for (let b = 0; b < blocks; b++) {
+        inputsOfOutput[s * connections + c++] = b * blockSize + offset;
+        inputsOfOutput[s * connections + c++] = b * blockSize + (offset ^ stride);
+      }
+    }
+    // Actual output j = outputLabel[s]; actual input = inputLabel[structural input].
+    const structuralOf = new Uint32Array(n);
+    for (let s = 0; s < n; s++) structuralOf[outputLabel ? outputLabel[s] : s] = s;
+    for (let j = 0; j < n; j++) {
+      const s = structuralOf[j];
+      const row = inputsOfOutput.subarray(s * connections, (s + 1) * connections);
+      const mapped = inputLabel ? Uint32Array.from(row, (k) => inputLabel![k]) : row.slice();
+      mapped.sort();
+      inputIndex.set(mapped, j * connections);
+      outputStart[j + 1] = (j + 1) * connections;
+    }
+    layers.push({ neurons: n, outputStart, inputIndex, weight: weights });
+    if (outputLabel) {
+      // The next layer's structural input s is this layer's actual output outputLabel[s].
+      inputLabel = outputLabel;
+    }
+  }
+  return { neurons: n, layers, bias, activationCap: GRAPH_CHALLENGE_ACTIVATION_CAP };
+}
+
+export interface GenerateInputsOptions {
+  readonly neurons: number;
+  readonly samples: number;
+  /** Fraction of nonzero entries per sample. Default 0.104, the real 1024-neuron inputs' density. */
+  readonly density?: number;
+  readonly seed?: number;
+}
+
+/** Sparse binary inputs: each sample switches on round(density * N) distinct neurons at value 1. */
+export function generateInputs(o: GenerateInputsOptions): SparseRows {
+  const density = o.density ?? 0.104;
+  if (!(density > 0 && density <= 1)) throw new UsageError(`density must be in (0, 1], got ${density}`, { field: 'density' });
+  if (!Number.isInteger(o.samples) || o.samples < 1) throw new UsageError(`samples must be an integer >= 1, got ${o.samples}`, { field: 'samples' });
+  const perSample = Math.max(1, Math.round(density * o.neurons));
+  const random = new SeededRandom((o.seed ?? 1) ^ 0x5eed);
+  const rowStart = new Uint32Array(o.samples + 1);
+  const columnIndex = new Uint32Array(o.samples * perSample);
+  const chosen = new Uint8Array(o.neurons);
+  for (let r = 0; r < o.samples; r++) {
+    const picks: number[] = [];
+    while (picks.length < perSample) {
+      const k = random.nextInt(o.neurons);
+      if (!chosen[k]) { chosen[k] = 1; picks.push(k); }
+    }
+    picks.sort((a, b) => a - b);
+    for (const k of picks) chosen[k] = 0;
+    columnIndex.set(picks, r * perSample);
+    rowStart[r + 1] = (r + 1) * perSample;
+  }
+  return { rows: o.samples, columns: o.neurons, rowStart, columnIndex, value: new Float32Array(columnIndex.length).fill(1) };
+}
