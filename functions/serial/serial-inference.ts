@@ -2,7 +2,8 @@
 // must match. Also what the `serial` workflow shape runs inside its single Lambda task.
 
 import { nonzeroRows, rowsNonzeros, type SparseNetwork, type SparseRows } from '../../planner/model/network.ts';
-import { SparseLayerKernel, prepareLayer, type LayerWork, type SparseKernelOptions } from '../kernels/layer-kernel.ts';
+import { prepareLayer, type LayerWork } from '../kernels/layer-kernel.ts';
+import { createLayerKernel, type KernelChoice } from '../kernels/backends.ts';
 
 export interface LayerReport {
   /** 1-based. */
@@ -25,7 +26,7 @@ export interface SerialInferenceResult {
   readonly seconds: number;
 }
 
-export interface SerialInferenceOptions extends SparseKernelOptions {
+export interface SerialInferenceOptions extends KernelChoice {
   readonly onLayer?: (report: LayerReport, of: number) => void;
 }
 
@@ -42,13 +43,13 @@ export function countActiveRows(rows: SparseRows): number {
   return active;
 }
 
-/** Runs all layers of `network` on `inputs` with the plain TypeScript kernel. */
+/** Runs all layers of `network` on `inputs` on one thread with the chosen kernel backend. */
 export function inferSerial(network: SparseNetwork, inputs: SparseRows, options: SerialInferenceOptions = {}): SerialInferenceResult {
   if (inputs.columns !== network.neurons) {
     throw new RangeError(`inputs have ${inputs.columns} columns, the network ${network.neurons} neurons`);
   }
   const prepared = network.layers.map(prepareLayer);
-  const kernel = new SparseLayerKernel(network.neurons, options);
+  const kernel = createLayerKernel(network.neurons, options);
   const reports: LayerReport[] = [];
   let y = inputs;
   let totalMacs = 0;

@@ -98,26 +98,54 @@ export interface GenerateInputsOptions {
   readonly seed?: number;
 }
 
-/** Sparse binary inputs: each sample switches on round(density * N) distinct neurons at value 1. */
+/**
+ * Binary inputs drawn like handwriting: the neurons are a sqrt(N) x sqrt(N) image (as the
+ * benchmark's MNIST-derived inputs are) and each sample gets random mostly upright strokes 3 pixels thick, started near the centre, until
+ * round(density * N) pixels are on. Uniformly scattered pixels would be unrealistic: they all die
+ * within a few layers, while strokes line up with RadiX-Net's butterflies and some rows survive,
+ * as in the real data. When N is not a perfect square the "image" is N pixels wide rows of sqrt(N).
+ */
 export function generateInputs(o: GenerateInputsOptions): SparseRows {
   const density = o.density ?? 0.104;
   if (!(density > 0 && density <= 1)) throw new UsageError(`density must be in (0, 1], got ${density}`, { field: 'density' });
   if (!Number.isInteger(o.samples) || o.samples < 1) throw new UsageError(`samples must be an integer >= 1, got ${o.samples}`, { field: 'samples' });
-  const perSample = Math.max(1, Math.round(density * o.neurons));
+  if (!Number.isInteger(o.neurons) || o.neurons < 1) throw new UsageError(`neurons must be an integer >= 1, got ${o.neurons}`, { field: 'neurons' });
+  const n = o.neurons;
+  const side = Math.max(1, Math.floor(Math.sqrt(n)));
+  const height = Math.ceil(n / side);
+  const perSample = Math.max(1, Math.round(density * n));
   const random = new SeededRandom((o.seed ?? 1) ^ 0x5eed);
   const rowStart = new Uint32Array(o.samples + 1);
   const columnIndex = new Uint32Array(o.samples * perSample);
-  const chosen = new Uint8Array(o.neurons);
+  const on = new Uint8Array(n);
+  const picks: number[] = [];
+  const light = (x: number, y: number) => {
+    if (x < 0 || y < 0 || x >= side || y >= height || picks.length >= perSample) return;
+    const k = y * side + x;
+    if (k < n && !on[k]) { on[k] = 1; picks.push(k); }
+  };
   for (let r = 0; r < o.samples; r++) {
-    const picks: number[] = [];
+    picks.length = 0;
+    let guard = 0;
     while (picks.length < perSample) {
-      const k = random.nextInt(o.neurons);
-      if (!chosen[k]) { chosen[k] = 1; picks.push(k); }
+      // Strokes start near the middle, as digits are centred in their images.
+      let x = side * (0.25 + 0.5 * random.next()), y = height * (0.25 + 0.5 * random.next());
+      // Mostly upright strokes, as in handwritten digits.
+      const angle = Math.PI * (0.25 + 0.5 * random.next());
+      const dx = Math.cos(angle), dy = Math.sin(angle);
+      const length = Math.max(2, Math.round((0.3 + 0.5 * random.next()) * side));
+      for (let step = 0; step < length; step++, x += dx, y += dy) {
+        for (let t = 0; t < 3; t++) light(Math.floor(x) + t, Math.floor(y));
+      }
+      if (++guard > 64 * perSample) {
+        // Tiny or odd shapes: finish with scattered pixels rather than loop forever.
+        while (picks.length < perSample) light(random.nextInt(side), random.nextInt(height));
+      }
     }
     picks.sort((a, b) => a - b);
-    for (const k of picks) chosen[k] = 0;
+    for (const k of picks) on[k] = 0;
     columnIndex.set(picks, r * perSample);
     rowStart[r + 1] = (r + 1) * perSample;
   }
-  return { rows: o.samples, columns: o.neurons, rowStart, columnIndex, value: new Float32Array(columnIndex.length).fill(1) };
+  return { rows: o.samples, columns: n, rowStart, columnIndex, value: new Float32Array(columnIndex.length).fill(1) };
 }

@@ -1,0 +1,40 @@
+// The stepinfer command line. Each command lives in cli/commands/<name>.ts and exports one
+// register function; this file only wires them and turns errors into messages and exit codes.
+
+import { Command, CommanderError } from 'commander';
+import { StepinferError } from '../planner/errors.ts';
+import { registerModelCommands } from './commands/model.ts';
+import { registerInferCommand } from './commands/infer.ts';
+import { registerBenchCommand } from './commands/bench.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('stepinfer')
+    .description('Partitioned inference of large sparse DNNs on AWS Lambda, orchestrated by generated Step Functions workflows')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerModelCommands(program);
+  registerInferCommand(program);
+  registerBenchCommand(program);
+  return program;
+}
+
+/** Runs the CLI; returns the process exit code (0 ok, 1 failed, 2 usage). */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv as string[]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit with 0; commander has already printed usage problems.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof StepinferError) {
+      process.stderr.write(`stepinfer: ${error.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`stepinfer: unexpected error: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+    return 1;
+  }
+}
