@@ -42,14 +42,12 @@ export function registerInferCommand(program: Command): void {
     .option('--progress', 'show a progress bar over layers even when stderr is not a terminal')
     .action((o: InferOptions) => {
       if (!o.serial) {
-        throw new UsageError('only --serial inference exists so far; distributed runs come with the workflow runtime', { field: 'serial' });
+        throw new UsageError('infer needs --serial: only serial inference exists so far (distributed runs come with the workflow runtime)');
       }
       if (!(KERNEL_BACKENDS as readonly string[]).includes(o.backend)) {
         throw new UsageError(`unknown backend "${o.backend}" (choose ${KERNEL_BACKENDS.join(' or ')})`, { field: 'backend' });
       }
-      const loading = progressBar('loading', o);
       const workload = resolveWorkload(o);
-      loading.stop();
       if (!o.json) process.stderr.write(`${workload.description}\n`);
       const bar = progressBar('layers', o);
       const result = inferSerial(workload.network, workload.inputs, {
@@ -85,7 +83,11 @@ export function registerInferCommand(program: Command): void {
         `ids          ${s.categories.slice(0, 20).join(' ')}${s.categories.length > 20 ? ' ...' : ''}`,
       ].join('\n'));
       if (truth && !truth.matches) {
-        throw new TruthMismatchError(`categories differ from the truth: missing ${truth.missing.slice(0, 10).join(',')}${truth.missing.length > 10 ? '...' : ''}; extra ${truth.extra.slice(0, 10).join(',')}${truth.extra.length > 10 ? '...' : ''}`);
+        const list = (ids: number[]) => (ids.length ? ` (${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', ...' : ''})` : '');
+        throw new TruthMismatchError(
+          `categories differ from the truth: ${truth.missing.length} missing${list(truth.missing)}, ${truth.extra.length} extra${list(truth.extra)}`,
+          { file: o.truth },
+        );
       }
     });
 }

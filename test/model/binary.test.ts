@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { decodeHeader, decodeNetwork, encodeNetwork, readNetworkFile, writeNetworkFile, validateLayer } from '../../planner/model/binary.ts';
+import { generateRadixNetwork } from '../../planner/model/generate.ts';
+import { ModelFormatError } from '../../planner/errors.ts';
+import { tempDirs } from '../helpers/tmp.ts';
+
+const network = generateRadixNetwork({ neurons: 64, layers: 5, seed: 7, bias: -0.3 });
+
+describe('.sdnn binary format', () => {
+  const newDir = tempDirs();
+
+  it('round-trips a network exactly, through a file', () => {
+    const file = join(newDir(), 'm.sdnn');
+    const bytes = writeNetworkFile(file, network);
+    const back = readNetworkFile(file);
+    expect(bytes).toBe(readFileSync(file).length);
+    expect(back.neurons).toBe(64);
+    expect(back.bias).toBe(-0.3);
+    expect(back.activationCap).toBe(32);
+    expect(back.layers).toHaveLength(5);
+    back.layers.forEach((layer, l) => {
+      expect(layer.outputStart).toEqual(network.layers[l].outputStart);
+      expect(layer.inputIndex).toEqual(network.layers[l].inputIndex);
+      expect(layer.weight).toEqual(network.layers[l].weight);
+    });
+  });
+
+  it('describes its layers in the header without decoding them', () => {
+    const h = decodeHeader(encodeNetwork(network), 'm.sdnn');
+    expect(h).toMatchObject({ formatVersion: 1, neurons: 64, layerCount: 5, bias: -0.3, activationCap: 32 });
+    expect(h.layerNonzeros).toEqual([2048, 2048, 2048, 2048, 2048]);
+    expect(h.layerByteOffsets[1] - h.layerByteOffsets[0]).toBe(4 * 65 + 4 + 2 * 4 * 2048);
+  });
+
+  it('decodes zero-copy: layers are views into the file bytes', () => {
+    const bytes = encodeNetwork(network);
+    const back = decodeNetwork(bytes, 'm.sdnn');
+    expect(back.layers[0].weight.buffer).toBe(bytes.buffer);
+  });
+
+  it('detects a flipped byte anywhere by the checksum', () => {
+    const bytes = encodeNetwork(network);
+    for (const at of [20, 60, bytes.length - 1, Math.floor(bytes.length / 2)]) {
+      const corrupt = bytes.slice();
+      corrupt[at] ^= 0x10;
+      expect(() => decodeNetwork(corrupt, 'bad.sdnn')).toThrow(ModelFormatError);
+    }
+    const corrupt = bytes.slice();
+    corrupt[bytes.length - 1] ^= 1;
+    expect(() => decodeNetwork(corrupt, 'bad.sdnn')).toThrow(/^bad\.sdnn, field checksum: checksum mismatch .* the file is corrupt$/);
+  });
+
+  it.each([
+    [(b: Uint8Array) => b.slice(0, 30), 'truncated: 30 bytes is shorter than the 48-byte header'],
+    [(b: Uint8Array) => b.slice(0, b.length - 8), /truncated: \d+ bytes, the header describes \d+/],
+    [(b: Uint8Array) => { const c = b.slice(); c[0] = 0x58; return c; }, 'not a .sdnn model (bad magic)'],
+    [(b: Uint8Array) => { const c = b.slice(); c[4] = 9; return c; }, 'format version 9 is not supported (this build reads 1)'],
+    [(b: Uint8Array) => Uint8Array.from([...b, 0, 0, 0, 0, 0, 0, 0, 0]), '8 unexpected bytes after the last layer'],
+  ])('rejects a damaged file (%#)', (damage, message) => {
+    expect(() => decodeNetwork(damage(encodeNetwork(network)), 'bad.sdnn')).toThrow(message);
+  });
+
+  it('validates structure: out-of-range inputs, unsorted inputs, non-finite weights name the layer', () => {
+    const layer = network.layers[2];
+    const badIndex = { ...layer, inputIndex: layer.inputIndex.slice() };
+    badIndex.inputIndex[5] = 64;
+    expect(() => validateLayer(badIndex, 3, 'm.sdnn')).toThrow('m.sdnn, layer 3, field inputIndex: output 1 reads input 65, beyond 64 neurons');
+    const unsorted = { ...layer, inputIndex: layer.inputIndex.slice() };
+    [unsorted.inputIndex[0], unsorted.inputIndex[1]] = [unsorted.inputIndex[1], unsorted.inputIndex[0]];
+    expect(() => validateLayer(unsorted, 3, 'm.sdnn')).toThrow(/output 1 lists input \d+ twice or out of order/);
+    const nan = { ...layer, weight: layer.weight.slice() };
+    nan.weight[40] = Number.NaN;
+    expect(() => validateLayer(nan, 3, 'm.sdnn')).toThrow(/layer 3, field weight: weight of \(input \d+, output 2\) is NaN/);
+  });
+
+  it('refuses a file whose checksum is fine but whose structure is not (written by another tool)', () => {
+    const layers = network.layers.map((l) => ({ ...l, weight: l.weight.slice() }));
+    layers[1].weight[3] = Infinity;
+    const file = join(newDir(), 'inf.sdnn');
+    writeFileSync(file, encodeNetwork({ ...network, layers }));
+    expect(() => readNetworkFile(file)).toThrow(/layer 2, field weight: .* is Infinity/);
+  });
+});
