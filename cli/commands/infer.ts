@@ -6,6 +6,7 @@ import { writeRowsTsv } from '../../planner/model/load.ts';
 import { networkNonzeros } from '../../planner/model/network.ts';
 import { inferSerial } from '../../functions/serial/serial-inference.ts';
 import { KERNEL_BACKENDS, type KernelBackend } from '../../functions/kernels/backends.ts';
+import { GATHER_ENGINES, type GatherEngineName } from '../../functions/kernels/gather.ts';
 import { progressBar, report } from '../output.ts';
 import { integerOption, numberOption } from '../options.ts';
 import { compareWithTruth, resolveWorkload, type WorkloadOptions } from '../workload.ts';
@@ -14,6 +15,7 @@ interface InferOptions extends WorkloadOptions {
   readonly serial?: boolean;
   readonly backend: KernelBackend;
   readonly gatherDensity?: number;
+  readonly gatherEngine: GatherEngineName;
   readonly activations?: string;
   readonly json?: boolean;
   readonly progress?: boolean;
@@ -37,12 +39,16 @@ export function registerInferCommand(program: Command): void {
     .option('--seed <n>', 'seed for generated networks and inputs', integerOption(0))
     .option('--backend <name>', `layer kernel: ${KERNEL_BACKENDS.join(' or ')}`, 'typescript')
     .option('--gather-density <fraction>', 'typescript kernel: gather rows denser than this fraction', numberOption)
+    .option('--gather-engine <name>', `typescript kernel: how dense rows are gathered, ${GATHER_ENGINES.join(' or ')} (bit-identical)`, 'wasm-simd')
     .option('--activations <file>', 'also write the final activations as TSV')
     .option('--json', 'print the result as JSON')
     .option('--progress', 'show a progress bar over layers even when stderr is not a terminal')
     .action((o: InferOptions) => {
       if (!o.serial) {
         throw new UsageError('infer needs --serial: only serial inference exists so far (distributed runs come with the workflow runtime)');
+      }
+      if (!(GATHER_ENGINES as readonly string[]).includes(o.gatherEngine)) {
+        throw new UsageError(`unknown gather engine "${o.gatherEngine}" (choose ${GATHER_ENGINES.join(' or ')})`, { field: 'gather-engine' });
       }
       if (!(KERNEL_BACKENDS as readonly string[]).includes(o.backend)) {
         throw new UsageError(`unknown backend "${o.backend}" (choose ${KERNEL_BACKENDS.join(' or ')})`, { field: 'backend' });
@@ -53,6 +59,7 @@ export function registerInferCommand(program: Command): void {
       const result = inferSerial(workload.network, workload.inputs, {
         backend: o.backend,
         gatherAboveDensity: o.gatherDensity,
+        gatherEngine: o.gatherEngine,
         onLayer: (layer, of) => bar.tick(layer.layer, of, `active rows ${layer.activeRows}`),
       });
       bar.stop();

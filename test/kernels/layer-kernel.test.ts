@@ -45,15 +45,17 @@ function expectSameRows(a: SparseRows, b: SparseRows): void {
 
 describe('SparseLayerKernel', () => {
   it.each([
-    ['scatter only', 2],
-    ['gather only', 0],
-    ['mixed', 0.25],
-    ['mostly gather', 0.05],
-  ])('matches a naive dense implementation exactly (%s)', (_, gatherAboveDensity) => {
+    ['scatter only', 2, 'typescript'],
+    ['gather only', 0, 'typescript'],
+    ['gather only', 0, 'wasm-simd'],
+    ['mixed', 0.25, 'typescript'],
+    ['mixed', 0.25, 'wasm-simd'],
+    ['mostly gather', 0.05, 'wasm-simd'],
+  ] as const)('matches a naive dense implementation exactly (%s, %s gather)', (_, gatherAboveDensity, gatherEngine) => {
     for (const seed of [1, 2, 3]) {
       const network = randomNetwork(48, 6, seed);
       const inputs = randomRows(37, 48, 0.3, seed + 100);
-      const result = inferSerial(network, inputs, { gatherAboveDensity });
+      const result = inferSerial(network, inputs, { gatherAboveDensity, gatherEngine });
       const expected = naiveInference(network, inputs);
       expect(toDense(result.activations)).toEqual(expected);
       expect(result.categories).toEqual(expected.flatMap((row, r) => (row.some((v) => v !== 0) ? [r] : [])));
@@ -65,8 +67,10 @@ describe('SparseLayerKernel', () => {
     const inputs = generateInputs({ neurons: 1024, samples: 300, seed: 4 });
     const scatter = inferSerial(network, inputs, { gatherAboveDensity: 2 });
     expect(scatter.categories.length).toBeGreaterThan(0);
-    for (const gatherAboveDensity of [0, 0.1, 0.25, 0.6]) {
-      expectSameRows(inferSerial(network, inputs, { gatherAboveDensity }).activations, scatter.activations);
+    for (const gatherEngine of ['typescript', 'wasm-simd'] as const) {
+      for (const gatherAboveDensity of [0, 0.1, 0.25, 0.6]) {
+        expectSameRows(inferSerial(network, inputs, { gatherAboveDensity, gatherEngine }).activations, scatter.activations);
+      }
     }
   });
 
@@ -85,8 +89,8 @@ describe('SparseLayerKernel', () => {
       weight: Float32Array.from([1, -1, 10, 0.01]),
     };
     const rows: SparseRows = { rows: 2, columns: 3, rowStart: Uint32Array.from([0, 2, 3]), columnIndex: Uint32Array.from([0, 1, 0]), value: Float32Array.from([2, 2, 3]) };
-    for (const density of [0, 2]) {
-      const kernel = new SparseLayerKernel(3, { gatherAboveDensity: density });
+    for (const [density, gatherEngine] of [[0, 'typescript'], [0, 'wasm-simd'], [2, 'typescript']] as const) {
+      const kernel = new SparseLayerKernel(3, { gatherAboveDensity: density, gatherEngine });
       const y = kernel.apply(rows, prepareLayer(layer), 0.5, 8);
       expect(toDense(y)).toEqual([new Float64Array([0, 8, 0.5 + Math.fround(0.01) * 2]).map(Math.fround), new Float64Array([3.5, 8, Math.fround(0.5 + Math.fround(0.01) * 3)])]);
     }
@@ -103,5 +107,20 @@ describe('SparseLayerKernel', () => {
   it('rejects inputs of the wrong width', () => {
     const network = randomNetwork(16, 1, 5);
     expect(() => inferSerial(network, randomRows(2, 15, 0.5, 1))).toThrow('inputs have 15 columns, the network 16 neurons');
+  });
+});
+
+describe('WebAssembly SIMD gather', () => {
+  it('grows its memory for a larger layer and stays exact', () => {
+    // A wide layer with a large fan-in forces memory.grow between layers (views are re-made).
+    const small = randomNetwork(300, 1, 11);
+    const wide: SparseNetwork = generateRadixNetwork({ neurons: 4096, layers: 3, seed: 2 });
+    for (const network of [small, wide]) {
+      const inputs = network === wide ? generateInputs({ neurons: 4096, samples: 40, seed: 5 }) : randomRows(30, 300, 0.5, 12);
+      expectSameRows(
+        inferSerial(network, inputs, { gatherAboveDensity: 0, gatherEngine: 'wasm-simd' }).activations,
+        inferSerial(network, inputs, { gatherAboveDensity: 2, gatherEngine: 'typescript' }).activations,
+      );
+    }
   });
 });
