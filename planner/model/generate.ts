@@ -100,7 +100,7 @@ export interface GenerateInputsOptions {
 
 /**
  * Binary inputs drawn like handwriting: the neurons are a sqrt(N) x sqrt(N) image (as the
- * benchmark's MNIST-derived inputs are) and each sample gets random mostly upright strokes 3 pixels thick, started near the centre, until
+ * benchmark's MNIST-derived inputs are) and each sample gets random mostly upright strokes, 3 pixels thick per 32 of image width, started near the centre, until
  * round(density * N) pixels are on. Uniformly scattered pixels would be unrealistic: they all die
  * within a few layers, while strokes line up with RadiX-Net's butterflies and some rows survive,
  * as in the real data. When N is not a perfect square the "image" is N pixels wide rows of sqrt(N).
@@ -114,6 +114,8 @@ export function generateInputs(o: GenerateInputsOptions): SparseRows {
   const side = Math.max(1, Math.floor(Math.sqrt(n)));
   const height = Math.ceil(n / side);
   const perSample = Math.max(1, Math.round(density * n));
+  // The benchmark's larger inputs are the same digits rescaled, so strokes thicken with the image.
+  const thickness = Math.max(3, Math.round((3 * side) / 32));
   const random = new SeededRandom((o.seed ?? 1) ^ 0x5eed);
   const rowStart = new Uint32Array(o.samples + 1);
   const columnIndex = new Uint32Array(o.samples * perSample);
@@ -135,7 +137,7 @@ export function generateInputs(o: GenerateInputsOptions): SparseRows {
       const dx = Math.cos(angle), dy = Math.sin(angle);
       const length = Math.max(2, Math.round((0.3 + 0.5 * random.next()) * side));
       for (let step = 0; step < length; step++, x += dx, y += dy) {
-        for (let t = 0; t < 3; t++) light(Math.floor(x) + t, Math.floor(y));
+        for (let t = 0; t < thickness; t++) light(Math.floor(x) + t, Math.floor(y));
       }
       if (++guard > 64 * perSample) {
         // Tiny or odd shapes: finish with scattered pixels rather than loop forever.
