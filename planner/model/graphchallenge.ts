@@ -111,6 +111,9 @@ export function readInputTsv(file: string, neurons: number, options: ReadInputsO
   if (!existsSync(file)) throw new UsageError('input file not found', { file });
   const t = parseTriples(readFileSync(file), file, ['sample', 'neuron', 'value']);
   checkRange(t, neurons, 'second', 'neuron', file, `the network (${neurons} neurons)`);
+  if (options.limit !== undefined && options.limit > t.maxFirst + 1) {
+    throw new UsageError(`asked for ${options.limit} inputs, the file holds ${t.maxFirst + 1}`, { file, field: 'limit' });
+  }
   const rows = options.limit !== undefined ? options.limit : t.maxFirst + 1;
   let kept: Triples = t;
   if (options.limit !== undefined && t.maxFirst >= options.limit) {

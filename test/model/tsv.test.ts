@@ -110,6 +110,7 @@ describe('GraphChallenge files', () => {
     expect(two.rows).toBe(2);
     expect([...two.columnIndex]).toEqual([0, 2, 3]);
     expect(() => readInputTsv(file, 3)).toThrow(`${file}:4: neuron 4 is out of range: the network (3 neurons) has 3`);
+    expect(() => readInputTsv(file, 4, { limit: 4 })).toThrow(`${file}, field limit: asked for 4 inputs, the file holds 3`);
   });
 
   it('reads truth ids and rejects unordered ones', () => {
