@@ -6,6 +6,10 @@ import { StepinferError } from '../planner/errors.ts';
 import { registerModelCommands } from './commands/model.ts';
 import { registerInferCommand } from './commands/infer.ts';
 import { registerBenchCommand } from './commands/bench.ts';
+import { registerCostCommand } from './commands/cost.ts';
+import { registerCalibrateCommand } from './commands/calibrate.ts';
+import { registerPlanCommand } from './commands/plan.ts';
+import { registerPartitionCommand } from './commands/partition.ts';
 
 export function buildProgram(): Command {
   const program = new Command('stepinfer')
@@ -15,6 +19,10 @@ export function buildProgram(): Command {
     .exitOverride();
   registerModelCommands(program);
   registerInferCommand(program);
+  registerPartitionCommand(program);
+  registerPlanCommand(program);
+  registerCostCommand(program);
+  registerCalibrateCommand(program);
   registerBenchCommand(program);
   return program;
 }

@@ -2,6 +2,7 @@
 
 import type { Command } from 'commander';
 import { runKernelBenchmark, type KernelBenchOptions } from '../../bench/kernel.ts';
+import { benchPartition } from '../../bench/partition.ts';
 import { integerOption } from '../options.ts';
 
 export function registerBenchCommand(program: Command): void {
@@ -19,4 +20,12 @@ export function registerBenchCommand(program: Command): void {
     .option('--samples <n>', 'generated inputs', integerOption(1))
     .option('--json', 'print the result as JSON')
     .action(async (o: KernelBenchOptions) => runKernelBenchmark(o));
+  bench
+    .command('partition')
+    .description('Partition volume, balance and time per worker count on the real network, next to cyclic, random and KaHyPar reference numbers '
+      + '(options: --workers 2..64, --scale, --scale-layers L, --scale-workers P, --model, --seed, --json)')
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[options...]', 'passed to the partition benchmark')
+    .action(async (args: string[]) => benchPartition(args));
 }

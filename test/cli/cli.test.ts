@@ -44,7 +44,7 @@ describe('stepinfer CLI', () => {
     const run = stepinfer('infer', '--serial', '--model', model, '--inputs', inputs, '--activations', activations, '--json');
     expect(run.code, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout);
-    expect(result).toMatchObject({ source: 'files', backend: 'typescript', neurons: 1024, layers: 10, inputs: 300 });
+    expect(result).toMatchObject({ source: 'files', backend: 'typescript (gather: wasm-simd)', neurons: 1024, layers: 10, inputs: 300 });
     expect(result.categoryCount).toBe(result.categories.length);
     expect(result.categoryCount).toBeGreaterThan(0);
     const rowsWithOutput = new Set(readFileSync(activations, 'utf8').trim().split('\n').map((line) => Number(line.split('\t')[0])));

@@ -1,0 +1,103 @@
+// Partition benchmark: for each worker count, the communication volume, balance and time of the
+// hypergraph schemes next to cyclic, random and the KaHyPar reference on the real 1024 x 120
+// network, plus (with --scale) the synthetic 65536 x 120 network at 64 workers.
+//
+//   npm run bench -- partition [--workers 2..64] [--scale] [--scale-layers 120] [--json] [--model <dir>]
+
+import { parseArgs } from 'node:util';
+import { generateRadixNetwork } from '../planner/model/generate.ts';
+import type { SparseNetwork } from '../planner/model/network.ts';
+import { partitionNetwork, type PartitionScheme } from '../planner/partition/index.ts';
+import { summarizePartition } from '../planner/partition/summary.ts';
+import { loadNetwork, parseWorkerList } from '../cli/commands/partition.ts';
+import { table } from '../cli/output.ts';
+
+/**
+ * KaHyPar (km1, epsilon 0.03) on the shared-map hypergraph of the real 1024 x 120 network, total
+ * row-sends over the 120 layers (project measurements, 50-110 s per run; not re-run here).
+ */
+export const KAHYPAR_REFERENCE_ROW_SENDS: Readonly<Record<number, number>> = { 8: 155_998, 16: 186_238, 32: 234_000, 62: 439_000 };
+
+const SCHEMES: readonly PartitionScheme[] = ['cyclic', 'random', 'hypergraph', 'hypergraph-layered'];
+
+interface SchemeResult {
+  readonly rowSends: number;
+  readonly maxImbalance: number;
+  readonly seconds: number;
+}
+
+interface BenchCase {
+  readonly network: string;
+  readonly workers: number;
+  readonly kahypar: number | null;
+  readonly results: Record<string, SchemeResult>;
+}
+
+function runCase(network: SparseNetwork, name: string, workers: number, seed: number, schemes: readonly PartitionScheme[], onScheme: (s: string) => void): BenchCase {
+  const results: Record<string, SchemeResult> = {};
+  for (const scheme of schemes) {
+    onScheme(scheme);
+    const started = performance.now();
+    const partition = partitionNetwork(network, workers, scheme, { seed });
+    const seconds = (performance.now() - started) / 1000;
+    const summary = summarizePartition(network, partition, { samples: 0 });
+    results[scheme] = { rowSends: summary.totalRowSends, maxImbalance: summary.maxImbalance, seconds };
+  }
+  return { network: name, workers, kahypar: name === 'graphchallenge-1024x120' ? KAHYPAR_REFERENCE_ROW_SENDS[workers] ?? null : null, results };
+}
+
+export async function benchPartition(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      workers: { type: 'string', default: '2..64' },
+      scale: { type: 'boolean', default: false },
+      'scale-only': { type: 'boolean', default: false },
+      'scale-layers': { type: 'string', default: '120' },
+      'scale-workers': { type: 'string', default: '64' },
+      model: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const seed = Number(values.seed);
+  const cases: BenchCase[] = [];
+  const log = (text: string) => { if (!values.json) process.stderr.write(`${text}\n`); };
+  if (!values['scale-only']) {
+    const { network } = loadNetwork({ model: values.model });
+    const name = values.model ? values.model : `graphchallenge-${network.neurons}x${network.layers.length}`;
+    for (const p of parseWorkerList(values.workers)) {
+      cases.push(runCase(network, name, p, seed, SCHEMES, (s) => log(`P=${p} ${s}`)));
+    }
+  }
+  if (values.scale || values['scale-only']) {
+    const layers = Number(values['scale-layers']);
+    const started = performance.now();
+    log(`generating 65536 x ${layers}`);
+    const network = generateRadixNetwork({ neurons: 65536, layers, seed });
+    log(`generated in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    for (const p of parseWorkerList(values['scale-workers'])) {
+      cases.push(runCase(network, `radix-65536x${layers}`, p, seed, SCHEMES, (s) => log(`scale P=${p} ${s}`)));
+    }
+  }
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ cases }, null, 2)}\n`);
+    return;
+  }
+  const cell = (r: SchemeResult | undefined) => (r ? String(r.rowSends) : '-');
+  const rows = cases.map((c) => [
+    c.network, c.workers, cell(c.results.cyclic), cell(c.results.random), c.kahypar ?? '-',
+    cell(c.results.hypergraph), cell(c.results['hypergraph-layered']),
+    `${(Math.max(...Object.values(c.results).map((r) => r.maxImbalance)) * 100).toFixed(1)}%`,
+    (c.results.hypergraph?.seconds ?? 0).toFixed(1), (c.results['hypergraph-layered']?.seconds ?? 0).toFixed(1),
+  ]);
+  process.stdout.write(`${table(
+    ['network', 'P', 'cyclic', 'random', 'kahypar', 'hypergraph', 'layered', 'imbalance', 'hg s', 'layered s'],
+    rows,
+  )}\n`);
+}
+
+// Runnable on its own: node bench/partition.ts [args]
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await benchPartition(process.argv.slice(2));
+}

@@ -1,0 +1,109 @@
+// `stepinfer cost <file.json>`: prices one run record or an array of them (the format of
+// data/fsd-inference/runs-1024n-8w.json: counters, optional prices, optional published totals)
+// and prints the breakdown, next to the published totals when the record has them.
+
+import { readFileSync, existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { report, table } from '../output.ts';
+import { ModelFormatError, UsageError } from '../../planner/errors.ts';
+import {
+  defaultPrices, readPriceFile, parseRunRecords, priceRecord, COST_SERVICES,
+  type PricedRecord, type CostBreakdown, type RunRecord,
+} from '../../planner/cost/index.ts';
+import { parsePlan } from '../../planner/plan/schema.ts';
+
+interface CostOptions {
+  readonly prices?: string;
+  readonly ignoreRecordPrices?: boolean;
+  readonly json?: boolean;
+}
+
+export function formatUSD(usd: number): string {
+  if (usd === 0) return '$0';
+  if (Math.abs(usd) >= 100) return `$${usd.toFixed(2)}`;
+  if (Math.abs(usd) >= 0.01) return `$${usd.toFixed(4)}`;
+  return `$${usd.toPrecision(4)}`;
+}
+
+function formatQuantity(q: number): string {
+  if (Number.isInteger(q)) return q.toLocaleString('en-US');
+  return q >= 100 ? q.toFixed(1) : q.toPrecision(5);
+}
+
+/** The lines of a breakdown as a text table. */
+export function breakdownTable(breakdown: CostBreakdown): string {
+  const rows = breakdown.lines.map((l) => [l.service, l.item, formatQuantity(l.quantity), l.unit, l.unitPriceUSD.toPrecision(4), formatUSD(l.usd)]);
+  rows.push(['total', '', '', '', '', formatUSD(breakdown.totalUSD)]);
+  return table(['service', 'item', 'quantity', 'unit', 'USD/unit', 'cost'], rows);
+}
+
+/**
+ * Run records from a file: one record, an array of records, or a plan.json, whose predicted
+ * counters become a record with the plan's prices and its predicted total as the "published" one.
+ */
+export function readCostInput(file: string): RunRecord[] {
+  if (!existsSync(file)) throw new UsageError('run record file not found', { file });
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ModelFormatError(`not valid JSON: ${(error as Error).message}`, { file });
+  }
+  if (json && typeof json === 'object' && (json as { kind?: unknown }).kind === 'stepinfer-plan') {
+    const plan = parsePlan(json, file);
+    return [{
+      source: `prediction of ${file} (${plan.shape}, ${plan.workers} worker${plan.workers > 1 ? 's' : ''})`,
+      counters: plan.predicted.counters,
+      prices: plan.prices.values,
+      published: { totalUSD: plan.predicted.costUSD, breakdownUSD: plan.predicted.cost.byServiceUSD },
+    }];
+  }
+  return parseRunRecords(json, file);
+}
+
+function humanRecord(p: PricedRecord): string {
+  const out = [`${p.label}`, breakdownTable(p.breakdown)];
+  if (p.published) {
+    const rows = COST_SERVICES
+      .filter((s) => p.breakdown.byServiceUSD[s] > 0 || (p.published!.breakdownUSD[s] ?? 0) > 0)
+      .map((s) => {
+        const pub = p.published!.breakdownUSD[s];
+        const ours = p.breakdown.byServiceUSD[s];
+        return [s, formatUSD(ours), pub === undefined ? '-' : formatUSD(pub), pub ? `${(((ours - pub) / pub) * 100).toFixed(3)}%` : '-'];
+      });
+    rows.push(['total', formatUSD(p.breakdown.totalUSD), formatUSD(p.published.totalUSD), `${(p.published.relativeDifference * 100).toFixed(3)}%`]);
+    out.push('', 'against the published totals:', table(['service', 'ours', 'published', 'difference'], rows));
+  }
+  return out.join('\n');
+}
+
+export function registerCostCommand(program: Command): void {
+  program
+    .command('cost')
+    .description('price the counters of run records (one record or an array, as in data/fsd-inference/runs-1024n-8w.json) and print the breakdown')
+    .argument('<file>', 'JSON file: a run record, an array of run records (counters, optional prices and published totals), or a plan.json (its predicted counters)')
+    .option('--prices <file>', 'price file overriding the defaults (planner/prices/aws-us-east-1.json format; entries may be numbers)')
+    .option('--ignore-record-prices', "price at the defaults / --prices instead of the record's own prices")
+    .option('--json', 'print one JSON document')
+    .addHelpText('after', `
+Prices: the checked-in us-east-1 defaults, overridden by --prices, overridden by each record's own
+"prices" (unless --ignore-record-prices). Counters: lambdaInvocations, lambdaBilledSeconds (with
+lambdaMemoryMB) or counters.lambda[], snsPublishCalls, snsPublishedBytes, sqsReceiveCalls,
+sqsEmptyReceiveCalls, sqsReceivedBytes, sqsDeleteCalls, s3PutRequests, s3GetRequests,
+s3ListRequests, sfnStandardTransitions, sfnExpressRequests, sfnExpressGBSeconds; absent ones are 0.
+
+Example: stepinfer cost ../shared/data/fsd-inference/runs-1024n-8w.json`)
+    .action((file: string, options: CostOptions) => {
+      const base = options.prices ? readPriceFile(options.prices) : defaultPrices();
+      const records = readCostInput(file);
+      const priced = records.map((r, i) => priceRecord(r, base, r.source ?? r.variant ?? `${file} [${i}]`, { ignoreRecordPrices: options.ignoreRecordPrices }));
+      report(options, priced.map((p) => ({
+        label: p.label,
+        totalUSD: p.breakdown.totalUSD,
+        byServiceUSD: p.breakdown.byServiceUSD,
+        lines: p.breakdown.lines,
+        published: p.published,
+        prices: { region: p.prices.region, date: p.prices.date, values: Object.fromEntries(Object.entries(p.prices.prices).map(([k, v]) => [k, { value: v.value, source: v.source }])) },
+      })), () => priced.map(humanRecord).join('\n\n'));
+    });
+}

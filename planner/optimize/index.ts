@@ -1,0 +1,7 @@
+// The optimizer: stage estimates (estimate.ts), the AMPS-style stage/memory MILP solved by HiGHS
+// (milp.ts), and the search over workers, channel, launch, grouping and memory (search.ts).
+
+export * from './estimate.ts';
+export * from './milp.ts';
+export * from './partition-stats.ts';
+export * from './search.ts';

@@ -1,0 +1,220 @@
+// The AMPS-Inf-style stage program, solved as a mixed-integer linear program by HiGHS: cut the
+// layers into consecutive stages and give each stage a Lambda memory size, minimizing cost subject
+// to latency <= SLO (or minimizing latency), with the Standard workflow's history-event budget.
+//
+//   x[s] in {0, 1} for every candidate stage option s = (first layer, last layer, memory)
+//   flow:    sum of options starting at layer 1 = 1;
+//            at every boundary k: options ending at k = options starting at k + 1
+//   latency: sum seconds[s] x[s] <= SLO - fixed seconds
+//   events:  sum events[s] x[s]  <= limit - fixed events
+//   minimize sum cost[s] x[s]      (objective cost), or
+//   minimize sum seconds[s] x[s], then cost among the fastest (objective latency)
+//
+// A stage's latency and cost do not depend on the other stages' memory (planner/optimize/estimate.ts),
+// so the program is exact for the model. With a fixed segmentation it is the multiple-choice
+// knapsack of memory per stage.
+
+import highsModule from 'highs';
+
+// highs ships CommonJS typings for an ES module build: under Node's ESM loader the default import is
+// the loader itself, while TypeScript sees the CommonJS namespace. Accept both.
+type HighsLoader = typeof highsModule.default;
+const loadHighs: HighsLoader = ((highsModule as unknown as { default?: HighsLoader }).default ?? highsModule) as unknown as HighsLoader;
+
+export interface StageOption {
+  readonly firstLayer: number;
+  readonly lastLayer: number;
+  readonly memoryMB: number;
+  readonly seconds: number;
+  readonly costUSD: number;
+  readonly historyEvents: number;
+}
+
+export type Objective = 'cost' | 'latency';
+
+export interface StageProgram {
+  readonly layers: number;
+  readonly options: readonly StageOption[];
+  readonly objective: Objective;
+  /** Latency bound of the whole plan, fixed part included. */
+  readonly sloSeconds?: number;
+  readonly fixedSeconds: number;
+  readonly fixedCostUSD: number;
+  /** History-event budget (Standard workflows). */
+  readonly maxHistoryEvents?: number;
+  readonly fixedHistoryEvents: number;
+}
+
+export interface StageSolution {
+  readonly stages: readonly StageOption[];
+  readonly seconds: number;
+  readonly costUSD: number;
+  readonly historyEvents: number;
+}
+
+/**
+ * Drops options another option of the same layer range beats on both latency and cost (they can
+ * never be in an optimal plan; events do not depend on memory). Keeps the first of equal ones.
+ */
+export function pruneDominated(options: readonly StageOption[]): StageOption[] {
+  const byRange = new Map<string, StageOption[]>();
+  for (const o of options) {
+    const key = `${o.firstLayer}-${o.lastLayer}`;
+    const list = byRange.get(key);
+    if (list) list.push(o); else byRange.set(key, [o]);
+  }
+  const out: StageOption[] = [];
+  for (const list of byRange.values()) {
+    const sorted = [...list].sort((a, b) => a.seconds - b.seconds || a.costUSD - b.costUSD || a.memoryMB - b.memoryMB);
+    let bestCost = Infinity;
+    for (const o of sorted) {
+      if (o.costUSD < bestCost) { out.push(o); bestCost = o.costUSD; }
+    }
+  }
+  return out;
+}
+
+function total(stages: readonly StageOption[], p: StageProgram): StageSolution {
+  return {
+    stages,
+    seconds: p.fixedSeconds + stages.reduce((t, s) => t + s.seconds, 0),
+    costUSD: p.fixedCostUSD + stages.reduce((t, s) => t + s.costUSD, 0),
+    historyEvents: p.fixedHistoryEvents + stages.reduce((t, s) => t + s.historyEvents, 0),
+  };
+}
+
+// Costs are scaled to micro-dollars so that HiGHS's tolerances (absolute 1e-6 scale) do not
+// swallow them; coefficients are printed with 12 significant digits.
+const COST_SCALE = 1e6;
+const num = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(12));
+
+function linear(terms: readonly { coef: number; name: string }[]): string {
+  const parts: string[] = [];
+  for (const t of terms) {
+    if (t.coef === 0) continue;
+    parts.push(`${t.coef < 0 ? '-' : '+'} ${num(Math.abs(t.coef))} ${t.name}`);
+  }
+  if (parts.length === 0) return '0 x0';
+  // LP format wraps long rows itself; keep lines short for its reader.
+  const lines: string[] = [];
+  for (let i = 0; i < parts.length; i += 8) lines.push(parts.slice(i, i + 8).join(' '));
+  return lines.join('\n   ');
+}
+
+/** The program in CPLEX LP format (variables x0, x1, ... in option order). */
+export function stageProgramToLp(p: StageProgram, options: readonly StageOption[], objective: 'cost' | 'seconds', secondsCap?: number): string {
+  const name = (i: number) => `x${i}`;
+  const rows: string[] = [];
+  const startTerms = options.map((o, i) => ({ coef: o.firstLayer === 1 ? 1 : 0, name: name(i) }));
+  rows.push(` start: ${linear(startTerms)} = 1`);
+  const boundaries = new Set<number>();
+  for (const o of options) if (o.lastLayer < p.layers) boundaries.add(o.lastLayer);
+  for (const o of options) if (o.firstLayer > 1) boundaries.add(o.firstLayer - 1);
+  for (const k of [...boundaries].sort((a, b) => a - b)) {
+    const terms = options.map((o, i) => ({ coef: (o.lastLayer === k ? 1 : 0) - (o.firstLayer === k + 1 ? 1 : 0), name: name(i) }));
+    rows.push(` node${k}: ${linear(terms)} = 0`);
+  }
+  const endTerms = options.map((o, i) => ({ coef: o.lastLayer === p.layers ? 1 : 0, name: name(i) }));
+  rows.push(` end: ${linear(endTerms)} = 1`);
+  const cap = secondsCap ?? (p.sloSeconds !== undefined ? p.sloSeconds - p.fixedSeconds : undefined);
+  if (cap !== undefined) rows.push(` latency: ${linear(options.map((o, i) => ({ coef: o.seconds, name: name(i) })))} <= ${num(cap)}`);
+  if (p.maxHistoryEvents !== undefined) {
+    rows.push(` events: ${linear(options.map((o, i) => ({ coef: o.historyEvents, name: name(i) })))} <= ${num(p.maxHistoryEvents - p.fixedHistoryEvents)}`);
+  }
+  const objectiveTerms = options.map((o, i) => ({ coef: objective === 'cost' ? o.costUSD * COST_SCALE : o.seconds, name: name(i) }));
+  return [
+    'Minimize',
+    ` obj: ${linear(objectiveTerms)}`,
+    'Subject To',
+    ...rows,
+    'Bounds',
+    ...options.map((_, i) => ` 0 <= ${name(i)} <= 1`),
+    'Binaries',
+    ...options.map((_, i) => ` ${name(i)}`),
+    'End',
+  ].join('\n');
+}
+
+type Highs = Awaited<ReturnType<typeof loadHighs>>;
+let highsPromise: Promise<Highs> | undefined;
+
+function highs(): Promise<Highs> {
+  highsPromise ??= loadHighs();
+  return highsPromise;
+}
+
+async function solveOnce(p: StageProgram, options: readonly StageOption[], objective: 'cost' | 'seconds', secondsCap?: number): Promise<StageOption[] | null> {
+  const solver = await highs();
+  const lp = stageProgramToLp(p, options, objective, secondsCap);
+  const result = solver.solve(lp, {
+    output_flag: false,
+    mip_rel_gap: 1e-9,
+    mip_abs_gap: 1e-9,
+    time_limit: 30,
+    random_seed: 0,
+    threads: 1,
+  });
+  if (result.Status === 'Infeasible' || result.Status === 'Primal infeasible or unbounded') return null;
+  if (result.Status !== 'Optimal' && result.Status !== 'Time limit reached') {
+    throw new Error(`HiGHS ended the stage program with status ${result.Status}`);
+  }
+  const chosen: StageOption[] = [];
+  options.forEach((o, i) => {
+    const col = result.Columns[`x${i}`];
+    if (col && col.Primal > 0.5) chosen.push(o);
+  });
+  if (chosen.length === 0) return null;
+  return chosen.sort((a, b) => a.firstLayer - b.firstLayer);
+}
+
+/** Solves the stage program with HiGHS; null when no choice of stages meets the constraints. */
+export async function solveStageProgram(p: StageProgram): Promise<StageSolution | null> {
+  const options = pruneDominated(p.options);
+  if (options.length === 0) return null;
+  if (p.objective === 'cost') {
+    const stages = await solveOnce(p, options, 'cost');
+    return stages ? total(stages, p) : null;
+  }
+  const fastest = await solveOnce(p, options, 'seconds');
+  if (!fastest) return null;
+  const best = total(fastest, p);
+  // Among plans within a hair of the fastest, the cheapest.
+  const cap = best.seconds - p.fixedSeconds + Math.max(1e-9, best.seconds * 1e-9);
+  const cheapest = await solveOnce(p, options, 'cost', cap);
+  return cheapest ? total(cheapest, p) : best;
+}
+
+/**
+ * Exhaustive search of the same program, for tests and small cases: every segmentation and every
+ * memory per stage. Exponential; use with a handful of layers.
+ */
+export function bruteForceStageProgram(p: StageProgram): StageSolution | null {
+  const byFirst = new Map<number, StageOption[]>();
+  for (const o of p.options) {
+    const list = byFirst.get(o.firstLayer);
+    if (list) list.push(o); else byFirst.set(o.firstLayer, [o]);
+  }
+  let best: StageSolution | null = null;
+  const better = (a: StageSolution, b: StageSolution | null): boolean => {
+    if (!b) return true;
+    if (p.objective === 'cost') return a.costUSD < b.costUSD - 1e-15 || (Math.abs(a.costUSD - b.costUSD) <= 1e-15 && a.seconds < b.seconds);
+    return a.seconds < b.seconds - 1e-12 || (Math.abs(a.seconds - b.seconds) <= 1e-12 && a.costUSD < b.costUSD);
+  };
+  const path: StageOption[] = [];
+  const walk = (layer: number) => {
+    if (layer === p.layers + 1) {
+      const s = total([...path], p);
+      if (p.sloSeconds !== undefined && s.seconds > p.sloSeconds + 1e-9) return;
+      if (p.maxHistoryEvents !== undefined && s.historyEvents > p.maxHistoryEvents) return;
+      if (better(s, best)) best = s;
+      return;
+    }
+    for (const o of byFirst.get(layer) ?? []) {
+      path.push(o);
+      walk(o.lastLayer + 1);
+      path.pop();
+    }
+  };
+  walk(1);
+  return best;
+}

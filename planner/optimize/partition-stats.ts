@@ -1,0 +1,76 @@
+// What the estimates need from a partition, per layer and worker: rows sent and received, target
+// workers, and the neurons and weight nonzeros each worker owns (compute imbalance, shard size).
+
+import type { SparseNetwork } from '../model/network.ts';
+import { communicationVolume, type LayerPartition, type PartitionVolume } from '../partition/index.ts';
+
+export interface LayerStats {
+  /** 1-based layer. */
+  readonly layer: number;
+  /** Row-sends (neuron, target) of the exchange that feeds this layer, per source worker. */
+  readonly sendsByWorker: Uint32Array;
+  readonly receivesByWorker: Uint32Array;
+  /** Distinct target workers per source worker. */
+  readonly targetsByWorker: Uint32Array;
+  /** Weight nonzeros of this layer in the outputs each worker owns. */
+  readonly ownedNonzerosByWorker: Float64Array;
+  /** max over workers of owned nonzeros / all nonzeros of the layer (1 / P when balanced). */
+  readonly maxNonzeroShare: number;
+}
+
+export interface PartitionStats {
+  readonly workers: number;
+  readonly scheme: string;
+  readonly layers: readonly LayerStats[];
+  /** ownedNeurons[l][w]: neurons of map l (0 = inputs) that worker w owns. */
+  readonly ownedNeurons: readonly Uint32Array[];
+  readonly totalRowSends: number;
+  readonly maxNonzeroImbalance: number;
+}
+
+export function partitionStats(network: SparseNetwork, partition: LayerPartition, volume: PartitionVolume = communicationVolume(network, partition)): PartitionStats {
+  const p = partition.workers;
+  const n = network.neurons;
+  const ownedNeurons = partition.maps.map((map) => {
+    const counts = new Uint32Array(p);
+    for (let j = 0; j < n; j++) counts[map.owner[j]]++;
+    return counts;
+  });
+  const layers = network.layers.map((layer, i): LayerStats => {
+    const owner = partition.maps[i + 1].owner;
+    const owned = new Float64Array(p);
+    for (let j = 0; j < n; j++) owned[owner[j]] += layer.outputStart[j + 1] - layer.outputStart[j];
+    const total = layer.outputStart[n];
+    let max = 0;
+    for (let w = 0; w < p; w++) max = Math.max(max, owned[w]);
+    const v = volume.layers[i];
+    return {
+      layer: i + 1,
+      sendsByWorker: v.sendsByWorker,
+      receivesByWorker: v.receivesByWorker,
+      targetsByWorker: v.messagesByWorker,
+      ownedNonzerosByWorker: owned,
+      maxNonzeroShare: total > 0 ? max / total : 1 / p,
+    };
+  });
+  return { workers: p, scheme: partition.scheme, layers, ownedNeurons, totalRowSends: volume.totalRowSends, maxNonzeroImbalance: volume.maxNonzeroImbalance };
+}
+
+/** The stats of the one-worker "partition" (serial): nothing is sent, everything is owned. */
+export function serialStats(network: SparseNetwork): PartitionStats {
+  const n = network.neurons;
+  const one = (v: number) => Uint32Array.of(v);
+  return {
+    workers: 1,
+    scheme: 'serial',
+    layers: network.layers.map((layer, i) => ({
+      layer: i + 1,
+      sendsByWorker: one(0), receivesByWorker: one(0), targetsByWorker: one(0),
+      ownedNonzerosByWorker: Float64Array.of(layer.outputStart[n]),
+      maxNonzeroShare: 1,
+    })),
+    ownedNeurons: Array.from({ length: network.layers.length + 1 }, () => one(n)),
+    totalRowSends: 0,
+    maxNonzeroImbalance: 0,
+  };
+}

@@ -1,0 +1,190 @@
+// Communication volume of a layer partition: how many activation rows cross workers between
+// layers, and what that costs in bytes. This is the metric every partitioner here minimizes and
+// the cost model prices.
+//
+// Definition (the connectivity-minus-one metric of the column-net hypergraph): in layer l, input
+// neuron k is owned by maps[l-1].owner[k]; it must be sent once to every *other* worker that owns
+// an output of layer l that reads k. One such (k, target worker) pair is one row-send: the sender
+// ships, for every sample, neuron k's activation (when nonzero).
+
+import { UsageError } from '../errors.ts';
+import type { SparseNetwork } from '../model/network.ts';
+import type { LayerPartition, NeuronMap } from './types.ts';
+
+export interface LayerVolume {
+  /** 1-based layer number, as in the GraphChallenge file names. */
+  readonly layer: number;
+  readonly rowSends: number;
+  /** rows each worker sends in this layer */
+  readonly sendsByWorker: Uint32Array;
+  /** rows each worker receives in this layer */
+  readonly receivesByWorker: Uint32Array;
+  /** distinct target workers per source worker */
+  readonly messagesByWorker: Uint32Array;
+}
+
+export interface PartitionVolume {
+  readonly totalRowSends: number;
+  readonly layers: readonly LayerVolume[];
+  /** 1-based layer with the most row-sends (the first, on ties) */
+  readonly worstLayer: number;
+  /** max over layers of (max part size / average) - 1, part size = output neurons per worker */
+  readonly maxImbalance: number;
+  /** the same measured on weight nonzeros per worker (equal to maxImbalance when every neuron has the same in-degree) */
+  readonly maxNonzeroImbalance: number;
+  /** row-sends each worker makes over all layers */
+  readonly sendsByWorker: Uint32Array;
+}
+
+/** Checks that a partition fits a network: L + 1 maps of N owners each, owners < workers. */
+export function validatePartition(network: SparseNetwork, partition: LayerPartition): void {
+  const n = network.neurons;
+  const p = partition.workers;
+  if (partition.maps.length !== network.layers.length + 1) {
+    throw new UsageError(
+      `a partition of a ${network.layers.length}-layer network needs ${network.layers.length + 1} maps (inputs and every layer), got ${partition.maps.length}`,
+      { field: 'maps' },
+    );
+  }
+  partition.maps.forEach((map: NeuronMap, l) => {
+    if (map.owner.length !== n) {
+      throw new UsageError(`map has ${map.owner.length} owners for ${n} neurons`, { layer: l, field: 'owner' });
+    }
+    if (map.workers !== p) {
+      throw new UsageError(`map is over ${map.workers} workers, the partition over ${p}`, { layer: l, field: 'workers' });
+    }
+    for (let j = 0; j < n; j++) {
+      if (map.owner[j] >= p) {
+        throw new UsageError(`neuron ${j} is owned by worker ${map.owner[j]}, but there are only ${p} workers`, { layer: l, worker: map.owner[j], field: 'owner' });
+      }
+    }
+  });
+}
+
+/** Row-sends, per worker and per layer, of a partition of a network. O(nonzeros). */
+export function communicationVolume(network: SparseNetwork, partition: LayerPartition): PartitionVolume {
+  validatePartition(network, partition);
+  const n = network.neurons;
+  const p = partition.workers;
+  // Outputs grouped by owner (counting sort), so each target worker is handled in one pass.
+  const partStart = new Uint32Array(p + 1);
+  const byPart = new Uint32Array(n);
+  const cursor = new Uint32Array(p);
+  // inputSeen[k] === epoch: k already counted for the current target worker.
+  const inputSeen = new Int32Array(n).fill(-1);
+  const sourceSeen = new Int32Array(p).fill(-1);
+  const partNonzeros = new Float64Array(p);
+  const totalSends = new Uint32Array(p);
+  const layers: LayerVolume[] = [];
+  let total = 0;
+  let worstLayer = 1;
+  let worstSends = -1;
+  let maxImbalance = 0;
+  let maxNonzeroImbalance = 0;
+  let epoch = 0;
+  for (let l = 1; l <= network.layers.length; l++) {
+    const layer = network.layers[l - 1];
+    const inOwner = partition.maps[l - 1].owner;
+    const outOwner = partition.maps[l].owner;
+    partStart.fill(0);
+    partNonzeros.fill(0);
+    for (let j = 0; j < n; j++) {
+      partStart[outOwner[j] + 1]++;
+      partNonzeros[outOwner[j]] += layer.outputStart[j + 1] - layer.outputStart[j];
+    }
+    for (let q = 0; q < p; q++) partStart[q + 1] += partStart[q];
+    cursor.set(partStart.subarray(0, p));
+    for (let j = 0; j < n; j++) byPart[cursor[outOwner[j]]++] = j;
+
+    const sends = new Uint32Array(p);
+    const receives = new Uint32Array(p);
+    const messages = new Uint32Array(p);
+    let layerSends = 0;
+    let largestPart = 0;
+    let largestNonzeros = 0;
+    for (let q = 0; q < p; q++) {
+      epoch++;
+      for (let i = partStart[q]; i < partStart[q + 1]; i++) {
+        const j = byPart[i];
+        for (let e = layer.outputStart[j]; e < layer.outputStart[j + 1]; e++) {
+          const k = layer.inputIndex[e];
+          if (inputSeen[k] === epoch) continue;
+          inputSeen[k] = epoch;
+          const source = inOwner[k];
+          if (source === q) continue;
+          sends[source]++;
+          receives[q]++;
+          layerSends++;
+          if (sourceSeen[source] !== epoch) {
+            sourceSeen[source] = epoch;
+            messages[source]++;
+          }
+        }
+      }
+      largestPart = Math.max(largestPart, partStart[q + 1] - partStart[q]);
+      largestNonzeros = Math.max(largestNonzeros, partNonzeros[q]);
+    }
+    for (let w = 0; w < p; w++) totalSends[w] += sends[w];
+    const layerNonzeros = layer.outputStart[n];
+    maxImbalance = Math.max(maxImbalance, largestPart / (n / p) - 1);
+    if (layerNonzeros > 0) maxNonzeroImbalance = Math.max(maxNonzeroImbalance, largestNonzeros / (layerNonzeros / p) - 1);
+    layers.push({ layer: l, rowSends: layerSends, sendsByWorker: sends, receivesByWorker: receives, messagesByWorker: messages });
+    total += layerSends;
+    if (layerSends > worstSends) { worstSends = layerSends; worstLayer = l; }
+  }
+  return { totalRowSends: total, layers, worstLayer, maxImbalance, maxNonzeroImbalance, sendsByWorker: totalSends };
+}
+
+export interface EstimateBytesOptions {
+  /** input samples (rows of the activation matrix) pushed through the network */
+  readonly samples: number;
+  /**
+   * Fraction of nonzero activations feeding each layer: index l - 1 is the density of the
+   * activations layer l reads (index 0: the inputs). Missing entries fall back to `activeFraction`.
+   */
+  readonly activeFractionByLayer?: readonly number[];
+  /** Density used where `activeFractionByLayer` says nothing. Default 1: every value sent (an upper bound). */
+  readonly activeFraction?: number;
+  /** Bytes per sent nonzero. Default 8: a 4-byte index and a 4-byte float value. */
+  readonly bytesPerNonzero?: number;
+}
+
+export interface ByteEstimate {
+  readonly totalBytes: number;
+  /** index l - 1: bytes sent between workers for layer l */
+  readonly bytesByLayer: readonly number[];
+  /** bytes each worker sends over all layers */
+  readonly bytesByWorker: Float64Array;
+  /** the most any one worker sends in any one layer: the straggler of the exchange */
+  readonly maxWorkerLayerBytes: number;
+}
+
+/** bytes a row-send costs, from activation density: the sender sends, for each sample, the value of neuron k if nonzero (4-byte index + 4-byte value) */
+export function estimateBytes(volume: PartitionVolume, options: EstimateBytesOptions): ByteEstimate {
+  const samples = options.samples;
+  if (!Number.isFinite(samples) || samples < 0) throw new UsageError(`samples must be a number >= 0, got ${samples}`, { field: 'samples' });
+  const fallback = options.activeFraction ?? 1;
+  const perNonzero = options.bytesPerNonzero ?? 8;
+  const densityOf = (l: number): number => {
+    const d = options.activeFractionByLayer?.[l - 1] ?? fallback;
+    if (!(d >= 0 && d <= 1)) throw new UsageError(`activation density must be in [0, 1], got ${d}`, { layer: l, field: 'activeFraction' });
+    return d;
+  };
+  const workers = volume.sendsByWorker.length;
+  const bytesByWorker = new Float64Array(workers);
+  const bytesByLayer: number[] = [];
+  let totalBytes = 0;
+  let maxWorkerLayerBytes = 0;
+  for (const layer of volume.layers) {
+    const rowBytes = samples * densityOf(layer.layer) * perNonzero;
+    const bytes = layer.rowSends * rowBytes;
+    bytesByLayer.push(bytes);
+    totalBytes += bytes;
+    for (let w = 0; w < workers; w++) {
+      const b = layer.sendsByWorker[w] * rowBytes;
+      bytesByWorker[w] += b;
+      if (b > maxWorkerLayerBytes) maxWorkerLayerBytes = b;
+    }
+  }
+  return { totalBytes, bytesByLayer, bytesByWorker, maxWorkerLayerBytes };
+}

@@ -1,0 +1,203 @@
+// The optimizer: serial chosen when it is faster and cheaper, partitioned plans when communication
+// is cheap, the SLO error naming the fastest reachable plan, bad input, the HiGHS stage program
+// against brute force, and determinism.
+
+import { describe, it, expect } from 'vitest';
+import { generateInputs, generateRadixNetwork } from '../../planner/model/generate.ts';
+import { layerNonzeros } from '../../planner/model/network.ts';
+import { assumedWorkload, computeRates, defaultCalibrationProfile, latencyConstants, profileWorkload } from '../../planner/latency/index.ts';
+import { defaultPrices } from '../../planner/cost/index.ts';
+import {
+  bruteForceStageProgram, ConfigModel, paretoFront, pruneDominated, searchPlans, serialStats, SloUnreachableError,
+  solveStageProgram, treeShapes, partitionStats,
+  type EstimateContext, type PlanSearchOptions, type StageOption, type StageProgram,
+} from '../../planner/optimize/index.ts';
+import { partitionNetwork } from '../../planner/partition/index.ts';
+import { SeededRandom } from '../../planner/random.ts';
+import { UsageError } from '../../planner/errors.ts';
+
+const network = generateRadixNetwork({ neurons: 1024, layers: 8, seed: 1 });
+const workload = profileWorkload(network, generateInputs({ neurons: 1024, samples: 500, seed: 1 }));
+
+const base: PlanSearchOptions = {
+  objective: 'cost',
+  scheme: 'block',
+  workerCounts: [1, 2, 4, 8],
+  prices: defaultPrices(),
+  calibration: defaultCalibrationProfile(),
+};
+
+describe('choosing a plan', () => {
+  it('picks serial when it is both faster and cheaper, and says so in one line', async () => {
+    const r = await searchPlans(network, workload, { ...base, sloSeconds: 60 });
+    expect(r.chosen.shape).toBe('serial');
+    expect(r.chosen.config.workers).toBe(1);
+    expect(r.explanation).toMatch(/both faster and cheaper than every partitioned plan/);
+    expect(r.explanation).not.toContain('\n');
+    for (const c of r.families.filter((f) => f.config.workers > 1)) {
+      expect(r.chosen.estimate.latencySeconds).toBeLessThanOrEqual(c.estimate.latencySeconds);
+      expect(r.chosen.estimate.cost.totalUSD).toBeLessThanOrEqual(c.estimate.cost.totalUSD);
+    }
+    expect(r.server.latencySeconds).toBeGreaterThan(0);
+    expect(r.partition).toBeNull();
+  });
+
+  it('picks a partitioned plan for the fastest run when communication is nearly free', async () => {
+    const free = latencyConstants({
+      lambdaNetworkBytesPerSecond: 1e13, serializeBytesPerSecond: 1e13, snsPublishSeconds: 1e-4, snsToSqsDeliverySeconds: 1e-4,
+      sqsReceiveSeconds: 1e-4, s3PutSeconds: 1e-4, s3GetSeconds: 1e-4, s3ListSeconds: 1e-4, s3ListIntervalSeconds: 1e-4,
+      objectExchangeSettleSeconds: 0, sfnTransitionSeconds: 1e-4, sfnTaskInvokeSeconds: 1e-4, sfnMapIterationStaggerSeconds: 0,
+    });
+    const heavy = assumedWorkload(network, 50_000, 0.3);
+    const r = await searchPlans(network, heavy, { ...base, objective: 'latency', constants: free });
+    expect(r.chosen.config.workers).toBeGreaterThan(1);
+    expect(r.partition?.workers).toBe(r.chosen.config.workers);
+    const serial = r.families.find((f) => f.shape === 'serial')!;
+    expect(r.chosen.estimate.latencySeconds).toBeLessThan(serial.estimate.latencySeconds);
+    expect(r.explanation).toMatch(/the fastest plan/);
+  });
+
+  it('reports the fastest reachable latency and its plan when no plan meets the SLO', async () => {
+    const error = await searchPlans(network, workload, { ...base, sloSeconds: 0.01 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SloUnreachableError);
+    expect(error).toBeInstanceOf(UsageError);
+    const e = error as SloUnreachableError;
+    expect(e.message).toMatch(/no plan meets the SLO of 0\.01 s: the fastest reachable is [\d.]+ s \(/);
+    expect(e.fastest).not.toBeNull();
+    expect(e.fastest!.estimate.latencySeconds).toBeGreaterThan(0.01);
+    expect(e.message).toContain(e.fastest!.label);
+  });
+
+  it('rejects bad requests with clear errors', async () => {
+    await expect(searchPlans(network, workload, { ...base, sloSeconds: -1 })).rejects.toThrow(/SLO must be a positive number/);
+    await expect(searchPlans(network, workload, { ...base, workerCounts: [2048] })).rejects.toThrow(/2048 workers exceed the network's 1024 neurons \(P must be <= N\)/);
+    await expect(searchPlans(network, workload, { ...base, maxWorkers: 4096, workerCounts: undefined })).rejects.toThrow(/exceeds the network's 1024 neurons/);
+    await expect(searchPlans(network, workload, { ...base, memoryMB: 64 })).rejects.toThrow(/between 128 and 10240 MB/);
+    await expect(searchPlans(network, workload, { ...base, memoryMB: 20000 })).rejects.toThrow(UsageError);
+  });
+
+  it('is deterministic', async () => {
+    const a = await searchPlans(network, workload, { ...base, sloSeconds: 60, workerCounts: [1, 4] });
+    const b = await searchPlans(network, workload, { ...base, sloSeconds: 60, workerCounts: [1, 4] });
+    expect(b.chosen.label).toBe(a.chosen.label);
+    expect(b.chosen.estimate.latencySeconds).toBe(a.chosen.estimate.latencySeconds);
+    expect(b.chosen.estimate.cost.totalUSD).toBe(a.chosen.estimate.cost.totalUSD);
+    expect(b.pareto.map((c) => c.label)).toEqual(a.pareto.map((c) => c.label));
+    expect(b.families.map((c) => [c.label, c.estimate.latencySeconds])).toEqual(a.families.map((c) => [c.label, c.estimate.latencySeconds]));
+  });
+
+  it('returns a Pareto front no feasible candidate dominates', async () => {
+    const r = await searchPlans(network, workload, { ...base, objective: 'latency' });
+    const front = r.pareto;
+    expect(front.length).toBeGreaterThan(0);
+    for (let i = 1; i < front.length; i++) {
+      expect(front[i].estimate.latencySeconds).toBeGreaterThanOrEqual(front[i - 1].estimate.latencySeconds);
+      expect(front[i].estimate.cost.totalUSD).toBeLessThan(front[i - 1].estimate.cost.totalUSD);
+    }
+    for (const f of r.families) {
+      const dominated = front.some((p) => p.estimate.latencySeconds < f.estimate.latencySeconds && p.estimate.cost.totalUSD < f.estimate.cost.totalUSD);
+      const onFront = front.includes(f);
+      expect(dominated || onFront || f.estimate.latencySeconds >= front[0].estimate.latencySeconds).toBe(true);
+    }
+    expect(paretoFront([])).toEqual([]);
+  });
+});
+
+describe('launch trees', () => {
+  it('lists every b + b^2 + ... + b^levels decomposition', () => {
+    expect(treeShapes(8)).toContainEqual({ branchingFactor: 8, levels: 1 });
+    expect(treeShapes(14)).toContainEqual({ branchingFactor: 2, levels: 3 });
+    expect(treeShapes(120)).toContainEqual({ branchingFactor: 3, levels: 4 });
+    for (const { branchingFactor: b, levels } of treeShapes(126)) {
+      let total = 0;
+      for (let i = 1; i <= levels; i++) total += b ** i;
+      expect(total).toBe(126);
+    }
+  });
+});
+
+describe('the stage program (HiGHS) against brute force', () => {
+  function randomProgram(seed: number, objective: 'cost' | 'latency'): StageProgram {
+    const random = new SeededRandom(seed);
+    const layers = 5;
+    const options: StageOption[] = [];
+    for (let a = 1; a <= layers; a++) {
+      for (let b = a; b <= layers; b++) {
+        for (const memoryMB of [512, 1024, 1769, 3008]) {
+          // Faster with memory up to one vCPU, and a per-stage overhead: real trade-offs.
+          const work = (b - a + 1) * (1 + random.next());
+          const seconds = 0.3 + work / Math.min(1, memoryMB / 1769);
+          options.push({ firstLayer: a, lastLayer: b, memoryMB, seconds, costUSD: seconds * memoryMB * 1e-8 + 2e-7 * (1 + random.next()), historyEvents: 5 + (b - a) });
+        }
+      }
+    }
+    return { layers, options, objective, sloSeconds: objective === 'cost' ? 6 + 8 * random.next() : undefined, fixedSeconds: 0.2, fixedCostUSD: 1e-6, maxHistoryEvents: 40, fixedHistoryEvents: 2 };
+  }
+
+  it('finds the brute-force optimum of random programs', async () => {
+    let feasible = 0;
+    for (let seed = 1; seed <= 12; seed++) {
+      for (const objective of ['cost', 'latency'] as const) {
+        const p = randomProgram(seed, objective);
+        const exact = bruteForceStageProgram(p);
+        const milp = await solveStageProgram(p);
+        if (!exact) { expect(milp).toBeNull(); continue; }
+        feasible++;
+        expect(milp).not.toBeNull();
+        if (objective === 'cost') expect(milp!.costUSD).toBeCloseTo(exact.costUSD, 12);
+        else expect(milp!.seconds).toBeCloseTo(exact.seconds, 9);
+        if (p.sloSeconds !== undefined) expect(milp!.seconds).toBeLessThanOrEqual(p.sloSeconds + 1e-9);
+        // A real segmentation: consecutive stages from layer 1 to the last.
+        let next = 1;
+        for (const s of milp!.stages) { expect(s.firstLayer).toBe(next); next = s.lastLayer + 1; }
+        expect(next).toBe(p.layers + 1);
+      }
+    }
+    expect(feasible).toBeGreaterThan(12);
+  });
+
+  it('reports an infeasible program as null', async () => {
+    const p = { ...randomProgram(3, 'cost'), sloSeconds: 0.1 };
+    expect(bruteForceStageProgram(p)).toBeNull();
+    expect(await solveStageProgram(p)).toBeNull();
+  });
+
+  it('finds the brute-force optimum of the stage/memory choice of a real model', async () => {
+    const small = generateRadixNetwork({ neurons: 1024, layers: 6, seed: 2 });
+    const w = assumedWorkload(small, 20_000, 0.2);
+    const ctx: EstimateContext = {
+      neurons: 1024, layerCount: 6, layerNonzeros: small.layers.map(layerNonzeros), workload: w,
+      rates: computeRates(defaultCalibrationProfile(), 1024), constants: latencyConstants(), prices: defaultPrices(),
+      bytesPerNonzero: 8, threads: 1, architecture: 'x86_64', gatherMemoryMB: 1024, safetyFactor: 1.5,
+    };
+    for (const [workers, stats] of [[1, serialStats(small)], [4, partitionStats(small, partitionNetwork(small, 4, 'block'))]] as const) {
+      const model = new ConfigModel(ctx, stats, { workers, channel: workers === 1 ? 'none' : 'queue', launch: workers === 1 ? { kind: 'task' } : { kind: 'map' }, workflowType: 'STANDARD' });
+      const options: StageOption[] = [];
+      for (let a = 1; a <= 6; a++) for (let b = a; b <= 6; b++) for (const m of [512, 1024, 1769, 3008]) {
+        const s = model.stage(a, b, m);
+        if (s.feasible) options.push({ firstLayer: a, lastLayer: b, memoryMB: m, seconds: s.seconds, costUSD: s.costUSD, historyEvents: s.historyEvents });
+      }
+      const overhead = model.overhead();
+      const fastest = bruteForceStageProgram({ layers: 6, options, objective: 'latency', fixedSeconds: overhead.seconds, fixedCostUSD: overhead.costUSD, fixedHistoryEvents: 0 })!;
+      for (const slack of [1.05, 1.5, 3]) {
+        const p: StageProgram = {
+          layers: 6, options, objective: 'cost', sloSeconds: fastest.seconds * slack,
+          fixedSeconds: overhead.seconds, fixedCostUSD: overhead.costUSD, fixedHistoryEvents: overhead.historyEvents, maxHistoryEvents: 25000,
+        };
+        const exact = bruteForceStageProgram(p)!;
+        const milp = (await solveStageProgram(p))!;
+        expect(milp.costUSD).toBeCloseTo(exact.costUSD, 12);
+        // The solution priced again by the model is the same plan.
+        const plan = model.plan(milp.stages);
+        expect(plan.cost.totalUSD).toBeCloseTo(milp.costUSD, 12);
+        expect(plan.latencySeconds).toBeCloseTo(milp.seconds, 9);
+      }
+    }
+  });
+
+  it('prunes only dominated memory options', () => {
+    const o = (memoryMB: number, seconds: number, costUSD: number): StageOption => ({ firstLayer: 1, lastLayer: 1, memoryMB, seconds, costUSD, historyEvents: 1 });
+    const kept = pruneDominated([o(512, 4, 1), o(1024, 2, 1.1), o(2048, 2, 1.5), o(3008, 3, 2)]);
+    expect(kept.map((k) => k.memoryMB).sort((a, b) => a - b)).toEqual([512, 1024]);
+  });
+});
