@@ -2,15 +2,14 @@
 // data/fsd-inference/runs-1024n-8w.json: counters, optional prices, optional published totals)
 // and prints the breakdown, next to the published totals when the record has them.
 
-import { readFileSync, existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { report, table } from '../output.ts';
-import { ModelFormatError, UsageError } from '../../planner/errors.ts';
 import {
   defaultPrices, readPriceFile, parseRunRecords, priceRecord, COST_SERVICES,
   type PricedRecord, type CostBreakdown, type RunRecord,
 } from '../../planner/cost/index.ts';
 import { parsePlan } from '../../planner/plan/schema.ts';
+import { readJsonFile } from '../../planner/json-file.ts';
 
 interface CostOptions {
   readonly prices?: string;
@@ -42,13 +41,7 @@ export function breakdownTable(breakdown: CostBreakdown): string {
  * counters become a record with the plan's prices and its predicted total as the "published" one.
  */
 export function readCostInput(file: string): RunRecord[] {
-  if (!existsSync(file)) throw new UsageError('run record file not found', { file });
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new ModelFormatError(`not valid JSON: ${(error as Error).message}`, { file });
-  }
+  const json = readJsonFile(file, 'run record file not found');
   if (json && typeof json === 'object' && (json as { kind?: unknown }).kind === 'stepinfer-plan') {
     const plan = parsePlan(json, file);
     return [{

@@ -3,10 +3,10 @@
 // override any subset from a file of the same format (entries may be plain numbers) or from the
 // `prices` of a run record.
 
-import { readFileSync, existsSync } from 'node:fs';
 import { z } from 'zod';
-import { ModelFormatError, UsageError } from '../errors.ts';
+import { ModelFormatError } from '../errors.ts';
 import defaultPriceFile from '../prices/aws-us-east-1.json' with { type: 'json' };
+import { readJsonFile } from '../json-file.ts';
 
 export const PRICE_NAMES = [
   'lambdaPerGBSecond',
@@ -159,13 +159,7 @@ export function fieldPath(path: readonly PropertyKey[]): string {
 
 /** Reads a price override file and applies it to the defaults (or to `base`). */
 export function readPriceFile(file: string, base: PriceTable = defaultPrices()): PriceTable {
-  if (!existsSync(file)) throw new UsageError('price file not found', { file });
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new ModelFormatError(`not valid JSON: ${(error as Error).message}`, { file });
-  }
+  const json = readJsonFile(file, 'price file not found');
   const parsed = priceOverrideSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

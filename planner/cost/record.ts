@@ -4,12 +4,12 @@
 // `counters`, and `counters.lambda` may list several function configurations instead of the
 // single `lambdaMemoryMB` / `lambdaInvocations` / `lambdaBilledSeconds` triple.
 
-import { readFileSync, existsSync } from 'node:fs';
 import { z } from 'zod';
-import { ModelFormatError, UsageError } from '../errors.ts';
+import { ModelFormatError } from '../errors.ts';
 import { zeroCounters, type UsageCounters } from './counters.ts';
 import { priceCounters, type CostBreakdown, type CostService } from './price.ts';
 import { fieldPath, overridePriceValues, PRICE_NAMES, type PriceTable } from './prices.ts';
+import { readJsonFile } from '../json-file.ts';
 
 const count = z.number().nonnegative();
 
@@ -184,12 +184,6 @@ export function parseRunRecords(json: unknown, file: string): RunRecord[] {
 }
 
 export function readRunRecords(file: string): RunRecord[] {
-  if (!existsSync(file)) throw new UsageError('run record file not found', { file });
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new ModelFormatError(`not valid JSON: ${(error as Error).message}`, { file });
-  }
+  const json = readJsonFile(file, 'run record file not found');
   return parseRunRecords(json, file);
 }

@@ -4,11 +4,11 @@
 // the planner only reads it. A checked-in default profile (marked `"default": true`) lets `plan`
 // work on a fresh machine.
 
-import { readFileSync, existsSync } from 'node:fs';
 import { z } from 'zod';
-import { ModelFormatError, UsageError } from '../errors.ts';
+import { ModelFormatError } from '../errors.ts';
 import { fieldPath } from '../cost/prices.ts';
 import defaultProfileJson from './default-calibration.json' with { type: 'json' };
+import { readJsonFile } from '../json-file.ts';
 
 export type KernelRegime = 'scatter' | 'gather';
 
@@ -63,13 +63,7 @@ export function parseCalibrationProfile(json: unknown, file: string): Calibratio
 }
 
 export function readCalibrationProfile(file: string): CalibrationProfile {
-  if (!existsSync(file)) throw new UsageError('calibration profile not found (run stepinfer calibrate --out <file>)', { file });
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new ModelFormatError(`not valid JSON: ${(error as Error).message}`, { file });
-  }
+  const json = readJsonFile(file, 'calibration profile not found (run stepinfer calibrate --out <file>)');
   return parseCalibrationProfile(json, file);
 }
 
