@@ -2,11 +2,16 @@
 // hypergraph schemes next to cyclic, random and the KaHyPar reference on the real 1024 x 120
 // network, plus (with --scale) the synthetic 65536 x 120 network at 64 workers.
 //
-//   npm run bench -- partition [--workers 2..64] [--scale] [--scale-layers 120] [--json] [--model <dir>]
+//   npm run bench -- partition [--workers 2..64] [--scale] [--scale-only] [--scale-layers 120] [--json] [--model <dir>]
+//
+// The scale case (65536 x 120 at 64 workers) has its own table: row-sends, balance, partition
+// time and the process's peak RSS after each scheme (generating the network, ~35 s and 2 GB, is
+// not counted), plus how 'hypergraph' got its map (a layer sample at this size).
 
 import { parseArgs } from 'node:util';
 import { generateRadixNetwork } from '../planner/model/generate.ts';
 import type { SparseNetwork } from '../planner/model/network.ts';
+import { UsageError } from '../planner/errors.ts';
 import { partitionNetwork, type PartitionScheme } from '../planner/partition/index.ts';
 import { summarizePartition } from '../planner/partition/summary.ts';
 import { loadNetwork, parseWorkerList } from '../cli/commands/partition.ts';
@@ -24,6 +29,16 @@ interface SchemeResult {
   readonly rowSends: number;
   readonly maxImbalance: number;
   readonly seconds: number;
+  /** the process's peak resident memory so far, bytes */
+  readonly peakRssBytes: number;
+  readonly sampledLayers?: readonly number[];
+  readonly note?: string;
+}
+
+/** a scheme that refused the case (e.g. hypergraph-layered beyond its size limit), with why */
+interface SchemeRefusal {
+  readonly refused: string;
+  readonly seconds: number;
 }
 
 interface BenchCase {
@@ -31,19 +46,33 @@ interface BenchCase {
   readonly workers: number;
   readonly kahypar: number | null;
   readonly results: Record<string, SchemeResult>;
+  readonly refused: Record<string, SchemeRefusal>;
 }
 
 function runCase(network: SparseNetwork, name: string, workers: number, seed: number, schemes: readonly PartitionScheme[], onScheme: (s: string) => void): BenchCase {
   const results: Record<string, SchemeResult> = {};
+  const refused: Record<string, SchemeRefusal> = {};
   for (const scheme of schemes) {
     onScheme(scheme);
     const started = performance.now();
-    const partition = partitionNetwork(network, workers, scheme, { seed });
+    let partition;
+    try {
+      partition = partitionNetwork(network, workers, scheme, { seed });
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      refused[scheme] = { refused: error.message, seconds: (performance.now() - started) / 1000 };
+      continue;
+    }
     const seconds = (performance.now() - started) / 1000;
+    const peakRssBytes = process.resourceUsage().maxRSS * 1024;
     const summary = summarizePartition(network, partition, { samples: 0 });
-    results[scheme] = { rowSends: summary.totalRowSends, maxImbalance: summary.maxImbalance, seconds };
+    results[scheme] = {
+      rowSends: summary.totalRowSends, maxImbalance: summary.maxImbalance, seconds, peakRssBytes,
+      ...(summary.sampledLayers ? { sampledLayers: summary.sampledLayers } : {}),
+      ...(summary.note ? { note: summary.note } : {}),
+    };
   }
-  return { network: name, workers, kahypar: name === 'graphchallenge-1024x120' ? KAHYPAR_REFERENCE_ROW_SENDS[workers] ?? null : null, results };
+  return { network: name, workers, kahypar: name === 'graphchallenge-1024x120' ? KAHYPAR_REFERENCE_ROW_SENDS[workers] ?? null : null, results, refused };
 }
 
 export async function benchPartition(args: string[]): Promise<void> {
@@ -70,18 +99,21 @@ export async function benchPartition(args: string[]): Promise<void> {
       cases.push(runCase(network, name, p, seed, SCHEMES, (s) => log(`P=${p} ${s}`)));
     }
   }
+  const scaleCases: BenchCase[] = [];
+  let generatedRssBytes = 0;
   if (values.scale || values['scale-only']) {
     const layers = Number(values['scale-layers']);
     const started = performance.now();
     log(`generating 65536 x ${layers}`);
     const network = generateRadixNetwork({ neurons: 65536, layers, seed });
-    log(`generated in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    generatedRssBytes = process.resourceUsage().maxRSS * 1024;
+    log(`generated in ${((performance.now() - started) / 1000).toFixed(1)} s, peak RSS ${gigabytes(generatedRssBytes)}`);
     for (const p of parseWorkerList(values['scale-workers'])) {
-      cases.push(runCase(network, `radix-65536x${layers}`, p, seed, SCHEMES, (s) => log(`scale P=${p} ${s}`)));
+      scaleCases.push(runCase(network, `radix-65536x${layers}`, p, seed, SCHEMES, (s) => log(`scale P=${p} ${s}`)));
     }
   }
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ cases }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ cases, scaleCases, generatedRssBytes }, null, 2)}\n`);
     return;
   }
   const cell = (r: SchemeResult | undefined) => (r ? String(r.rowSends) : '-');
@@ -91,11 +123,28 @@ export async function benchPartition(args: string[]): Promise<void> {
     `${(Math.max(...Object.values(c.results).map((r) => r.maxImbalance)) * 100).toFixed(1)}%`,
     (c.results.hypergraph?.seconds ?? 0).toFixed(1), (c.results['hypergraph-layered']?.seconds ?? 0).toFixed(1),
   ]);
-  process.stdout.write(`${table(
-    ['network', 'P', 'cyclic', 'random', 'kahypar', 'hypergraph', 'layered', 'imbalance', 'hg s', 'layered s'],
-    rows,
-  )}\n`);
+  if (rows.length > 0) {
+    process.stdout.write(`${table(
+      ['network', 'P', 'cyclic', 'random', 'kahypar', 'hypergraph', 'layered', 'imbalance', 'hg s', 'layered s'],
+      rows,
+    )}\n`);
+  }
+  for (const c of scaleCases) {
+    const scaleRows = SCHEMES.map((scheme) => {
+      const r = c.results[scheme];
+      if (!r) return [scheme, 'refused', '-', (c.refused[scheme]?.seconds ?? 0).toFixed(2), '-'];
+      return [scheme, r.rowSends, `${(r.maxImbalance * 100).toFixed(1)}%`, r.seconds.toFixed(1), gigabytes(r.peakRssBytes)];
+    });
+    process.stdout.write(`\n${c.network}, P=${c.workers} (network generated first: peak RSS ${gigabytes(generatedRssBytes)})\n`);
+    process.stdout.write(`${table(['scheme', 'row-sends', 'imbalance', 'seconds', 'peak RSS'], scaleRows)}\n`);
+    for (const scheme of SCHEMES) {
+      if (c.results[scheme]?.note) process.stdout.write(`${scheme}: ${c.results[scheme].note}\n`);
+      if (c.refused[scheme]) process.stdout.write(`${scheme}: refused: ${c.refused[scheme].refused}\n`);
+    }
+  }
 }
+
+const gigabytes = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GB`;
 
 // Runnable on its own: node bench/partition.ts [args]
 if (import.meta.url === `file://${process.argv[1]}`) {

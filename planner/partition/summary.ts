@@ -26,6 +26,9 @@ export interface PartitionSummary {
   readonly totalBytes: number;
   /** the most one worker sends in one layer */
   readonly maxWorkerLayerBytes: number;
+  /** 1-based layers the map was optimized on, when only a sample was (volumes cover every layer) */
+  readonly sampledLayers?: readonly number[];
+  readonly note?: string;
 }
 
 export function summarizePartition(network: SparseNetwork, partition: LayerPartition, bytes: EstimateBytesOptions): PartitionSummary {
@@ -55,5 +58,7 @@ export function summarizePartition(network: SparseNetwork, partition: LayerParti
     samples: bytes.samples,
     totalBytes: estimate.totalBytes,
     maxWorkerLayerBytes: estimate.maxWorkerLayerBytes,
+    ...(partition.sampledLayers ? { sampledLayers: partition.sampledLayers } : {}),
+    ...(partition.note ? { note: partition.note } : {}),
   };
 }

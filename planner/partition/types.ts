@@ -13,4 +13,12 @@ export interface LayerPartition {
   readonly workers: number;
   readonly maps: readonly NeuronMap[];
   readonly scheme: string;
+  /**
+   * 1-based layers the map was optimized on, when it was computed on a sample of the layers
+   * (networks too large for the whole hypergraph); absent when every layer was used. Volumes are
+   * still measured on every layer.
+   */
+  readonly sampledLayers?: readonly number[];
+  /** how the partition was computed, when that is not the obvious (e.g. on a layer sample) */
+  readonly note?: string;
 }

@@ -135,6 +135,43 @@ export function communicationVolume(network: SparseNetwork, partition: LayerPart
   return { totalRowSends: total, layers, worstLayer, maxImbalance, maxNonzeroImbalance, sendsByWorker: totalSends };
 }
 
+/**
+ * Total row-sends of one map shared by the inputs and every layer: the totalRowSends of
+ * communicationVolume, without the per-worker breakdown and without re-sorting the outputs per
+ * layer. Stops as soon as the total exceeds `stopAbove` and returns the partial total then (any
+ * value > stopAbove): enough to rank candidate maps. O(nonzeros), O(N + P) memory.
+ */
+export function sharedMapRowSends(network: SparseNetwork, owner: Uint16Array, workers: number, stopAbove = Infinity): number {
+  const n = network.neurons;
+  const p = workers;
+  const partStart = new Uint32Array(p + 1);
+  for (let j = 0; j < n; j++) partStart[owner[j] + 1]++;
+  for (let q = 0; q < p; q++) partStart[q + 1] += partStart[q];
+  const cursor = partStart.slice(0, p);
+  const byPart = new Uint32Array(n);
+  for (let j = 0; j < n; j++) byPart[cursor[owner[j]]++] = j;
+  const inputSeen = new Int32Array(n).fill(-1);
+  let epoch = 0;
+  let total = 0;
+  for (const layer of network.layers) {
+    const { outputStart, inputIndex } = layer;
+    for (let q = 0; q < p; q++) {
+      epoch++;
+      for (let i = partStart[q]; i < partStart[q + 1]; i++) {
+        const j = byPart[i];
+        for (let e = outputStart[j]; e < outputStart[j + 1]; e++) {
+          const k = inputIndex[e];
+          if (inputSeen[k] === epoch) continue;
+          inputSeen[k] = epoch;
+          if (owner[k] !== q) total++;
+        }
+      }
+    }
+    if (total > stopAbove) return total;
+  }
+  return total;
+}
+
 export interface EstimateBytesOptions {
   /** input samples (rows of the activation matrix) pushed through the network */
   readonly samples: number;
