@@ -91,22 +91,36 @@ export interface InputMajorLayer {
   readonly weight: Float32Array;
 }
 
+/**
+ * Fills the input-major index of `layer` into preallocated arrays: input k feeds outputs
+ * `outputIndex[inputStart[k] .. inputStart[k+1])`, ascending, and `slot[e]` is where output-major
+ * entry e landed. Allocation-free, for loops over many layers.
+ */
+export function fillInputMajorIndex(layer: SparseLayer, inputStart: Uint32Array, outputIndex: Uint32Array, cursor: Uint32Array, slot?: Uint32Array): void {
+  const n = layer.neurons;
+  const nnz = layerNonzeros(layer);
+  inputStart.fill(0, 0, n + 1);
+  for (let e = 0; e < nnz; e++) inputStart[layer.inputIndex[e] + 1]++;
+  for (let k = 0; k < n; k++) inputStart[k + 1] += inputStart[k];
+  cursor.set(inputStart.subarray(0, n));
+  // Outputs are visited in ascending order, so each input's outputs come out ascending too.
+  for (let j = 0; j < n; j++) {
+    for (let e = layer.outputStart[j]; e < layer.outputStart[j + 1]; e++) {
+      const at = cursor[layer.inputIndex[e]]++;
+      outputIndex[at] = j;
+      if (slot) slot[e] = at;
+    }
+  }
+}
+
 export function toInputMajor(layer: SparseLayer): InputMajorLayer {
   const n = layer.neurons;
   const nnz = layerNonzeros(layer);
   const inputStart = new Uint32Array(n + 1);
-  for (let e = 0; e < nnz; e++) inputStart[layer.inputIndex[e] + 1]++;
-  for (let k = 0; k < n; k++) inputStart[k + 1] += inputStart[k];
-  const cursor = inputStart.slice(0, n);
   const outputIndex = new Uint32Array(nnz);
+  const slot = new Uint32Array(nnz);
+  fillInputMajorIndex(layer, inputStart, outputIndex, new Uint32Array(n), slot);
   const weight = new Float32Array(nnz);
-  // Outputs are visited in ascending order, so each input's outputs come out ascending too.
-  for (let j = 0; j < n; j++) {
-    for (let e = layer.outputStart[j]; e < layer.outputStart[j + 1]; e++) {
-      const slot = cursor[layer.inputIndex[e]]++;
-      outputIndex[slot] = j;
-      weight[slot] = layer.weight[e];
-    }
-  }
+  for (let e = 0; e < nnz; e++) weight[slot[e]] = layer.weight[e];
   return { neurons: n, inputStart, outputIndex, weight };
 }

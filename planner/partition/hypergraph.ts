@@ -7,7 +7,7 @@
 //   (l, k) holds vertex (l - 1, k) and the vertices (l, j) of the outputs k feeds. Each vertex is
 //   balanced only against its own layer (one balance constraint per layer).
 
-import type { SparseNetwork } from '../model/network.ts';
+import { fillInputMajorIndex, type SparseNetwork } from '../model/network.ts';
 
 export interface Hypergraph {
   readonly vertices: number;
@@ -49,23 +49,6 @@ export function withIncidence(
   return { vertices, nets, netStart, pins, netWeight, vertexStart, incidentNets, vertexWeight, constraint, constraints };
 }
 
-/**
- * Counts, for every input neuron of a layer, its outputs (the input-major degree), without
- * building the weighted input-major copy.
- */
-function inputMajorIndex(network: SparseNetwork, l: number, inputStart: Uint32Array, outputIndex: Uint32Array, cursor: Uint32Array): void {
-  const layer = network.layers[l];
-  const n = network.neurons;
-  inputStart.fill(0);
-  const nnz = layer.outputStart[n];
-  for (let e = 0; e < nnz; e++) inputStart[layer.inputIndex[e] + 1]++;
-  for (let k = 0; k < n; k++) inputStart[k + 1] += inputStart[k];
-  cursor.set(inputStart.subarray(0, n));
-  for (let j = 0; j < n; j++) {
-    for (let e = layer.outputStart[j]; e < layer.outputStart[j + 1]; e++) outputIndex[cursor[layer.inputIndex[e]]++] = j;
-  }
-}
-
 function buildColumnNets(network: SparseNetwork, layered: boolean): Hypergraph {
   const n = network.neurons;
   const layers = network.layers.length;
@@ -83,7 +66,7 @@ function buildColumnNets(network: SparseNetwork, layered: boolean): Hypergraph {
   let nets = 0;
   let at = 0;
   for (let l = 0; l < layers; l++) {
-    inputMajorIndex(network, l, inputStart, outputIndex, cursor);
+    fillInputMajorIndex(network.layers[l], inputStart, outputIndex, cursor);
     const sourceBase = layered ? l * n : 0;
     const outputBase = layered ? (l + 1) * n : 0;
     for (let k = 0; k < n; k++) {

@@ -4,7 +4,7 @@
 // hypergraph with a balance constraint per layer, plus an exact per-layer renaming of parts
 // (a renaming of maps l..L changes layer l's volume alone: an assignment problem).
 
-import type { SparseNetwork } from '../model/network.ts';
+import { fillInputMajorIndex, type SparseNetwork } from '../model/network.ts';
 import { minCostAssignment } from './assignment.ts';
 import { connectivityCut, layeredHypergraph } from './hypergraph.ts';
 import { newHierarchyCache, vCycle } from './multilevel.ts';
@@ -25,17 +25,7 @@ export class InputMajorScratch {
 
   /** Fills the index for layer l (0-based array position). */
   load(network: SparseNetwork, l: number): void {
-    const layer = network.layers[l];
-    const n = network.neurons;
-    const { inputStart, outputIndex, cursor } = this;
-    inputStart.fill(0);
-    const nnz = layer.outputStart[n];
-    for (let e = 0; e < nnz; e++) inputStart[layer.inputIndex[e] + 1]++;
-    for (let k = 0; k < n; k++) inputStart[k + 1] += inputStart[k];
-    cursor.set(inputStart.subarray(0, n));
-    for (let j = 0; j < n; j++) {
-      for (let e = layer.outputStart[j]; e < layer.outputStart[j + 1]; e++) outputIndex[cursor[layer.inputIndex[e]]++] = j;
-    }
+    fillInputMajorIndex(network.layers[l], this.inputStart, this.outputIndex, this.cursor);
   }
 }
 
