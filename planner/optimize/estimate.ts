@@ -273,6 +273,8 @@ export class ConfigModel {
         if (totalReceives === 0 || s.receivesByWorker[w] === 0) continue;
         const messagesIn = (totalMessages * s.receivesByWorker[w]) / totalReceives;
         const calls = Math.ceil(messagesIn / c.sqsMessagesPerReceive);
+        // No messages (every activation feeding layer l is zero): nothing received, nothing billed.
+        if (calls === 0) continue;
         const bytesIn = s.receivesByWorker[w] * this.rowBytes[l] * c.queueEncodingOverhead;
         v[V_SQS_RECV] += calls;
         v[V_SQS_RECV_BYTES] += bytesIn;

@@ -53,6 +53,15 @@ describe('planner commands', () => {
     expect(priced.code, priced.stderr).toBe(0);
   });
 
+  it('plans a workload whose activations all die (no messages) with finite costs', () => {
+    // Seed 2's five generated inputs are all dead by layer 20, so later exchanges carry nothing.
+    const out = join(newDir(), 'plan.json');
+    const run = stepinfer('plan', '--generate', '1024x20', '--samples', '5', '--seed', '2', '--slo', '60', '--workers', '1,4', '--channel', 'queue', '--out', out, '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    for (const alternative of summary.alternatives) expect(Number.isFinite(alternative.costUSD)).toBe(true);
+  });
+
   it('plan says what the best reachable latency is when no plan meets the SLO', () => {
     const run = stepinfer('plan', '--generate', '1024x12', '--samples', '500', '--slo', '0.0001', '--out', join(newDir(), 'p.json'));
     expect(run.code).toBe(1);
