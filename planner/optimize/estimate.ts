@@ -172,6 +172,15 @@ function vectorCounters(v: Float64Array | number[]): UsageCounters {
 
 const CHUNK = 64 * 1024;
 
+/** One worker's side of a queue exchange: what it publishes and the receive calls it makes. */
+interface QueueWorkerTraffic {
+  readonly publishBytes: number;
+  readonly publishCalls: number;
+  /** Activation rows (neurons over all inputs) it receives. */
+  readonly receivedRows: number;
+  readonly receiveCalls: number;
+}
+
 interface MemoryTables {
   /** Prefix sums over layers 1..L (index l = sum of layers 1..l). */
   readonly compute: Float64Array;
@@ -197,6 +206,7 @@ export class ConfigModel {
   private readonly shardPrefix: Float64Array;
   private readonly byMemory = new Map<number, MemoryTables>();
   private readonly exchangeTotals: ({ targets: number; receives: number } | undefined)[] = [];
+  private readonly queueTraffic: (readonly QueueWorkerTraffic[] | undefined)[] = [];
   private readonly stageCache = new Map<string, StageEstimate>();
 
   constructor(ctx: EstimateContext, stats: PartitionStats, config: PlanConfig) {
@@ -254,32 +264,46 @@ export class ConfigModel {
     return Math.min(this.p - 1, Math.ceil((totals.targets * s.receivesByWorker[w]) / totals.receives));
   }
 
+  /**
+   * Per-worker traffic of the queue exchange feeding layer l. It does not depend on memory, so it
+   * is computed once and shared by the counters and the seconds (which are per memory size).
+   * Receive calls split the messages in proportion to the rows each worker receives.
+   */
+  private queueExchange(l: number): readonly QueueWorkerTraffic[] {
+    const cached = this.queueTraffic[l];
+    if (cached) return cached;
+    const p = this.p, c = this.ctx.constants, s = this.stats.layers[l - 1];
+    const published = Array.from({ length: p }, (_, w) => this.queueMessages(l, w));
+    let totalMessages = 0, totalReceives = 0;
+    for (let w = 0; w < p; w++) { totalMessages += published[w].messages; totalReceives += s.receivesByWorker[w]; }
+    const traffic = published.map((m, w) => {
+      const receives = s.receivesByWorker[w];
+      const receiveCalls = totalReceives === 0 || receives === 0
+        ? 0
+        : Math.ceil((totalMessages * receives) / totalReceives / c.sqsMessagesPerReceive);
+      return { publishBytes: m.bytes, publishCalls: m.calls, receivedRows: receives, receiveCalls };
+    });
+    this.queueTraffic[l] = traffic;
+    return traffic;
+  }
+
   /** Counters of the in-stage exchange feeding layer l. */
   private exchangeVector(l: number): number[] {
     const v = new Array<number>(V_SIZE).fill(0);
     const p = this.p, c = this.ctx.constants, s = this.stats.layers[l - 1];
     if (p === 1 || this.config.channel === 'none') return v;
     if (this.config.channel === 'queue') {
-      let totalMessages = 0, totalReceives = 0;
-      for (let w = 0; w < p; w++) {
-        const m = this.queueMessages(l, w);
-        totalMessages += m.messages;
-        totalReceives += s.receivesByWorker[w];
-        v[V_SNS_CALLS] += m.calls;
-        v[V_SNS_BYTES] += m.bytes;
-        if (m.calls > 0) v[V_SNS_BILLED] += m.calls * Math.max(1, Math.ceil(m.bytes / m.calls / CHUNK));
-      }
-      for (let w = 0; w < p; w++) {
-        if (totalReceives === 0 || s.receivesByWorker[w] === 0) continue;
-        const messagesIn = (totalMessages * s.receivesByWorker[w]) / totalReceives;
-        const calls = Math.ceil(messagesIn / c.sqsMessagesPerReceive);
+      for (const t of this.queueExchange(l)) {
+        v[V_SNS_CALLS] += t.publishCalls;
+        v[V_SNS_BYTES] += t.publishBytes;
+        if (t.publishCalls > 0) v[V_SNS_BILLED] += t.publishCalls * Math.max(1, Math.ceil(t.publishBytes / t.publishCalls / CHUNK));
         // No messages (every activation feeding layer l is zero): nothing received, nothing billed.
-        if (calls === 0) continue;
-        const bytesIn = s.receivesByWorker[w] * this.rowBytes[l] * c.queueEncodingOverhead;
-        v[V_SQS_RECV] += calls;
+        if (t.receiveCalls === 0) continue;
+        const bytesIn = t.receivedRows * this.rowBytes[l] * c.queueEncodingOverhead;
+        v[V_SQS_RECV] += t.receiveCalls;
         v[V_SQS_RECV_BYTES] += bytesIn;
-        v[V_SQS_DELETES] += calls;
-        v[V_SQS_BILLED] += calls * Math.max(1, Math.ceil(bytesIn / calls / CHUNK)) + calls;
+        v[V_SQS_DELETES] += t.receiveCalls;
+        v[V_SQS_BILLED] += t.receiveCalls * Math.max(1, Math.ceil(bytesIn / t.receiveCalls / CHUNK)) + t.receiveCalls;
       }
     } else {
       // Object channel (FSD): one object per other worker (an empty marker when nothing is sent),
@@ -303,22 +327,15 @@ export class ConfigModel {
     if (p === 1 || this.config.channel === 'none') return 0;
     let send = 0, receive = 0, any = false;
     if (this.config.channel === 'queue') {
-      let totalMessages = 0, totalReceives = 0;
-      for (let w = 0; w < p; w++) {
-        const m = this.queueMessages(l, w);
-        totalMessages += m.messages;
-        totalReceives += s.receivesByWorker[w];
-        if (m.calls === 0) continue;
-        any = true;
-        const raw = m.bytes / c.queueEncodingOverhead;
-        send = Math.max(send, requestSeconds(m.calls, c.snsPublishSeconds, c.snsPublishThreads) + transferSeconds(m.bytes, c) + serializeSeconds(raw, speed, c));
-      }
-      for (let w = 0; w < p; w++) {
-        if (totalReceives === 0 || s.receivesByWorker[w] === 0) continue;
-        const messagesIn = (totalMessages * s.receivesByWorker[w]) / totalReceives;
-        const calls = Math.ceil(messagesIn / c.sqsMessagesPerReceive);
-        const raw = s.receivesByWorker[w] * this.rowBytes[l];
-        receive = Math.max(receive, calls * c.sqsReceiveSeconds + transferSeconds(raw * c.queueEncodingOverhead, c) + serializeSeconds(raw, speed, c));
+      for (const t of this.queueExchange(l)) {
+        if (t.publishCalls > 0) {
+          any = true;
+          const raw = t.publishBytes / c.queueEncodingOverhead;
+          send = Math.max(send, requestSeconds(t.publishCalls, c.snsPublishSeconds, c.snsPublishThreads) + transferSeconds(t.publishBytes, c) + serializeSeconds(raw, speed, c));
+        }
+        if (t.receivedRows === 0) continue;
+        const raw = t.receivedRows * this.rowBytes[l];
+        receive = Math.max(receive, t.receiveCalls * c.sqsReceiveSeconds + transferSeconds(raw * c.queueEncodingOverhead, c) + serializeSeconds(raw, speed, c));
       }
       return any ? send + c.snsToSqsDeliverySeconds + receive : 0;
     }
