@@ -14,7 +14,7 @@ import type { SparseNetwork } from '../planner/model/network.ts';
 import { UsageError } from '../planner/errors.ts';
 import { partitionNetwork, type PartitionScheme } from '../planner/partition/index.ts';
 import { summarizePartition } from '../planner/partition/summary.ts';
-import { loadNetwork, parseWorkerList } from '../cli/commands/partition.ts';
+import { chooseNetwork, parseWorkerList } from '../cli/commands/partition.ts';
 import { table } from '../cli/output.ts';
 
 /**
@@ -93,7 +93,7 @@ export async function benchPartition(args: string[]): Promise<void> {
   const cases: BenchCase[] = [];
   const log = (text: string) => { if (!values.json) process.stderr.write(`${text}\n`); };
   if (!values['scale-only']) {
-    const { network } = loadNetwork({ model: values.model });
+    const { network } = chooseNetwork({ model: values.model });
     const name = values.model ? values.model : `graphchallenge-${network.neurons}x${network.layers.length}`;
     for (const p of parseWorkerList(values.workers)) {
       cases.push(runCase(network, name, p, seed, SCHEMES, (s) => log(`P=${p} ${s}`)));

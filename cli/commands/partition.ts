@@ -2,16 +2,16 @@
 // report the communication volume (row-sends total, per worker, worst layer), bytes estimated
 // from activation density, per-layer balance and the time each scheme took.
 
-import { statSync, existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../../planner/errors.ts';
-import { readNetworkFile } from '../../planner/model/binary.ts';
 import { generateRadixNetwork } from '../../planner/model/generate.ts';
-import { defaultGraphChallengeDir, graphChallengePaths, readGraphChallengeNetwork } from '../../planner/model/graphchallenge.ts';
+import { defaultGraphChallengeDir, graphChallengePaths } from '../../planner/model/graphchallenge.ts';
+import { loadNetwork } from '../../planner/model/load.ts';
 import type { SparseNetwork } from '../../planner/model/network.ts';
 import { isPartitionScheme, partitionNetwork, PARTITION_SCHEMES, DEFAULT_EPSILON, type PartitionScheme } from '../../planner/partition/index.ts';
 import { summarizePartition, type PartitionSummary } from '../../planner/partition/summary.ts';
 import { progressBar, report, table, type OutputOptions } from '../output.ts';
+import { parseShape } from '../workload.ts';
 
 /** Parses `8`, `8,16,32`, `2..64` or mixes like `2..8,16`; every value an integer >= 1. */
 export function parseWorkerList(text: string): number[] {
@@ -42,24 +42,15 @@ export function parseSchemes(text: string): PartitionScheme[] {
   return schemes as PartitionScheme[];
 }
 
-/** `<N>x<L>`, e.g. 65536x120. */
-export function parseShape(text: string): { neurons: number; layers: number } {
-  const m = /^(\d+)x(\d+)$/.exec(text.trim());
-  if (!m) throw new UsageError(`bad network shape '${text}' (want <neurons>x<layers>, e.g. 4096x120)`, { field: 'generate' });
-  return { neurons: Number(m[1]), layers: Number(m[2]) };
-}
-
 /** The network named by --model (a neuron<N> TSV directory or an .sdnn file) or --generate; default the real 1024 x 120 one. */
-export function loadNetwork(options: { model?: string; generate?: string; seed?: number }): { network: SparseNetwork; source: string } {
+export function chooseNetwork(options: { model?: string; generate?: string; seed?: number }): { network: SparseNetwork; source: string } {
   if (options.model && options.generate) throw new UsageError('give either --model or --generate, not both', { field: 'model' });
   if (options.generate) {
     const shape = parseShape(options.generate);
     return { network: generateRadixNetwork({ ...shape, seed: options.seed ?? 1 }), source: `generated RadiX-Net ${options.generate}` };
   }
   const path = options.model ?? graphChallengePaths(defaultGraphChallengeDir()).weightsDir;
-  if (!existsSync(path)) throw new UsageError('model not found (a neuron<N> directory of n<N>-l<k>.tsv files, or an .sdnn file)', { file: path, field: 'model' });
-  const network = statSync(path).isDirectory() ? readGraphChallengeNetwork(path) : readNetworkFile(path);
-  return { network, source: path };
+  return { network: loadNetwork(path), source: path };
 }
 
 function parseNumber(text: string, field: string, check: (x: number) => boolean, want: string): number {
@@ -127,7 +118,7 @@ export function registerPartitionCommand(program: Command): void {
       const epsilon = parseNumber(opts.epsilon, 'epsilon', (x) => x >= 0 && x < 1, 'in [0, 1)');
       const samples = parseNumber(opts.samples, 'samples', (x) => Number.isInteger(x) && x >= 0, 'an integer >= 0');
       const density = parseNumber(opts.density, 'density', (x) => x >= 0 && x <= 1, 'in [0, 1]');
-      const { network, source } = loadNetwork({ model: opts.model, generate: opts.generate, seed });
+      const { network, source } = chooseNetwork({ model: opts.model, generate: opts.generate, seed });
       const cases: PartitionCase[] = [];
       const bar = progressBar('partition', opts);
       const total = workers.length * schemes.length;

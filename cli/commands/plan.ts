@@ -7,8 +7,8 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../planner/errors.ts';
 import { generateInputs, generateRadixNetwork } from '../../planner/model/generate.ts';
-import { readGraphChallengeNetwork, readInputTsv } from '../../planner/model/graphchallenge.ts';
-import { readNetworkFile } from '../../planner/model/binary.ts';
+import { readInputTsv } from '../../planner/model/graphchallenge.ts';
+import { loadNetwork } from '../../planner/model/load.ts';
 import { networkNonzeros, rowsNonzeros, type SparseNetwork, type SparseRows } from '../../planner/model/network.ts';
 import { isPartitionScheme, PARTITION_SCHEMES, type PartitionScheme } from '../../planner/partition/index.ts';
 import { defaultPrices, readPriceFile } from '../../planner/cost/prices.ts';
@@ -21,6 +21,7 @@ import {
 } from '../../planner/optimize/index.ts';
 import { buildPlan, serializePlan, type InputsReference, type ModelReference, type Plan } from '../../planner/plan/index.ts';
 import { progressBar, report, table } from '../output.ts';
+import { parseShape } from '../workload.ts';
 import { DEFAULT_CALIBRATION_PATH } from './calibrate.ts';
 import packageJson from '../../package.json' with { type: 'json' };
 
@@ -69,25 +70,13 @@ function numberOption(value: string | undefined, name: string): number | undefin
 function loadModel(o: PlanOptions, seed: number): { network: SparseNetwork; ref: ModelReference } {
   if (o.model && o.generate) throw new UsageError('give either --model or --generate, not both', { field: 'model' });
   if (o.generate) {
-    const m = /^(\d+)x(\d+)$/i.exec(o.generate);
-    if (!m) throw new UsageError(`--generate takes <neurons>x<layers>, e.g. 1024x120, got '${o.generate}'`, { field: 'generate' });
-    const neurons = Number(m[1]), layers = Number(m[2]);
+    const { neurons, layers } = parseShape(o.generate);
     return { network: generateRadixNetwork({ neurons, layers, seed }), ref: { source: 'generated', path: null, generate: { neurons, layers, seed } } };
   }
   if (!o.model) throw new UsageError('give a model: --model <dir of n<N>-l<k>.tsv | file.sdnn> or --generate <N>x<L>', { field: 'model' });
-  const path = resolve(o.model);
-  if (!existsSync(path)) throw new UsageError('model path not found (expected a directory of n<N>-l<k>.tsv files or a .sdnn file)', { file: o.model });
-  const layers = integerOption(o.layers, 'layers', 1);
-  if (statSync(path).isDirectory()) {
-    return { network: readGraphChallengeNetwork(path, { layers }), ref: { source: 'graphchallenge-tsv', path: o.model, generate: null } };
-  }
-  if (!path.endsWith('.sdnn')) throw new UsageError('unknown model file type: expected a .sdnn file or a directory of n<N>-l<k>.tsv files', { file: o.model });
-  let network = readNetworkFile(path);
-  if (layers !== undefined) {
-    if (layers > network.layers.length) throw new UsageError(`--layers ${layers}: the model has ${network.layers.length}`, { file: o.model, field: 'layers' });
-    network = { ...network, layers: network.layers.slice(0, layers) };
-  }
-  return { network, ref: { source: 'sdnn', path: o.model, generate: null } };
+  const network = loadNetwork(resolve(o.model), { layers: integerOption(o.layers, 'layers', 1) });
+  const source = statSync(resolve(o.model)).isDirectory() ? 'graphchallenge-tsv' : 'sdnn';
+  return { network, ref: { source, path: o.model, generate: null } };
 }
 
 function loadInputs(o: PlanOptions, network: SparseNetwork, seed: number): { inputs: SparseRows; ref: InputsReference } {
