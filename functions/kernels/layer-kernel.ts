@@ -135,9 +135,9 @@ export class SparseLayerKernel implements LayerKernel {
       scatterRows++;
       this.staged.reserve(used + n, used);
       stagedOffset[r] = used;
-      this.stagedEnd = used;
-      macs += this.scatterRow(input, lo, hi, layer, bias, cap);
-      used = this.stagedEnd;
+      const rowMacs = scatterMultiplyAdds(input, lo, hi, layer.inputMajor);
+      macs += rowMacs;
+      used = this.scatterRow(input, lo, hi, layer, bias, cap, used, rowMacs);
       stagedLength[r] = used - stagedOffset[r];
     }
     if (gatherCount > 0) this.gather.prepare(layer.outputMajor);
@@ -189,19 +189,16 @@ export class SparseLayerKernel implements LayerKernel {
     };
   }
 
-  /** End of the staged entries written by the last scatterRow. */
-  private stagedEnd = 0;
-
-  /** One sparse row by scatter into the staging buffer at its current end. Returns multiply-adds. */
-  private scatterRow(input: SparseRows, lo: number, hi: number, layer: PreparedLayer, bias: number, cap: number): number {
+  /**
+   * One sparse row (entries lo..hi of `input`, `macs` multiply-adds) by scatter into the staging
+   * buffer at `at`. Returns the new end of the staged entries.
+   */
+  private scatterRow(input: SparseRows, lo: number, hi: number, layer: PreparedLayer, bias: number, cap: number, at: number, macs: number): number {
     const n = this.neurons;
     const { columnIndex, value } = input;
     const { inputStart, outputIndex, weight } = layer.inputMajor;
     const acc = this.accumulator;
     const oc = this.staged.columnIndex, ov = this.staged.value;
-    let at = this.stagedEnd;
-    let macs = 0;
-    for (let p = lo; p < hi; p++) macs += inputStart[columnIndex[p] + 1] - inputStart[columnIndex[p]];
     if (macs * 4 >= n) {
       // Dense accumulator and one scan: no per-multiply-add bookkeeping. An untouched output and
       // a touched one summing to exactly 0 are both "zero" by the benchmark's definition.
@@ -247,8 +244,7 @@ export class SparseLayerKernel implements LayerKernel {
         }
       }
     }
-    this.stagedEnd = at;
-    return macs;
+    return at;
   }
 
   /**
@@ -282,4 +278,13 @@ export class SparseLayerKernel implements LayerKernel {
     }
     return at;
   }
+}
+
+/** Multiply-adds a scattered row (entries lo..hi of `input`) costs: the fan-out of its nonzeros. */
+function scatterMultiplyAdds(input: SparseRows, lo: number, hi: number, layer: InputMajorLayer): number {
+  const { columnIndex } = input;
+  const { inputStart } = layer;
+  let macs = 0;
+  for (let p = lo; p < hi; p++) macs += inputStart[columnIndex[p] + 1] - inputStart[columnIndex[p]];
+  return macs;
 }
