@@ -5,9 +5,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parsePlan } from '../../planner/plan/index.ts';
 import { tempDirs } from '../helpers/tmp.ts';
+import { FSD_RUNS, requireData } from '../helpers/shared-data.ts';
 
 const bin = resolve(import.meta.dirname, '../../bin/stepinfer.mjs');
-const fsdRuns = resolve(import.meta.dirname, '../../../shared/data/fsd-inference/runs-1024n-8w.json');
+const fsdRuns = FSD_RUNS;
 
 function stepinfer(...args: string[]) {
   const run = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
@@ -18,6 +19,7 @@ describe('planner commands', () => {
   const newDir = tempDirs();
 
   it('cost reproduces both published FSD-Inference totals within 1%', () => {
+    requireData(fsdRuns, 'the published FSD-Inference runs');
     const run = stepinfer('cost', fsdRuns, '--json');
     expect(run.code, run.stderr).toBe(0);
     const priced = JSON.parse(run.stdout) as { totalUSD: number }[];

@@ -2,23 +2,25 @@
 // billing granularity of every counter, and price overrides.
 
 import { describe, it, expect } from 'vitest';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   addCounters, defaultPrices, overridePrices, parseRunRecords, priceCounters, priceRecord, priceServer,
   readPriceFile, readRunRecords, scaleCounters, snsBilledPublishRequests, sqsBilledRequests, zeroCounters,
   PRICE_NAMES, type UsageCounters,
 } from '../../planner/cost/index.ts';
 import { ModelFormatError, UsageError } from '../../planner/errors.ts';
+import { FSD_RUNS, requireData } from '../helpers/shared-data.ts';
 
-const RUNS = resolve(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'fsd-inference', 'runs-1024n-8w.json');
+const RUNS = FSD_RUNS;
 
 const within = (actual: number, expected: number, relative: number) =>
   expect(Math.abs(actual - expected) / expected).toBeLessThanOrEqual(relative);
 
 describe('published FSD-Inference runs', () => {
-  it.skipIf(!existsSync(RUNS))('reproduces both published totals and breakdowns within 1% with the file\'s prices', () => {
+  it('reproduces both published totals and breakdowns within 1% with the file\'s prices', () => {
+    requireData(RUNS, 'the published FSD-Inference runs');
     const records = readRunRecords(RUNS);
     expect(records).toHaveLength(2);
     for (const record of records) {
@@ -32,7 +34,8 @@ describe('published FSD-Inference runs', () => {
     }
   });
 
-  it.skipIf(!existsSync(RUNS))('prices the queue run line by line as the spreadsheet does', () => {
+  it('prices the queue run line by line as the spreadsheet does', () => {
+    requireData(RUNS, 'the published FSD-Inference runs');
     const [queue] = readRunRecords(RUNS);
     const { breakdown, counters } = priceRecord(queue, defaultPrices(), 'queue');
     // 104,131,260 bytes over 1,102 calls: 94.5 KB per call, two started 64 KB chunks each.
@@ -46,14 +49,16 @@ describe('published FSD-Inference runs', () => {
     expect(breakdown.byServiceUSD.s3).toBe(0);
   });
 
-  it.skipIf(!existsSync(RUNS))('prices the object run per PUT, GET and LIST', () => {
+  it('prices the object run per PUT, GET and LIST', () => {
+    requireData(RUNS, 'the published FSD-Inference runs');
     const [, object] = readRunRecords(RUNS);
     const { breakdown } = priceRecord(object, defaultPrices(), 'object');
     expect(breakdown.byServiceUSD.s3).toBeCloseTo(6452 * 5.3e-6 + 6450 * 4.2e-7 + 1615 * 5.3e-6, 12);
     expect(breakdown.byServiceUSD.sns + breakdown.byServiceUSD.sqs).toBe(0);
   });
 
-  it.skipIf(!existsSync(RUNS))('can ignore the record\'s prices and use today\'s defaults', () => {
+  it('can ignore the record\'s prices and use today\'s defaults', () => {
+    requireData(RUNS, 'the published FSD-Inference runs');
     const [queue] = readRunRecords(RUNS);
     const own = priceRecord(queue, defaultPrices(), 'queue');
     const today = priceRecord(queue, defaultPrices(), 'queue', { ignoreRecordPrices: true });

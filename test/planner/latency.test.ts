@@ -16,9 +16,10 @@ import { partitionNetwork } from '../../planner/partition/index.ts';
 import { inferSerial } from '../../functions/serial/serial-inference.ts';
 import { calibrateKernel } from '../../functions/calibration/calibrate.ts';
 import { ModelFormatError } from '../../planner/errors.ts';
-import { readGraphChallengeNetwork, readInputTsv, graphChallengePaths, defaultGraphChallengeDir, graphChallengeDataPresent } from '../../planner/model/graphchallenge.ts';
+import { readGraphChallengeNetwork, readInputTsv, graphChallengePaths, defaultGraphChallengeDir } from '../../planner/model/graphchallenge.ts';
 import type { WorkloadProfile } from '../../planner/latency/workload.ts';
 import type { SparseNetwork } from '../../planner/model/network.ts';
+import { requireData } from '../helpers/shared-data.ts';
 
 const c = latencyConstants();
 
@@ -208,9 +209,11 @@ describe('stage estimates', () => {
 });
 
 const GC = defaultGraphChallengeDir();
-describe.skipIf(!graphChallengeDataPresent(GC))('the published FSD-Inference configuration (1024 x 120, 10,000 inputs, 8 workers of 1000 MB)', () => {
+describe('the published FSD-Inference configuration (1024 x 120, 10,000 inputs, 8 workers of 1000 MB)', () => {
   it('predicts latency and cost of the same order as the published runs', () => {
     const paths = graphChallengePaths(GC);
+    requireData(paths.weightsDir, 'the real GraphChallenge network');
+    requireData(paths.inputs, 'the real GraphChallenge inputs');
     const network = readGraphChallengeNetwork(paths.weightsDir);
     const workload = profileWorkload(network, readInputTsv(paths.inputs, 1024), { sampleRows: 250 });
     const stats = partitionStats(network, partitionNetwork(network, 8, 'hypergraph'));
