@@ -7,9 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { networkNonzeros } from '../planner/model/network.ts';
-import { defaultGraphChallengeDir } from '../planner/model/graphchallenge.ts';
+import { networkNonzeros } from '../model/network.ts';
+import { defaultGraphChallengeDir } from '../model/graphchallenge.ts';
 import { inferSerial, type SerialInferenceOptions } from '../functions/serial/serial-inference.ts';
+import { createLayerKernel } from '../functions/kernels/backends.ts';
 import { DEFAULT_GATHER_ABOVE_DENSITY } from '../functions/kernels/layer-kernel.ts';
 import { resolveWorkload, compareWithTruth, type Workload, type WorkloadOptions } from '../cli/workload.ts';
 import { table } from '../cli/output.ts';
@@ -88,21 +89,21 @@ export async function runKernelBenchmark(o: KernelBenchOptions): Promise<void> {
     if (typeof r === 'string') notes.push(r); else { scipy = r; rows.push(r); }
   }
   log(`running the TypeScript kernel ${o.repeat} times ...`);
-  const ours = runOurs(workload, edges, o.repeat, { backend: 'typescript' });
+  const ours = runOurs(workload, edges, o.repeat, {});
   const peakRssMB = process.resourceUsage().maxRSS / 1024;
   rows.push(ours);
   log(`running the TypeScript kernel with its plain TypeScript gather ${o.repeat} times ...`);
-  rows.push(runOurs(workload, edges, o.repeat, { backend: 'typescript', gatherEngine: 'typescript' }));
+  rows.push(runOurs(workload, edges, o.repeat, { gatherEngine: 'typescript' }));
 
   if (o.sweep) {
     for (const density of [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4]) {
       log(`sweep: gather above density ${density} ...`);
-      rows.push(runOurs(workload, edges, o.repeat, { backend: 'typescript', gatherAboveDensity: density }, `  gather above density ${density}${density === DEFAULT_GATHER_ABOVE_DENSITY ? ' (default)' : ''}`));
+      rows.push(runOurs(workload, edges, o.repeat, { gatherAboveDensity: density }, `  gather above density ${density}${density === DEFAULT_GATHER_ABOVE_DENSITY ? ' (default)' : ''}`));
     }
   }
   if (o.gpu) {
     log('running the gpu.js kernel once ...');
-    rows.push(runOurs(workload, edges, 1, { backend: 'gpu.js' }));
+    rows.push(runOurs(workload, edges, 1, { kernel: createLayerKernel(workload.network.neurons, { backend: 'gpu.js' }) }));
   }
 
   const ratio = scipy ? scipy.minSeconds / ours.minSeconds : undefined;

@@ -8,10 +8,9 @@
 // time and the process's peak RSS after each scheme (generating the network, ~35 s and 2 GB, is
 // not counted), plus how 'hypergraph' got its map (a layer sample at this size).
 
-import { parseArgs } from 'node:util';
-import { generateRadixNetwork } from '../planner/model/generate.ts';
-import type { SparseNetwork } from '../planner/model/network.ts';
-import { UsageError } from '../planner/errors.ts';
+import { generateRadixNetwork } from '../model/generate.ts';
+import type { SparseNetwork } from '../model/network.ts';
+import { UsageError } from '../model/errors.ts';
 import { partitionNetwork, type PartitionScheme } from '../planner/partition/index.ts';
 import { summarizePartition } from '../planner/partition/summary.ts';
 import { chooseNetwork, parseWorkerList } from '../cli/commands/partition.ts';
@@ -75,21 +74,20 @@ function runCase(network: SparseNetwork, name: string, workers: number, seed: nu
   return { network: name, workers, kahypar: name === 'graphchallenge-1024x120' ? KAHYPAR_REFERENCE_ROW_SENDS[workers] ?? null : null, results, refused };
 }
 
-export async function benchPartition(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      workers: { type: 'string', default: '2..64' },
-      scale: { type: 'boolean', default: false },
-      'scale-only': { type: 'boolean', default: false },
-      'scale-layers': { type: 'string', default: '120' },
-      'scale-workers': { type: 'string', default: '64' },
-      model: { type: 'string' },
-      seed: { type: 'string', default: '1' },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  const seed = Number(values.seed);
+export interface PartitionBenchOptions {
+  readonly workers: string;
+  readonly scale?: boolean;
+  readonly scaleOnly?: boolean;
+  readonly scaleLayers: number;
+  readonly scaleWorkers: string;
+  readonly model?: string;
+  readonly seed: number;
+  readonly json?: boolean;
+}
+
+export async function benchPartition(o: PartitionBenchOptions): Promise<void> {
+  const values = { workers: o.workers, scale: o.scale ?? false, 'scale-only': o.scaleOnly ?? false, 'scale-workers': o.scaleWorkers, model: o.model, json: o.json ?? false };
+  const seed = o.seed;
   const cases: BenchCase[] = [];
   const log = (text: string) => { if (!values.json) process.stderr.write(`${text}\n`); };
   if (!values['scale-only']) {
@@ -102,7 +100,7 @@ export async function benchPartition(args: string[]): Promise<void> {
   const scaleCases: BenchCase[] = [];
   let generatedRssBytes = 0;
   if (values.scale || values['scale-only']) {
-    const layers = Number(values['scale-layers']);
+    const layers = o.scaleLayers;
     const started = performance.now();
     log(`generating 65536 x ${layers}`);
     const network = generateRadixNetwork({ neurons: 65536, layers, seed });
@@ -145,8 +143,3 @@ export async function benchPartition(args: string[]): Promise<void> {
 }
 
 const gigabytes = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GB`;
-
-// Runnable on its own: node bench/partition.ts [args]
-if (import.meta.url === `file://${process.argv[1]}`) {
-  await benchPartition(process.argv.slice(2));
-}

@@ -2,10 +2,9 @@
 // register function; this file only wires them and turns errors into messages and exit codes.
 
 import { Command, CommanderError } from 'commander';
-import { StepinferError } from '../planner/errors.ts';
+import { StepinferError } from '../model/errors.ts';
 import { registerModelCommands } from './commands/model.ts';
 import { registerInferCommand } from './commands/infer.ts';
-import { registerBenchCommand } from './commands/bench.ts';
 import { registerCostCommand } from './commands/cost.ts';
 import { registerCalibrateCommand } from './commands/calibrate.ts';
 import { registerPlanCommand } from './commands/plan.ts';
@@ -23,13 +22,16 @@ export function buildProgram(): Command {
   registerPlanCommand(program);
   registerCostCommand(program);
   registerCalibrateCommand(program);
-  registerBenchCommand(program);
   return program;
 }
 
 /** Runs the CLI; returns the process exit code (0 ok, 1 failed, 2 usage). */
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+  return runProgram(buildProgram(), argv);
+}
+
+/** Runs a commander program (the CLI's or the benchmarks') with the CLI's errors and exit codes. */
+export async function runProgram(program: Command, argv: readonly string[]): Promise<number> {
   try {
     await program.parseAsync(argv as string[]);
     return 0;

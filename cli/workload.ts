@@ -1,13 +1,13 @@
 // Resolves what a command runs on: files the user named, the real GraphChallenge benchmark when
 // its data is reachable, or a generated network of the same shape (and says which).
 
-import { UsageError } from '../planner/errors.ts';
-import { loadInputs, loadNetwork } from '../planner/model/load.ts';
-import { generateInputs, generateRadixNetwork } from '../planner/model/generate.ts';
+import { UsageError } from '../model/errors.ts';
+import { loadInputs, loadNetwork } from '../model/load.ts';
+import { generateInputs, generateRadixNetwork } from '../model/generate.ts';
 import {
   defaultGraphChallengeDir, graphChallengeDataPresent, graphChallengePaths, readCategories,
-} from '../planner/model/graphchallenge.ts';
-import type { SparseNetwork, SparseRows } from '../planner/model/network.ts';
+} from '../model/graphchallenge.ts';
+import type { SparseNetwork, SparseRows } from '../model/network.ts';
 
 export interface WorkloadOptions {
   readonly model?: string;

@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { UsageError } from '../../planner/errors.ts';
+import { UsageError } from '../../model/errors.ts';
 import { calibrateKernel, DEFAULT_CALIBRATION_CASES, QUICK_CALIBRATION_CASES } from '../../functions/calibration/calibrate.ts';
 import { parseCalibrationProfile, type CalibrationProfile } from '../../planner/latency/profile.ts';
 import { progressBar, report, table } from '../output.ts';

@@ -5,11 +5,11 @@
 import type { Command } from 'commander';
 import { report, table } from '../output.ts';
 import {
-  defaultPrices, readPriceFile, parseRunRecords, priceRecord, COST_SERVICES,
+  defaultPrices, parseRunRecords, priceRecord, COST_SERVICES,
   type PricedRecord, type CostBreakdown, type RunRecord,
 } from '../../planner/cost/index.ts';
 import { parsePlan } from '../../planner/plan/schema.ts';
-import { readJsonFile } from '../../planner/json-file.ts';
+import { readJsonFile, readPriceFile } from '../json-file.ts';
 
 interface CostOptions {
   readonly prices?: string;

@@ -1,11 +1,11 @@
 // `stepinfer infer`: runs inference and reports categories (inputs with any nonzero final activation).
 
 import type { Command } from 'commander';
-import { StepinferError, UsageError } from '../../planner/errors.ts';
-import { writeRowsTsv } from '../../planner/model/load.ts';
-import { networkNonzeros } from '../../planner/model/network.ts';
+import { StepinferError, UsageError } from '../../model/errors.ts';
+import { writeRowsTsv } from '../../model/load.ts';
+import { networkNonzeros } from '../../model/network.ts';
 import { inferSerial } from '../../functions/serial/serial-inference.ts';
-import { KERNEL_BACKENDS, type KernelBackend } from '../../functions/kernels/backends.ts';
+import { createLayerKernel, KERNEL_BACKENDS, type KernelBackend } from '../../functions/kernels/backends.ts';
 import { GATHER_ENGINES, type GatherEngineName } from '../../functions/kernels/gather.ts';
 import { progressBar, report } from '../output.ts';
 import { integerOption, numberOption } from '../options.ts';
@@ -57,9 +57,7 @@ export function registerInferCommand(program: Command): void {
       if (!o.json) process.stderr.write(`${workload.description}\n`);
       const bar = progressBar('layers', o);
       const result = inferSerial(workload.network, workload.inputs, {
-        backend: o.backend,
-        gatherAboveDensity: o.gatherDensity,
-        gatherEngine: o.gatherEngine,
+        kernel: createLayerKernel(workload.network.neurons, { backend: o.backend, gatherAboveDensity: o.gatherDensity, gatherEngine: o.gatherEngine }),
         onLayer: (layer, of) => bar.tick(layer.layer, of, `active rows ${layer.activeRows}`),
       });
       bar.stop();

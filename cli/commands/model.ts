@@ -2,11 +2,11 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { UsageError } from '../../planner/errors.ts';
-import { decodeHeader, readNetworkFile, writeNetworkFile, SDNN_FORMAT_VERSION } from '../../planner/model/binary.ts';
-import { loadNetwork, writeRowsTsv } from '../../planner/model/load.ts';
-import { generateInputs, generateRadixNetwork } from '../../planner/model/generate.ts';
-import { layerNonzeros, networkNonzeros, type SparseNetwork } from '../../planner/model/network.ts';
+import { UsageError } from '../../model/errors.ts';
+import { decodeHeader, readNetworkFile, writeNetworkFile, SDNN_FORMAT_VERSION } from '../../model/binary.ts';
+import { loadNetwork, writeRowsTsv } from '../../model/load.ts';
+import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
+import { layerNonzeros, networkNonzeros, type SparseNetwork } from '../../model/network.ts';
 import { progressBar, report } from '../output.ts';
 import { integerOption, numberOption } from '../options.ts';
 import { parseShape } from '../workload.ts';

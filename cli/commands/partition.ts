@@ -3,11 +3,11 @@
 // from activation density, per-layer balance and the time each scheme took.
 
 import type { Command } from 'commander';
-import { UsageError } from '../../planner/errors.ts';
-import { generateRadixNetwork } from '../../planner/model/generate.ts';
-import { defaultGraphChallengeDir, graphChallengePaths } from '../../planner/model/graphchallenge.ts';
-import { loadNetwork } from '../../planner/model/load.ts';
-import type { SparseNetwork } from '../../planner/model/network.ts';
+import { UsageError } from '../../model/errors.ts';
+import { generateRadixNetwork } from '../../model/generate.ts';
+import { defaultGraphChallengeDir, graphChallengePaths } from '../../model/graphchallenge.ts';
+import { loadNetwork } from '../../model/load.ts';
+import type { SparseNetwork } from '../../model/network.ts';
 import { isPartitionScheme, partitionNetwork, PARTITION_SCHEMES, DEFAULT_EPSILON, type PartitionScheme } from '../../planner/partition/index.ts';
 import { summarizePartition, type PartitionSummary } from '../../planner/partition/summary.ts';
 import { progressBar, report, table, type OutputOptions } from '../output.ts';

@@ -5,21 +5,24 @@
 import { existsSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { UsageError } from '../../planner/errors.ts';
-import { generateInputs, generateRadixNetwork } from '../../planner/model/generate.ts';
-import { readInputTsv } from '../../planner/model/graphchallenge.ts';
-import { loadNetwork } from '../../planner/model/load.ts';
-import { networkNonzeros, rowsNonzeros, type SparseNetwork, type SparseRows } from '../../planner/model/network.ts';
+import { UsageError } from '../../model/errors.ts';
+import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
+import { readInputTsv } from '../../model/graphchallenge.ts';
+import { loadNetwork } from '../../model/load.ts';
+import { networkNonzeros, rowsNonzeros, type SparseNetwork, type SparseRows } from '../../model/network.ts';
 import { isPartitionScheme, PARTITION_SCHEMES, type PartitionScheme } from '../../planner/partition/index.ts';
-import { defaultPrices, readPriceFile } from '../../planner/cost/prices.ts';
+import { defaultPrices } from '../../planner/cost/prices.ts';
 import {
-  assumedWorkload, defaultCalibrationProfile, profileWorkload, readCalibrationProfile,
+  assumedWorkload, defaultCalibrationProfile,
   type CalibrationProfile, type WorkloadProfile,
 } from '../../planner/latency/index.ts';
 import {
   formatCost, formatSeconds, searchPlans, type Candidate, type ChannelKind, type PlanSearchResult, type WorkflowType,
 } from '../../planner/optimize/index.ts';
 import { buildPlan, serializePlan, type InputsReference, type ModelReference, type Plan } from '../../planner/plan/index.ts';
+import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kernel.ts';
+import { profileWorkload } from '../../functions/serial/workload-profile.ts';
+import { readCalibrationProfile, readPriceFile } from '../json-file.ts';
 import { progressBar, report, table } from '../output.ts';
 import { parseShape } from '../workload.ts';
 import { DEFAULT_CALIBRATION_PATH } from './calibrate.ts';
@@ -227,7 +230,7 @@ Examples:
       const { inputs, ref: inputsRef } = loadInputs(o, network, seed);
       const bar = progressBar('plan', o);
       const workload = assumed !== undefined
-        ? assumedWorkload(network, inputs.rows, assumed)
+        ? assumedWorkload(network, inputs.rows, assumed, DEFAULT_GATHER_ABOVE_DENSITY)
         : profileWorkload(network, inputs, { sampleRows, onLayer: (l, of) => bar.tick(l, of, 'serial sample for activation density') });
       let search: PlanSearchResult;
       try {

@@ -5,8 +5,8 @@
 // This is the only code of the planner's pipeline that reads clocks; it lives outside planner/.
 
 import { cpus, totalmem, platform, arch } from 'node:os';
-import { generateRadixNetwork, generateInputs } from '../../planner/model/generate.ts';
-import type { SparseRows } from '../../planner/model/network.ts';
+import { generateRadixNetwork, generateInputs } from '../../model/generate.ts';
+import type { SparseRows } from '../../model/network.ts';
 import { SparseLayerKernel, prepareLayer, type LayerWork, type PreparedLayer } from '../kernels/layer-kernel.ts';
 import type { CalibrationProfile, KernelMeasurement, KernelRegime } from '../../planner/latency/profile.ts';
 

@@ -1,7 +1,7 @@
 // Picks a layer kernel backend by name. The TypeScript kernel is the reference and the default
 // (`npm run bench` measures both on the real benchmark).
 
-import { UsageError } from '../../planner/errors.ts';
+import { UsageError } from '../../model/errors.ts';
 import { SparseLayerKernel, type LayerKernel, type SparseKernelOptions } from './layer-kernel.ts';
 import { GpuLayerKernel, type GpuMode } from './gpu-kernel.ts';
 

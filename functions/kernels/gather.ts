@@ -3,8 +3,8 @@
 // Both compute y[j * 8 + r] = sum over the inputs k of output j, ascending, of x[k * 8 + r] * w
 // with float32 inputs and float64 products and sums, so they are bit-identical.
 
-import { readFileSync } from 'node:fs';
-import type { SparseLayer } from '../../planner/model/network.ts';
+import { wasmBase64 } from './gather-simd.wasm.ts';
+import type { SparseLayer } from '../../model/network.ts';
 
 export const GATHER_LANES = 8;
 
@@ -63,9 +63,9 @@ const WASM_PAGE_BYTES = 65536;
 const align16 = (n: number) => (n + 15) & ~15;
 let simdModule: WebAssembly.Module | undefined;
 
-/** The compiled gather-simd.wasm, shared by all instances (compiling is synchronous and small). */
+/** The compiled gather-simd module, shared by all instances (compiling is synchronous and small). */
 function loadSimdModule(): WebAssembly.Module {
-  simdModule ??= new WebAssembly.Module(readFileSync(new URL('./gather-simd.wasm', import.meta.url)));
+  simdModule ??= new WebAssembly.Module(Buffer.from(wasmBase64, 'base64'));
   return simdModule;
 }
 

@@ -9,7 +9,7 @@
 // exact either way, and its categories match).
 
 import { GPU, type IGPUKernelSettings, type IKernelRunShortcut } from 'gpu.js';
-import type { SparseLayer, SparseRows } from '../../planner/model/network.ts';
+import { nonzeroRows, type SparseLayer, type SparseRows } from '../../model/network.ts';
 import type { LayerKernel, LayerWork, PreparedLayer } from './layer-kernel.ts';
 
 export type GpuMode = 'gpu' | 'cpu' | 'webasm' | 'webgl' | 'webgl2' | 'headlessgl' | 'webgpu';
@@ -89,8 +89,7 @@ export class GpuLayerKernel implements LayerKernel {
     const n = this.neurons;
     let ell = this.ell.get(layer);
     if (!ell) { ell = toEll(layer.outputMajor); this.ell.set(layer, ell); }
-    const live: number[] = [];
-    for (let r = 0; r < input.rows; r++) if (input.rowStart[r + 1] > input.rowStart[r]) live.push(r);
+    const live = nonzeroRows(input);
     const rowStart = new Uint32Array(input.rows + 1);
     if (live.length === 0) {
       return { rows: input.rows, columns: n, rowStart, columnIndex: new Uint32Array(0), value: new Float32Array(0) };

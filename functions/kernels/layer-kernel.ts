@@ -16,7 +16,7 @@
 import {
   toInputMajor, layerNonzeros,
   type InputMajorLayer, type SparseLayer, type SparseRows,
-} from '../../planner/model/network.ts';
+} from '../../model/network.ts';
 import { createGatherEngine, GATHER_LANES, type GatherEngine, type GatherEngineName } from './gather.ts';
 
 export interface PreparedLayer {

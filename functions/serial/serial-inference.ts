@@ -1,9 +1,8 @@
 // Serial inference: every layer on one thread, the reference every distributed or staged run
 // must match. Also what the `serial` workflow shape runs inside its single Lambda task.
 
-import { nonzeroRows, rowsNonzeros, type SparseNetwork, type SparseRows } from '../../planner/model/network.ts';
-import { prepareLayer, type LayerWork } from '../kernels/layer-kernel.ts';
-import { createLayerKernel, type KernelChoice } from '../kernels/backends.ts';
+import { activeRowCount, nonzeroRows, rowsNonzeros, type SparseNetwork, type SparseRows } from '../../model/network.ts';
+import { prepareLayer, SparseLayerKernel, type LayerKernel, type LayerWork, type SparseKernelOptions } from '../kernels/layer-kernel.ts';
 
 export interface LayerReport {
   /** 1-based. */
@@ -26,7 +25,9 @@ export interface SerialInferenceResult {
   readonly seconds: number;
 }
 
-export interface SerialInferenceOptions extends KernelChoice {
+export interface SerialInferenceOptions extends SparseKernelOptions {
+  /** Another backend (functions/kernels/backends.ts); default the reference kernel with these options. */
+  readonly kernel?: LayerKernel;
   readonly onLayer?: (report: LayerReport, of: number) => void;
 }
 
@@ -37,19 +38,13 @@ export function copyRows(rows: SparseRows): SparseRows {
   };
 }
 
-export function countActiveRows(rows: SparseRows): number {
-  let active = 0;
-  for (let r = 0; r < rows.rows; r++) if (rows.rowStart[r + 1] > rows.rowStart[r]) active++;
-  return active;
-}
-
-/** Runs all layers of `network` on `inputs` on one thread with the chosen kernel backend. */
+/** Runs all layers of `network` on `inputs` on one thread with the chosen kernel. */
 export function inferSerial(network: SparseNetwork, inputs: SparseRows, options: SerialInferenceOptions = {}): SerialInferenceResult {
   if (inputs.columns !== network.neurons) {
     throw new RangeError(`inputs have ${inputs.columns} columns, the network ${network.neurons} neurons`);
   }
   const prepared = network.layers.map(prepareLayer);
-  const kernel = createLayerKernel(network.neurons, options);
+  const kernel = options.kernel ?? new SparseLayerKernel(network.neurons, options);
   const reports: LayerReport[] = [];
   let y = inputs;
   let totalMacs = 0;
@@ -61,7 +56,7 @@ export function inferSerial(network: SparseNetwork, inputs: SparseRows, options:
     totalMacs += work.multiplyAdds;
     if (options.onLayer) {
       const report: LayerReport = {
-        layer: l + 1, activeRows: countActiveRows(y), nonzeros: rowsNonzeros(y),
+        layer: l + 1, activeRows: activeRowCount(y), nonzeros: rowsNonzeros(y),
         multiplyAdds: work.multiplyAdds, seconds: (performance.now() - started) / 1000,
       };
       reports.push(report);

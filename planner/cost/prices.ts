@@ -4,9 +4,8 @@
 // `prices` of a run record.
 
 import { z } from 'zod';
-import { ModelFormatError } from '../errors.ts';
+import { ModelFormatError } from '../../model/errors.ts';
 import defaultPriceFile from '../prices/aws-us-east-1.json' with { type: 'json' };
-import { readJsonFile } from '../json-file.ts';
 
 export const PRICE_NAMES = [
   'lambdaPerGBSecond',
@@ -157,9 +156,8 @@ export function fieldPath(path: readonly PropertyKey[]): string {
   return out || '(root)';
 }
 
-/** Reads a price override file and applies it to the defaults (or to `base`). */
-export function readPriceFile(file: string, base: PriceTable = defaultPrices()): PriceTable {
-  const json = readJsonFile(file, 'price file not found');
+/** Applies a price override document (parsed JSON of `file`) to the defaults (or to `base`). */
+export function parsePriceOverride(json: unknown, file: string, base: PriceTable = defaultPrices()): PriceTable {
   const parsed = priceOverrideSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

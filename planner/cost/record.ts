@@ -5,11 +5,10 @@
 // single `lambdaMemoryMB` / `lambdaInvocations` / `lambdaBilledSeconds` triple.
 
 import { z } from 'zod';
-import { ModelFormatError } from '../errors.ts';
+import { ModelFormatError } from '../../model/errors.ts';
 import { zeroCounters, type UsageCounters } from './counters.ts';
 import { priceCounters, type CostBreakdown, type CostService } from './price.ts';
 import { fieldPath, overridePriceValues, PRICE_NAMES, type PriceTable } from './prices.ts';
-import { readJsonFile } from '../json-file.ts';
 
 const count = z.number().nonnegative();
 
@@ -181,9 +180,4 @@ export function parseRunRecords(json: unknown, file: string): RunRecord[] {
     }
     return parsed.data;
   });
-}
-
-export function readRunRecords(file: string): RunRecord[] {
-  const json = readJsonFile(file, 'run record file not found');
-  return parseRunRecords(json, file);
 }

@@ -2,7 +2,7 @@
 // unit and source; the latency model reads only these and the calibration profile.
 
 import { z } from 'zod';
-import { ModelFormatError } from '../errors.ts';
+import { ModelFormatError } from '../../model/errors.ts';
 import constantsJson from './aws-latency.json' with { type: 'json' };
 
 export const LATENCY_CONSTANT_NAMES = [

@@ -5,10 +5,9 @@
 // work on a fresh machine.
 
 import { z } from 'zod';
-import { ModelFormatError } from '../errors.ts';
+import { ModelFormatError } from '../../model/errors.ts';
 import { fieldPath } from '../cost/prices.ts';
 import defaultProfileJson from './default-calibration.json' with { type: 'json' };
-import { readJsonFile } from '../json-file.ts';
 
 export type KernelRegime = 'scatter' | 'gather';
 
@@ -60,11 +59,6 @@ export function parseCalibrationProfile(json: unknown, file: string): Calibratio
     throw new ModelFormatError(issue.message, { file, field: fieldPath(issue.path) });
   }
   return parsed.data;
-}
-
-export function readCalibrationProfile(file: string): CalibrationProfile {
-  const json = readJsonFile(file, 'calibration profile not found (run stepinfer calibrate --out <file>)');
-  return parseCalibrationProfile(json, file);
 }
 
 /** The checked-in profile, marked `default: true`. */

@@ -1,7 +1,7 @@
 // What the estimates need from a partition, per layer and worker: rows sent and received, target
 // workers, and the neurons and weight nonzeros each worker owns (compute imbalance, shard size).
 
-import type { SparseNetwork } from '../model/network.ts';
+import type { SparseNetwork } from '../../model/network.ts';
 import { communicationVolume, type LayerPartition, type PartitionVolume } from '../partition/index.ts';
 
 export interface LayerStats {

@@ -7,8 +7,8 @@
 // It returns the chosen plan, the Pareto front of latency vs cost, the best plan of every family
 // and an always-on server for comparison. Deterministic: no clocks, seeded partitions.
 
-import { UsageError } from '../errors.ts';
-import { layerNonzeros, type SparseNetwork } from '../model/network.ts';
+import { UsageError } from '../../model/errors.ts';
+import { layerNonzeros, type SparseNetwork } from '../../model/network.ts';
 import { partitionNetwork, type LayerPartition, type PartitionScheme } from '../partition/index.ts';
 import type { PriceTable } from '../cost/prices.ts';
 import { latencyConstants, type LatencyConstants } from '../latency/constants.ts';

@@ -2,7 +2,7 @@
 // from): contiguous blocks, round-robin (cyclic) and a seeded random balanced assignment. Each is
 // one map shared by the inputs and every layer.
 
-import { SeededRandom } from '../random.ts';
+import { SeededRandom } from '../../model/random.ts';
 import type { LayerPartition, NeuronMap } from './types.ts';
 
 /** Neuron j -> floor(j * P / N): contiguous ranges whose sizes differ by at most one. */

@@ -3,7 +3,7 @@
 // of any partition that keeps clusters whole. Clusters never mix balance constraints (layers) or
 // parts of the seed partition, so the seed projects exactly onto every level (a V-cycle).
 
-import type { SeededRandom } from '../random.ts';
+import type { SeededRandom } from '../../model/random.ts';
 import { withIncidence, type Hypergraph } from './hypergraph.ts';
 
 export interface Clustering {

@@ -7,7 +7,7 @@
 //   (l, k) holds vertex (l - 1, k) and the vertices (l, j) of the outputs k feeds. Each vertex is
 //   balanced only against its own layer (one balance constraint per layer).
 
-import { fillInputMajorIndex, type SparseNetwork } from '../model/network.ts';
+import { fillInputMajorIndex, type SparseNetwork } from '../../model/network.ts';
 
 export interface Hypergraph {
   readonly vertices: number;

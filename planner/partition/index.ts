@@ -2,8 +2,8 @@
 // Schemes: block, cyclic, random (baselines, one map for every layer), hypergraph (one map shared
 // by all layers, multilevel km1 hypergraph partitioning) and hypergraph-layered (a map per layer).
 
-import { UsageError } from '../errors.ts';
-import type { SparseNetwork } from '../model/network.ts';
+import { UsageError } from '../../model/errors.ts';
+import type { SparseNetwork } from '../../model/network.ts';
 import { blockMap, cyclicMap, randomMap, sharedPartition } from './baseline.ts';
 import { partitionLayered } from './layered.ts';
 import { DEFAULT_PIN_BUDGET, hypergraphPinBound, partitionShared, partitionSharedSampled } from './shared.ts';

@@ -4,7 +4,7 @@
 // hypergraph with a balance constraint per layer, plus an exact per-layer renaming of parts
 // (a renaming of maps l..L changes layer l's volume alone: an assignment problem).
 
-import { fillInputMajorIndex, type SparseNetwork } from '../model/network.ts';
+import { fillInputMajorIndex, type SparseNetwork } from '../../model/network.ts';
 import { minCostAssignment } from './assignment.ts';
 import { connectivityCut, layeredHypergraph } from './hypergraph.ts';
 import { newHierarchyCache, vCycle } from './multilevel.ts';

@@ -5,7 +5,7 @@
 // Written here because npm has no maintained hypergraph partitioner (no KaHyPar/PaToH/hMETIS port)
 // and none would offer per-layer balance constraints or seeded V-cycles.
 
-import { SeededRandom } from '../random.ts';
+import { SeededRandom } from '../../model/random.ts';
 import { clusterVertices, contract } from './coarsen.ts';
 import type { Hypergraph } from './hypergraph.ts';
 import { Km1State, refinePartition } from './refine.ts';

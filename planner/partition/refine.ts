@@ -3,7 +3,7 @@
 // pairwise swaps for when the target part is full: on coarse levels vertices weigh as much as
 // the balance slack, so single moves are rarely feasible there and swaps do the work.
 
-import type { SeededRandom } from '../random.ts';
+import type { SeededRandom } from '../../model/random.ts';
 import type { Hypergraph } from './hypergraph.ts';
 
 export interface RefineOptions {

@@ -6,7 +6,7 @@
 // nothing like KaHyPar, PaToH or hMETIS, natively or in wasm), and we need per-layer balance
 // constraints and seeded V-cycles that general tools do not offer anyway.
 
-import type { SparseNetwork } from '../model/network.ts';
+import type { SparseNetwork } from '../../model/network.ts';
 import { blockMap, cyclicMap, foldedCyclicMap } from './baseline.ts';
 import { connectivityCut, sharedHypergraph, type Hypergraph } from './hypergraph.ts';
 import { vCycle, type VCycleOptions } from './multilevel.ts';

@@ -1,7 +1,7 @@
 // One plain, JSON-ready summary of a partition's cost, shared by the CLI, the benchmark and the
 // planner: total and per-worker row-sends, the worst layer, balance, and bytes from density.
 
-import type { SparseNetwork } from '../model/network.ts';
+import type { SparseNetwork } from '../../model/network.ts';
 import type { LayerPartition } from './types.ts';
 import { communicationVolume, estimateBytes, type EstimateBytesOptions } from './volume.ts';
 

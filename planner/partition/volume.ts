@@ -7,8 +7,8 @@
 // an output of layer l that reads k. One such (k, target worker) pair is one row-send: the sender
 // ships, for every sample, neuron k's activation (when nonzero).
 
-import { UsageError } from '../errors.ts';
-import type { SparseNetwork } from '../model/network.ts';
+import { UsageError } from '../../model/errors.ts';
+import type { SparseNetwork } from '../../model/network.ts';
 import type { LayerPartition, NeuronMap } from './types.ts';
 
 export interface LayerVolume {

@@ -2,13 +2,13 @@
 // function per distinct memory size, stages with launch and timeouts, predictions with their
 // breakdowns, the alternatives considered, and the prices, calibration and constants used.
 
-import { layerNonzeros, networkNonzeros, type SparseNetwork } from '../model/network.ts';
+import { layerNonzeros, networkNonzeros, type SparseNetwork } from '../../model/network.ts';
 import { PRICE_NAMES, priceValues, type PriceName } from '../cost/prices.ts';
 import { countersToRecord } from '../cost/record.ts';
 import { latencyConstantsFile, LATENCY_CONSTANT_NAMES, type LatencyConstantName } from '../latency/constants.ts';
 import type { CalibrationProfile } from '../latency/profile.ts';
 import type { Candidate, PlanSearchResult } from '../optimize/search.ts';
-import { networkChecksum } from './checksum.ts';
+import { networkChecksum } from '../../model/checksum.ts';
 import { encodeNeuronMaps } from './neuron-maps.ts';
 import { PLAN_FORMAT_VERSION, type Plan, type PlanAlternative, type PlanLaunch } from './schema.ts';
 

@@ -2,6 +2,6 @@
 // with compact neuron maps (neuron-maps.ts) and a format-independent model checksum (checksum.ts).
 
 export * from './build.ts';
-export * from './checksum.ts';
+export * from '../../model/checksum.ts';
 export * from './neuron-maps.ts';
 export * from './schema.ts';

@@ -5,7 +5,7 @@
 // trusts it. parsePlan names the file and the field path of the first problem.
 
 import { z } from 'zod';
-import { ModelFormatError, type ErrorPlace } from '../errors.ts';
+import { ModelFormatError, type ErrorPlace } from '../../model/errors.ts';
 import { fieldPath, PRICE_NAMES } from '../cost/prices.ts';
 import { runCountersSchema } from '../cost/record.ts';
 import { LATENCY_CONSTANT_NAMES } from '../latency/constants.ts';

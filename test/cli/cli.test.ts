@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { generateRadixNetwork } from '../../planner/model/generate.ts';
+import { generateRadixNetwork } from '../../model/generate.ts';
 import { nodeVersionProblem } from '../../bin/node-version.mjs';
 import { tempDirs } from '../helpers/tmp.ts';
 
@@ -98,10 +98,15 @@ describe('stepinfer CLI', () => {
   });
 
   it('prints help for every command', () => {
-    for (const args of [['--help'], ['infer', '--help'], ['model', 'convert', '--help'], ['model', 'info', '--help'], ['model', 'generate', '--help'], ['bench', 'kernel', '--help']]) {
+    for (const args of [['--help'], ['infer', '--help'], ['model', 'convert', '--help'], ['model', 'info', '--help'], ['model', 'generate', '--help']]) {
       const run = stepinfer(...args);
       expect(run.code, args.join(' ')).toBe(0);
       expect(run.stdout).toContain('Usage: stepinfer');
+    }
+    for (const args of [['kernel', '--help'], ['partition', '--help']]) {
+      const run = spawnSync(process.execPath, [resolve(import.meta.dirname, '../../bench/run.ts'), ...args], { encoding: 'utf8' });
+      expect(run.status, `bench ${args.join(' ')}`).toBe(0);
+      expect(run.stdout).toContain('Usage: bench');
     }
   });
 

@@ -1,6 +1,6 @@
 // An independent, deliberately naive implementation of the benchmark's layer rule on dense
 // matrices, to check the optimized kernels against.
-import type { SparseNetwork, SparseRows } from '../../planner/model/network.ts';
+import type { SparseNetwork, SparseRows } from '../../model/network.ts';
 
 export function toDense(rows: SparseRows): Float64Array[] {
   const out: Float64Array[] = [];

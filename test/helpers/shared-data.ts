@@ -2,7 +2,7 @@
 // a real-data case must never be skipped.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { defaultGraphChallengeDir } from '../../planner/model/graphchallenge.ts';
+import { defaultGraphChallengeDir } from '../../model/graphchallenge.ts';
 
 /** The published FSD-Inference runs, beside the GraphChallenge data (so $STEPINFER_DATA moves both). */
 export const FSD_RUNS = resolve(defaultGraphChallengeDir(), '..', 'fsd-inference', 'runs-1024n-8w.json');

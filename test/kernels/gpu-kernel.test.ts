@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inferSerial } from '../../functions/serial/serial-inference.ts';
-import { generateInputs, generateRadixNetwork } from '../../planner/model/generate.ts';
+import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
 import { createLayerKernel } from '../../functions/kernels/backends.ts';
 import { GpuLayerKernel } from '../../functions/kernels/gpu-kernel.ts';
 
@@ -16,7 +16,7 @@ describe('gpu.js backend', () => {
     const network = generateRadixNetwork({ neurons: 1024, layers: 12, seed: 8 });
     const inputs = generateInputs({ neurons: 1024, samples: 120, seed: 8 });
     const reference = inferSerial(network, inputs);
-    const gpu = inferSerial(network, inputs, { backend: 'gpu.js', gpuMode });
+    const gpu = inferSerial(network, inputs, { kernel: createLayerKernel(network.neurons, { backend: 'gpu.js', gpuMode }) });
     expect(reference.categories.length).toBeGreaterThan(0);
     expect(gpu.categories).toEqual(reference.categories);
     expect([...gpu.activations.rowStart]).toEqual([...reference.activations.rowStart]);

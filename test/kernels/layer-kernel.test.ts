@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { SeededRandom } from '../../planner/random.ts';
+import { SeededRandom } from '../../model/random.ts';
 import { prepareLayer, SparseLayerKernel } from '../../functions/kernels/layer-kernel.ts';
 import { inferSerial } from '../../functions/serial/serial-inference.ts';
-import { generateInputs, generateRadixNetwork } from '../../planner/model/generate.ts';
-import type { SparseLayer, SparseNetwork, SparseRows } from '../../planner/model/network.ts';
+import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
+import type { SparseLayer, SparseNetwork, SparseRows } from '../../model/network.ts';
 import { naiveInference, toDense } from '../helpers/reference.ts';
 
 /** A random network with mixed-sign weights and uneven fan-in (some outputs have no inputs). */

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { decodeHeader, decodeNetwork, encodeNetwork, readNetworkFile, writeNetworkFile, validateLayer } from '../../planner/model/binary.ts';
-import { generateRadixNetwork } from '../../planner/model/generate.ts';
-import { ModelFormatError } from '../../planner/errors.ts';
+import { decodeHeader, decodeNetwork, encodeNetwork, readNetworkFile, writeNetworkFile, validateLayer } from '../../model/binary.ts';
+import { generateRadixNetwork } from '../../model/generate.ts';
+import { ModelFormatError } from '../../model/errors.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 
 const network = generateRadixNetwork({ neurons: 64, layers: 5, seed: 7, bias: -0.3 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { generateInputs, generateRadixNetwork } from '../../planner/model/generate.ts';
-import { toInputMajor } from '../../planner/model/network.ts';
-import { validateLayer } from '../../planner/model/binary.ts';
-import { UsageError } from '../../planner/errors.ts';
+import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
+import { toInputMajor } from '../../model/network.ts';
+import { validateLayer } from '../../model/binary.ts';
+import { UsageError } from '../../model/errors.ts';
 
 describe('generateRadixNetwork', () => {
   it('builds the benchmark shape: 32 inputs and 32 outputs per neuron, weight 1/16, bias for N', () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseTriples, parseIdList } from '../../planner/model/tsv.ts';
-import { readWeightTsv, readInputTsv, readGraphChallengeNetwork, readCategories } from '../../planner/model/graphchallenge.ts';
-import { ModelFormatError, UsageError } from '../../planner/errors.ts';
+import { parseTriples, parseIdList } from '../../model/tsv.ts';
+import { readWeightTsv, readInputTsv, readGraphChallengeNetwork, readCategories } from '../../model/graphchallenge.ts';
+import { ModelFormatError, UsageError } from '../../model/errors.ts';
 import { tempDirs, writeText } from '../helpers/tmp.ts';
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');

@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   addCounters, defaultPrices, overridePrices, parseRunRecords, priceCounters, priceRecord, priceServer,
-  readPriceFile, readRunRecords, scaleCounters, snsBilledPublishRequests, sqsBilledRequests, zeroCounters,
+  scaleCounters, snsBilledPublishRequests, sqsBilledRequests, zeroCounters,
   PRICE_NAMES, type UsageCounters,
 } from '../../planner/cost/index.ts';
-import { ModelFormatError, UsageError } from '../../planner/errors.ts';
+import { ModelFormatError, UsageError } from '../../model/errors.ts';
+import { readPriceFile, readRunRecords } from '../../cli/json-file.ts';
 import { FSD_RUNS, requireData } from '../helpers/shared-data.ts';
 
 const RUNS = FSD_RUNS;

@@ -3,11 +3,11 @@
 // assertion reads a clock: calibration timing is exercised only for its shape.
 
 import { describe, it, expect } from 'vitest';
-import { generateInputs, generateRadixNetwork } from '../../planner/model/generate.ts';
-import { layerNonzeros } from '../../planner/model/network.ts';
+import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
+import { layerNonzeros } from '../../model/network.ts';
 import {
   assumedWorkload, computeRates, defaultCalibrationProfile, kernelMacsPerSecond, lambdaCpuSpeed, lambdaVcpus,
-  latencyConstants, latencyConstantsFile, LATENCY_CONSTANT_NAMES, parseCalibrationProfile, profileWorkload, stridedRows,
+  latencyConstants, latencyConstantsFile, LATENCY_CONSTANT_NAMES, parseCalibrationProfile,
   type CalibrationProfile,
 } from '../../planner/latency/index.ts';
 import { defaultPrices } from '../../planner/cost/index.ts';
@@ -15,11 +15,13 @@ import { ConfigModel, partitionStats, serialStats, type EstimateContext } from '
 import { partitionNetwork } from '../../planner/partition/index.ts';
 import { inferSerial } from '../../functions/serial/serial-inference.ts';
 import { calibrateKernel } from '../../functions/calibration/calibrate.ts';
-import { ModelFormatError } from '../../planner/errors.ts';
-import { readGraphChallengeNetwork, readInputTsv, graphChallengePaths, defaultGraphChallengeDir } from '../../planner/model/graphchallenge.ts';
+import { ModelFormatError } from '../../model/errors.ts';
+import { readGraphChallengeNetwork, readInputTsv, graphChallengePaths, defaultGraphChallengeDir } from '../../model/graphchallenge.ts';
 import type { WorkloadProfile } from '../../planner/latency/workload.ts';
-import type { SparseNetwork } from '../../planner/model/network.ts';
+import type { SparseNetwork } from '../../model/network.ts';
 import { requireData } from '../helpers/shared-data.ts';
+import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kernel.ts';
+import { profileWorkload, stridedRows } from '../../functions/serial/workload-profile.ts';
 
 const c = latencyConstants();
 
@@ -130,12 +132,12 @@ describe('workload profile', () => {
   });
 
   it('states an assumed density explicitly', () => {
-    const w = assumedWorkload(network, 1000, 0.1);
+    const w = assumedWorkload(network, 1000, 0.1, DEFAULT_GATHER_ABOVE_DENSITY);
     expect(w.source).toBe('assumed-density');
     expect(w.assumedDensity).toBe(0.1);
     expect(w.layers[0].scatterMultiplyAdds).toBeCloseTo(1000 * 0.1 * layerNonzeros(network.layers[0]), 6);
-    expect(assumedWorkload(network, 10, 0.5).layers[0].gatherMultiplyAdds).toBe(10 * layerNonzeros(network.layers[0]));
-    expect(() => assumedWorkload(network, 10, 0)).toThrow(/density/);
+    expect(assumedWorkload(network, 10, 0.5, DEFAULT_GATHER_ABOVE_DENSITY).layers[0].gatherMultiplyAdds).toBe(10 * layerNonzeros(network.layers[0]));
+    expect(() => assumedWorkload(network, 10, 0, DEFAULT_GATHER_ABOVE_DENSITY)).toThrow(/density/);
   });
 });
 
@@ -165,7 +167,7 @@ describe('stage estimates', () => {
   });
 
   it('flags memory below the footprint and durations over Lambda\'s limit', () => {
-    const heavy = new ConfigModel(context(network, assumedWorkload(network, 20000, 0.3)), serialStats(network), { workers: 1, channel: 'none', launch: { kind: 'task' }, workflowType: 'STANDARD' });
+    const heavy = new ConfigModel(context(network, assumedWorkload(network, 20000, 0.3, DEFAULT_GATHER_ABOVE_DENSITY)), serialStats(network), { workers: 1, channel: 'none', launch: { kind: 'task' }, workflowType: 'STANDARD' });
     const small = heavy.stage(1, 6, 128);
     expect(small.requiredMemoryMB).toBeGreaterThan(128);
     expect(small.feasible).toBe(false);
@@ -176,7 +178,7 @@ describe('stage estimates', () => {
       ...defaultCalibrationProfile(),
       measurements: defaultCalibrationProfile().measurements.map((m) => ({ ...m, macsPerSecond: 1e8 })),
     };
-    const slow = new ConfigModel(context(network, assumedWorkload(network, 2_000_000, 0.3), slowKernel), serialStats(network), { workers: 1, channel: 'none', launch: { kind: 'task' }, workflowType: 'STANDARD' });
+    const slow = new ConfigModel(context(network, assumedWorkload(network, 2_000_000, 0.3, DEFAULT_GATHER_ABOVE_DENSITY), slowKernel), serialStats(network), { workers: 1, channel: 'none', launch: { kind: 'task' }, workflowType: 'STANDARD' });
     expect(slow.stage(1, 6, 10240).reasons.join()).toMatch(/over Lambda's 900 s limit/);
   });
 

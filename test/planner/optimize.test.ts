@@ -3,9 +3,9 @@
 // against brute force, and determinism.
 
 import { describe, it, expect } from 'vitest';
-import { generateInputs, generateRadixNetwork } from '../../planner/model/generate.ts';
-import { layerNonzeros } from '../../planner/model/network.ts';
-import { assumedWorkload, computeRates, defaultCalibrationProfile, latencyConstants, profileWorkload } from '../../planner/latency/index.ts';
+import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
+import { layerNonzeros } from '../../model/network.ts';
+import { assumedWorkload, computeRates, defaultCalibrationProfile, latencyConstants } from '../../planner/latency/index.ts';
 import { defaultPrices } from '../../planner/cost/index.ts';
 import {
   bruteForceStageProgram, ConfigModel, paretoFront, pruneDominated, searchPlans, serialStats, SloUnreachableError,
@@ -13,8 +13,10 @@ import {
   type EstimateContext, type PlanSearchOptions, type StageOption, type StageProgram,
 } from '../../planner/optimize/index.ts';
 import { partitionNetwork } from '../../planner/partition/index.ts';
-import { SeededRandom } from '../../planner/random.ts';
-import { UsageError } from '../../planner/errors.ts';
+import { SeededRandom } from '../../model/random.ts';
+import { UsageError } from '../../model/errors.ts';
+import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kernel.ts';
+import { profileWorkload } from '../../functions/serial/workload-profile.ts';
 
 const network = generateRadixNetwork({ neurons: 1024, layers: 8, seed: 1 });
 const workload = profileWorkload(network, generateInputs({ neurons: 1024, samples: 500, seed: 1 }));
@@ -48,7 +50,7 @@ describe('choosing a plan', () => {
       sqsReceiveSeconds: 1e-4, s3PutSeconds: 1e-4, s3GetSeconds: 1e-4, s3ListSeconds: 1e-4, s3ListIntervalSeconds: 1e-4,
       objectExchangeSettleSeconds: 0, sfnTransitionSeconds: 1e-4, sfnTaskInvokeSeconds: 1e-4, sfnMapIterationStaggerSeconds: 0,
     });
-    const heavy = assumedWorkload(network, 50_000, 0.3);
+    const heavy = assumedWorkload(network, 50_000, 0.3, DEFAULT_GATHER_ABOVE_DENSITY);
     const r = await searchPlans(network, heavy, { ...base, objective: 'latency', constants: free });
     expect(r.chosen.config.workers).toBeGreaterThan(1);
     expect(r.partition?.workers).toBe(r.chosen.config.workers);
@@ -164,7 +166,7 @@ describe('the stage program (HiGHS) against brute force', () => {
 
   it('finds the brute-force optimum of the stage/memory choice of a real model', async () => {
     const small = generateRadixNetwork({ neurons: 1024, layers: 6, seed: 2 });
-    const w = assumedWorkload(small, 20_000, 0.2);
+    const w = assumedWorkload(small, 20_000, 0.2, DEFAULT_GATHER_ABOVE_DENSITY);
     const ctx: EstimateContext = {
       neurons: 1024, layerCount: 6, layerNonzeros: small.layers.map(layerNonzeros), workload: w,
       rates: computeRates(defaultCalibrationProfile(), 1024), constants: latencyConstants(), prices: defaultPrices(),

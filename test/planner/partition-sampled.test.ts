@@ -3,8 +3,8 @@
 // layers. Exercised cheaply with a small budget on a generated 1024 x 24 network.
 
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../planner/errors.ts';
-import { generateRadixNetwork } from '../../planner/model/generate.ts';
+import { UsageError } from '../../model/errors.ts';
+import { generateRadixNetwork } from '../../model/generate.ts';
 import { communicationVolume, partitionNetwork } from '../../planner/partition/index.ts';
 import { randomMap, sharedPartition } from '../../planner/partition/baseline.ts';
 import { hypergraphPinBound, sampleLayers } from '../../planner/partition/shared.ts';

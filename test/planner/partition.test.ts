@@ -2,12 +2,12 @@
 // the real GraphChallenge 1024 x 120 network (which must be present: these tests never skip).
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../../planner/errors.ts';
-import { generateRadixNetwork } from '../../planner/model/generate.ts';
+import { UsageError } from '../../model/errors.ts';
+import { generateRadixNetwork } from '../../model/generate.ts';
 import {
   defaultGraphChallengeDir, graphChallengeDataPresent, graphChallengePaths, readGraphChallengeNetwork,
-} from '../../planner/model/graphchallenge.ts';
-import type { SparseLayer, SparseNetwork } from '../../planner/model/network.ts';
+} from '../../model/graphchallenge.ts';
+import type { SparseLayer, SparseNetwork } from '../../model/network.ts';
 import {
   communicationVolume, estimateBytes, partCapacity, partitionNetwork, PARTITION_SCHEMES,
   type LayerPartition, type NeuronMap,

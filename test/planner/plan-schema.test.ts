@@ -2,16 +2,18 @@
 // the file and the field path.
 
 import { describe, it, expect } from 'vitest';
-import { generateInputs, generateRadixNetwork } from '../../planner/model/generate.ts';
-import { assumedWorkload, defaultCalibrationProfile, latencyConstants, profileWorkload } from '../../planner/latency/index.ts';
+import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
+import { assumedWorkload, defaultCalibrationProfile, latencyConstants } from '../../planner/latency/index.ts';
 import { defaultPrices } from '../../planner/cost/index.ts';
 import { searchPlans } from '../../planner/optimize/index.ts';
 import {
   buildPlan, decodeNeuronMap, encodeNeuronMaps, networkChecksum, parsePlan, planNeuronMaps, PlanFormatError,
   serializePlan, taskTimeoutSeconds, type Plan,
 } from '../../planner/plan/index.ts';
-import { ModelFormatError } from '../../planner/errors.ts';
-import { SeededRandom } from '../../planner/random.ts';
+import { ModelFormatError } from '../../model/errors.ts';
+import { SeededRandom } from '../../model/random.ts';
+import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kernel.ts';
+import { profileWorkload } from '../../functions/serial/workload-profile.ts';
 
 const network = generateRadixNetwork({ neurons: 1024, layers: 6, seed: 4 });
 const inputs = generateInputs({ neurons: 1024, samples: 200, seed: 4 });
@@ -20,7 +22,7 @@ async function makePlan(partitioned: boolean): Promise<Plan> {
   const constants = partitioned
     ? latencyConstants({ lambdaNetworkBytesPerSecond: 1e13, serializeBytesPerSecond: 1e13, snsToSqsDeliverySeconds: 1e-4, s3PutSeconds: 1e-4, s3GetSeconds: 1e-4, sfnTaskInvokeSeconds: 1e-4, sfnTransitionSeconds: 1e-4, snsPublishSeconds: 1e-4, sqsReceiveSeconds: 1e-4, sfnMapIterationStaggerSeconds: 0 })
     : latencyConstants();
-  const workload = partitioned ? assumedWorkload(network, 50_000, 0.3) : profileWorkload(network, inputs);
+  const workload = partitioned ? assumedWorkload(network, 50_000, 0.3, DEFAULT_GATHER_ABOVE_DENSITY) : profileWorkload(network, inputs);
   const search = await searchPlans(network, workload, {
     objective: partitioned ? 'latency' : 'cost', sloSeconds: 600, scheme: 'random', seed: 7, workerCounts: partitioned ? [4] : [1, 2],
     channels: ['queue'], prices: defaultPrices(), calibration: defaultCalibrationProfile(), constants,

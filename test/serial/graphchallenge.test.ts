@@ -3,10 +3,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   defaultGraphChallengeDir, graphChallengeDataPresent, graphChallengePaths, readCategories, readGraphChallengeNetwork, readInputTsv,
-} from '../../planner/model/graphchallenge.ts';
-import { encodeNetwork, decodeNetwork } from '../../planner/model/binary.ts';
+} from '../../model/graphchallenge.ts';
+import { encodeNetwork, decodeNetwork } from '../../model/binary.ts';
 import { inferSerial } from '../../functions/serial/serial-inference.ts';
-import { firstRows, type SparseNetwork, type SparseRows } from '../../planner/model/network.ts';
+import { createLayerKernel } from '../../functions/kernels/backends.ts';
+import { firstRows, type SparseNetwork, type SparseRows } from '../../model/network.ts';
 
 const dir = defaultGraphChallengeDir();
 
@@ -47,6 +48,6 @@ describe('real GraphChallenge 1024 neurons x 120 layers, first 10,000 inputs', (
 
   it('the gpu.js backend agrees on the first 1,000 inputs, all 120 layers', () => {
     const subset = firstRows(inputs, 1000);
-    expect(inferSerial(network, subset, { backend: 'gpu.js' }).categories).toEqual(truth.filter((id) => id < 1000));
+    expect(inferSerial(network, subset, { kernel: createLayerKernel(network.neurons, { backend: 'gpu.js' }) }).categories).toEqual(truth.filter((id) => id < 1000));
   });
 });

@@ -2,7 +2,7 @@
 // rejects duplicates with both lines named: a duplicate weight would otherwise be summed or
 // dropped depending on the reader, silently changing the network.
 
-import { ModelFormatError } from '../errors.ts';
+import { ModelFormatError } from './errors.ts';
 import type { Triples } from './tsv.ts';
 
 export interface Compressed {

@@ -3,7 +3,7 @@
 // workflow generator compare it with the model they load.
 
 import { createHash } from 'node:crypto';
-import type { SparseNetwork } from '../model/network.ts';
+import type { SparseNetwork } from './network.ts';
 
 export const NETWORK_CHECKSUM_ALGORITHM = 'sha256-network-v1';
 

@@ -13,7 +13,7 @@
 import { crc32 } from 'node:zlib';
 import { endianness } from 'node:os';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { ModelFormatError, UsageError } from '../errors.ts';
+import { ModelFormatError, UsageError } from './errors.ts';
 import { layerNonzeros, type SparseLayer, type SparseNetwork } from './network.ts';
 
 export const SDNN_MAGIC = 'SDNN';

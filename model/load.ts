@@ -1,7 +1,7 @@
 // One way to open a model or inputs from a path, whatever its format.
 
 import { existsSync, statSync, writeFileSync } from 'node:fs';
-import { UsageError } from '../errors.ts';
+import { UsageError } from './errors.ts';
 import { readNetworkFile } from './binary.ts';
 import { readGraphChallengeNetwork, readInputTsv, type ReadNetworkOptions } from './graphchallenge.ts';
 import type { SparseNetwork, SparseRows } from './network.ts';

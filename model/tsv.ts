@@ -3,7 +3,7 @@
 // and a split()/parseFloat() reader spends seconds allocating strings; this one allocates nothing
 // per line and still reports the file and line of every problem.
 
-import { ModelFormatError } from '../errors.ts';
+import { ModelFormatError } from './errors.ts';
 
 const TAB = 9, LF = 10, CR = 13, SPACE = 32, PLUS = 43, MINUS = 45, DOT = 46, ZERO = 48, NINE = 57;
 const LOWER_E = 101, UPPER_E = 69;

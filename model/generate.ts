@@ -8,8 +8,8 @@
 // block size = N / blocks, a butterfly stride cycling through the block, and seeded random
 // relabelings after the first round. Every neuron then has exactly `connections` inputs and outputs.
 
-import { UsageError } from '../errors.ts';
-import { SeededRandom } from '../random.ts';
+import { UsageError } from './errors.ts';
+import { SeededRandom } from './random.ts';
 import {
   GRAPH_CHALLENGE_BIAS, GRAPH_CHALLENGE_ACTIVATION_CAP,
   type SparseLayer, type SparseNetwork, type SparseRows,

@@ -60,6 +60,13 @@ export function rowsNonzeros(rows: SparseRows): number {
   return rows.rowStart[rows.rows];
 }
 
+/** How many rows have at least one nonzero. */
+export function activeRowCount(rows: SparseRows): number {
+  let active = 0;
+  for (let r = 0; r < rows.rows; r++) if (rows.rowStart[r + 1] > rows.rowStart[r]) active++;
+  return active;
+}
+
 /** 0-based indices of rows with at least one nonzero: the benchmark's "categories". */
 export function nonzeroRows(rows: SparseRows): number[] {
   const out: number[] = [];

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ModelFormatError, UsageError } from '../errors.ts';
+import { ModelFormatError, UsageError } from './errors.ts';
 import { parseTriples, parseIdList, type Triples } from './tsv.ts';
 import { compressTriples } from './compress.ts';
 import {
@@ -17,7 +17,7 @@ const LAYER_FILE = /^n(\d+)-l(\d+)\.tsv$/;
 /** Where the real benchmark data lives: $STEPINFER_DATA, else ../shared/data/graphchallenge beside the checkout. */
 export function defaultGraphChallengeDir(): string {
   if (process.env.STEPINFER_DATA) return resolve(process.env.STEPINFER_DATA);
-  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
   return resolve(repo, '..', 'shared', 'data', 'graphchallenge');
 }
 
