@@ -2,14 +2,14 @@
 // errors that name the file: one way to do it for every reader. The planner only parses values.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { ModelFormatError, UsageError } from '../model/errors.ts';
+import { FileAccessError, ModelFormatError } from '../model/errors.ts';
 import { defaultPrices, parsePriceOverride, type PriceTable } from '../planner/cost/prices.ts';
 import { parseRunRecords, type RunRecord } from '../planner/cost/record.ts';
 import { parseCalibrationProfile, type CalibrationProfile } from '../planner/latency/profile.ts';
 
 /** Parsed JSON of `file`; `missing` says what the file is, for the not-found error. */
 export function readJsonFile(file: string, missing: string): unknown {
-  if (!existsSync(file)) throw new UsageError(missing, { file });
+  if (!existsSync(file)) throw new FileAccessError(missing, { file });
   try {
     return JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {

@@ -42,7 +42,7 @@ export async function runProgram(program: Command, argv: readonly string[]): Pro
     }
     if (error instanceof StepinferError) {
       process.stderr.write(`stepinfer: ${error.message}\n`);
-      return 1;
+      return error.exitCode;
     }
     process.stderr.write(`stepinfer: unexpected error: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
     return 1;

@@ -13,7 +13,7 @@
 import { crc32 } from 'node:zlib';
 import { endianness } from 'node:os';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { ModelFormatError, UsageError } from './errors.ts';
+import { ModelFormatError, UsageError, FileAccessError } from './errors.ts';
 import { layerNonzeros, type SparseLayer, type SparseNetwork } from './network.ts';
 
 export const SDNN_MAGIC = 'SDNN';
@@ -173,6 +173,6 @@ export function writeNetworkFile(file: string, network: SparseNetwork): number {
 }
 
 export function readNetworkFile(file: string): SparseNetwork {
-  if (!existsSync(file)) throw new UsageError('model file not found', { file });
+  if (!existsSync(file)) throw new FileAccessError('model file not found', { file });
   return decodeNetwork(readFileSync(file), file);
 }

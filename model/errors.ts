@@ -1,5 +1,9 @@
-// Errors of stepinfer. Each names what was wrong and where (file, line, layer, worker, field),
-// so a user can go straight to the cause. Every error the CLI prints is one of these.
+// Every error of stepinfer, in one place. Each names what was wrong and where (file and line,
+// layer, worker, field), so a user can go straight to the cause, and carries the exit code the CLI
+// returns for it: 2 when the command line itself is wrong, 1 for everything else. It lives in
+// model/ because model/ is the base every other folder imports.
+
+import type { ZodError } from 'zod';
 
 export interface ErrorPlace {
   readonly file?: string;
@@ -20,8 +24,14 @@ function describePlace(place: ErrorPlace): string {
   return parts.join(', ');
 }
 
+/** Exit codes of the CLI (README, "Command line"). */
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
 export class StepinferError extends Error {
   readonly place: ErrorPlace;
+  /** What the CLI exits with when this error ends a command. */
+  readonly exitCode: number = EXIT_FAILURE;
   constructor(message: string, place: ErrorPlace = {}) {
     const where = describePlace(place);
     super(where ? `${where}: ${message}` : message);
@@ -30,8 +40,69 @@ export class StepinferError extends Error {
   }
 }
 
-/** A model, input or truth file that is malformed, inconsistent or corrupt. */
-export class ModelFormatError extends StepinferError {}
+/** The command line is wrong: an option value out of range, contradictory or missing options. */
+export class UsageError extends StepinferError {
+  override readonly exitCode = EXIT_USAGE;
+}
 
-/** A request that cannot be satisfied: bad option values, missing data, unsupported runtime. */
-export class UsageError extends StepinferError {}
+/** A file that cannot be read or written as asked: missing, a folder where a file belongs, no permission. */
+export class FileAccessError extends StepinferError {}
+
+/** A model, input, truth, plan, price, record or calibration file that is malformed, inconsistent or corrupt. */
+export class ModelFormatError extends StepinferError {
+  /** Every problem found, as `field: message` (the message names the first). */
+  readonly issues: readonly string[];
+  constructor(message: string, place: ErrorPlace = {}, issues: readonly string[] = []) {
+    super(message, place);
+    this.issues = issues;
+  }
+}
+
+/** A plan file that is malformed or inconsistent (planner/plan/schema.ts). */
+export class PlanFormatError extends ModelFormatError {}
+
+/** Data of a different shape than the code it is given to (a kernel for N neurons and inputs of M columns). */
+export class ShapeMismatchError extends StepinferError {}
+
+/** No plan meets the SLO; carries a summary of the fastest plan that exists, when there is one. */
+export class SloUnreachableError extends StepinferError {
+  readonly fastest: { readonly label: string; readonly latencySeconds: number; readonly costUSD: number } | null;
+  constructor(message: string, fastest: SloUnreachableError['fastest']) {
+    super(message, { field: 'slo' });
+    this.fastest = fastest;
+  }
+}
+
+/** The categories of a run differ from the truth file. */
+export class TruthMismatchError extends StepinferError {}
+
+/** A solver (HiGHS) ended without a usable answer. */
+export class SolverError extends StepinferError {}
+
+/** Formats a zod error path as `a.b[2].c`. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out || '(root)';
+}
+
+/**
+ * The one conversion of a zod validation failure into our errors: the first problem in the
+ * message with its field path, all of them in `issues`. `pathPrefix` places a value found inside
+ * a larger document (the i-th record of an array).
+ */
+export function fromZodError(
+  error: ZodError,
+  file: string,
+  options: { readonly kind?: typeof ModelFormatError; readonly pathPrefix?: readonly PropertyKey[] } = {},
+): ModelFormatError {
+  const prefix = options.pathPrefix ?? [];
+  const issues = error.issues.map((i) => `${fieldPath([...prefix, ...i.path])}: ${i.message}`);
+  const first = error.issues[0];
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
+  const Kind = options.kind ?? ModelFormatError;
+  return new Kind(`${first.message}${more}`, { file, field: fieldPath([...prefix, ...first.path]) }, issues);
+}

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ModelFormatError, UsageError } from './errors.ts';
+import { ModelFormatError, UsageError, FileAccessError } from './errors.ts';
 import { parseTriples, parseIdList, type Triples } from './tsv.ts';
 import { compressTriples } from './compress.ts';
 import {
@@ -67,7 +67,7 @@ export interface ReadNetworkOptions {
 /** Reads a `neuron<N>/` directory of `n<N>-l<k>.tsv` files. */
 export function readGraphChallengeNetwork(weightsDir: string, options: ReadNetworkOptions = {}): SparseNetwork {
   if (!existsSync(weightsDir) || !statSync(weightsDir).isDirectory()) {
-    throw new UsageError('weights directory not found (expected n<N>-l<k>.tsv files)', { file: weightsDir });
+    throw new FileAccessError('weights directory not found (expected n<N>-l<k>.tsv files)', { file: weightsDir });
   }
   const found = new Map<number, string>();
   let neurons = -1;
@@ -108,7 +108,7 @@ export interface ReadInputsOptions {
 
 /** Reads an input TSV `sample<TAB>neuron<TAB>value` into one activation row per sample. */
 export function readInputTsv(file: string, neurons: number, options: ReadInputsOptions = {}): SparseRows {
-  if (!existsSync(file)) throw new UsageError('input file not found', { file });
+  if (!existsSync(file)) throw new FileAccessError('input file not found', { file });
   const t = parseTriples(readFileSync(file), file, ['sample', 'neuron', 'value']);
   checkRange(t, neurons, 'second', 'neuron', file, `the network (${neurons} neurons)`);
   if (options.limit !== undefined && options.limit > t.maxFirst + 1) {
@@ -132,6 +132,6 @@ export function readInputTsv(file: string, neurons: number, options: ReadInputsO
 
 /** Reads a truth file of 1-based category ids; returns them 0-based and ascending. */
 export function readCategories(file: string): Uint32Array {
-  if (!existsSync(file)) throw new UsageError('categories file not found', { file });
+  if (!existsSync(file)) throw new FileAccessError('categories file not found', { file });
   return parseIdList(readFileSync(file), file);
 }

@@ -1,14 +1,14 @@
 // One way to open a model or inputs from a path, whatever its format.
 
 import { existsSync, statSync, writeFileSync } from 'node:fs';
-import { UsageError } from './errors.ts';
+import { UsageError, FileAccessError } from './errors.ts';
 import { readNetworkFile } from './binary.ts';
 import { readGraphChallengeNetwork, readInputTsv, type ReadNetworkOptions } from './graphchallenge.ts';
 import type { SparseNetwork, SparseRows } from './network.ts';
 
 /** A `.sdnn` file or a GraphChallenge `neuron<N>/` directory of layer TSVs. */
 export function loadNetwork(path: string, options: ReadNetworkOptions = {}): SparseNetwork {
-  if (!existsSync(path)) throw new UsageError('model not found (give a .sdnn file or a neuron<N>/ directory of layer TSVs)', { file: path });
+  if (!existsSync(path)) throw new FileAccessError('model not found (give a .sdnn file or a neuron<N>/ directory of layer TSVs)', { file: path });
   if (statSync(path).isDirectory()) return readGraphChallengeNetwork(path, options);
   if (path.endsWith('.sdnn')) {
     const network = readNetworkFile(path);

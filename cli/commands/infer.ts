@@ -1,7 +1,7 @@
 // `stepinfer infer`: runs inference and reports categories (inputs with any nonzero final activation).
 
 import type { Command } from 'commander';
-import { StepinferError, UsageError } from '../../model/errors.ts';
+import { StepinferError, UsageError, TruthMismatchError } from '../../model/errors.ts';
 import { writeRowsTsv } from '../../model/load.ts';
 import { networkNonzeros } from '../../model/network.ts';
 import { inferSerial } from '../../functions/serial/serial-inference.ts';
@@ -20,8 +20,6 @@ interface InferOptions extends WorkloadOptions {
   readonly json?: boolean;
   readonly progress?: boolean;
 }
-
-export class TruthMismatchError extends StepinferError {}
 
 export function registerInferCommand(program: Command): void {
   program

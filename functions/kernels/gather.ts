@@ -5,6 +5,7 @@
 
 import { wasmBase64 } from './gather-simd.wasm.ts';
 import type { SparseLayer } from '../../model/network.ts';
+import { ShapeMismatchError } from '../../model/errors.ts';
 
 export const GATHER_LANES = 8;
 
@@ -102,7 +103,7 @@ export class SimdGather implements GatherEngine {
   }
 
   prepare(layer: SparseLayer): LaneBuffers {
-    if (layer.neurons !== this.neurons) throw new RangeError(`gather engine for ${this.neurons} neurons got a ${layer.neurons}-neuron layer`);
+    if (layer.neurons !== this.neurons) throw new ShapeMismatchError(`gather engine for ${this.neurons} neurons got a ${layer.neurons}-neuron layer`);
     if (layer === this.layer) return this.lanes;
     const nnz = layer.inputIndex.length;
     const outputStart = this.layerOffset;

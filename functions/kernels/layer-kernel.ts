@@ -18,6 +18,7 @@ import {
   type InputMajorLayer, type SparseLayer, type SparseRows,
 } from '../../model/network.ts';
 import { createGatherEngine, GATHER_LANES, type GatherEngine, type GatherEngineName } from './gather.ts';
+import { ShapeMismatchError } from '../../model/errors.ts';
 
 export interface PreparedLayer {
   readonly outputMajor: SparseLayer;
@@ -112,7 +113,7 @@ export class SparseLayerKernel implements LayerKernel {
   apply(input: SparseRows, layer: PreparedLayer, bias: number, cap: number, work?: LayerWork): SparseRows {
     const n = this.neurons;
     if (input.columns !== n || layer.outputMajor.neurons !== n) {
-      throw new RangeError(`kernel for ${n} neurons got ${input.columns} input columns and a ${layer.outputMajor.neurons}-neuron layer`);
+      throw new ShapeMismatchError(`kernel for ${n} neurons got ${input.columns} input columns and a ${layer.outputMajor.neurons}-neuron layer`);
     }
     const rows = input.rows;
     if (this.stagedOffset.length < rows) {

@@ -3,6 +3,7 @@
 
 import { activeRowCount, nonzeroRows, rowsNonzeros, type SparseNetwork, type SparseRows } from '../../model/network.ts';
 import { prepareLayer, SparseLayerKernel, type LayerKernel, type LayerWork, type SparseKernelOptions } from '../kernels/layer-kernel.ts';
+import { ShapeMismatchError } from '../../model/errors.ts';
 
 export interface LayerReport {
   /** 1-based. */
@@ -41,7 +42,7 @@ export function copyRows(rows: SparseRows): SparseRows {
 /** Runs all layers of `network` on `inputs` on one thread with the chosen kernel. */
 export function inferSerial(network: SparseNetwork, inputs: SparseRows, options: SerialInferenceOptions = {}): SerialInferenceResult {
   if (inputs.columns !== network.neurons) {
-    throw new RangeError(`inputs have ${inputs.columns} columns, the network ${network.neurons} neurons`);
+    throw new ShapeMismatchError(`inputs have ${inputs.columns} columns, the network ${network.neurons} neurons`);
   }
   const prepared = network.layers.map(prepareLayer);
   const kernel = options.kernel ?? new SparseLayerKernel(network.neurons, options);

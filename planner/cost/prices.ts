@@ -4,7 +4,7 @@
 // `prices` of a run record.
 
 import { z } from 'zod';
-import { ModelFormatError } from '../../model/errors.ts';
+import { ModelFormatError, fromZodError } from '../../model/errors.ts';
 import defaultPriceFile from '../prices/aws-us-east-1.json' with { type: 'json' };
 
 export const PRICE_NAMES = [
@@ -146,22 +146,9 @@ export function priceValues(table: PriceTable): Record<PriceName, number> {
   return out;
 }
 
-/** Formats a zod error path as `a.b[2].c`. */
-export function fieldPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out || '(root)';
-}
-
 /** Applies a price override document (parsed JSON of `file`) to the defaults (or to `base`). */
 export function parsePriceOverride(json: unknown, file: string, base: PriceTable = defaultPrices()): PriceTable {
   const parsed = priceOverrideSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ModelFormatError(issue.message, { file, field: fieldPath(issue.path) });
-  }
+  if (!parsed.success) throw fromZodError(parsed.error, file);
   return overridePrices(base, parsed.data, `price file ${file}`);
 }

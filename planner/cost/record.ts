@@ -5,10 +5,10 @@
 // single `lambdaMemoryMB` / `lambdaInvocations` / `lambdaBilledSeconds` triple.
 
 import { z } from 'zod';
-import { ModelFormatError } from '../../model/errors.ts';
+import { ModelFormatError, fromZodError } from '../../model/errors.ts';
 import { zeroCounters, type UsageCounters } from './counters.ts';
 import { priceCounters, type CostBreakdown, type CostService } from './price.ts';
-import { fieldPath, overridePriceValues, PRICE_NAMES, type PriceTable } from './prices.ts';
+import { overridePriceValues, PRICE_NAMES, type PriceTable } from './prices.ts';
 
 const count = z.number().nonnegative();
 
@@ -173,10 +173,7 @@ export function parseRunRecords(json: unknown, file: string): RunRecord[] {
   return list.map((item, i) => {
     const parsed = runRecordSchema.safeParse(item);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const prefix = Array.isArray(json) ? `[${i}]` : '';
-      const path = fieldPath(issue.path);
-      throw new ModelFormatError(issue.message, { file, field: prefix ? `${prefix}${path === '(root)' ? '' : path.startsWith('[') ? path : `.${path}`}` : path });
+      throw fromZodError(parsed.error, file, { pathPrefix: Array.isArray(json) ? [i] : [] });
     }
     return parsed.data;
   });

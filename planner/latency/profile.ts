@@ -5,8 +5,7 @@
 // work on a fresh machine.
 
 import { z } from 'zod';
-import { ModelFormatError } from '../../model/errors.ts';
-import { fieldPath } from '../cost/prices.ts';
+import { fromZodError } from '../../model/errors.ts';
 import defaultProfileJson from './default-calibration.json' with { type: 'json' };
 
 export type KernelRegime = 'scatter' | 'gather';
@@ -54,10 +53,7 @@ export type CalibrationProfile = z.infer<typeof calibrationProfileSchema>;
 
 export function parseCalibrationProfile(json: unknown, file: string): CalibrationProfile {
   const parsed = calibrationProfileSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ModelFormatError(issue.message, { file, field: fieldPath(issue.path) });
-  }
+  if (!parsed.success) throw fromZodError(parsed.error, file);
   return parsed.data;
 }
 

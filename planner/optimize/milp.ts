@@ -15,6 +15,7 @@
 // knapsack of memory per stage.
 
 import highsModule from 'highs';
+import { SolverError } from '../../model/errors.ts';
 
 // highs ships CommonJS typings for an ES module build: under Node's ESM loader the default import is
 // the loader itself, while TypeScript sees the CommonJS namespace. Accept both.
@@ -156,7 +157,7 @@ async function solveOnce(p: StageProgram, options: readonly StageOption[], objec
   });
   if (result.Status === 'Infeasible' || result.Status === 'Primal infeasible or unbounded') return null;
   if (result.Status !== 'Optimal' && result.Status !== 'Time limit reached') {
-    throw new Error(`HiGHS ended the stage program with status ${result.Status}`);
+    throw new SolverError(`HiGHS ended the stage program with status ${result.Status}`);
   }
   const chosen: StageOption[] = [];
   options.forEach((o, i) => {

@@ -7,7 +7,7 @@
 // It returns the chosen plan, the Pareto front of latency vs cost, the best plan of every family
 // and an always-on server for comparison. Deterministic: no clocks, seeded partitions.
 
-import { UsageError } from '../../model/errors.ts';
+import { UsageError, SloUnreachableError } from '../../model/errors.ts';
 import { layerNonzeros, type SparseNetwork } from '../../model/network.ts';
 import { partitionNetwork, type LayerPartition, type PartitionScheme } from '../partition/index.ts';
 import type { PriceTable } from '../cost/prices.ts';
@@ -78,15 +78,6 @@ export interface PlanSearchResult {
   readonly evaluated: number;
   readonly milpSolves: number;
   readonly workerCounts: readonly number[];
-}
-
-/** No plan meets the SLO: carries the fastest plan that exists. */
-export class SloUnreachableError extends UsageError {
-  readonly fastest: Candidate | null;
-  constructor(message: string, fastest: Candidate | null) {
-    super(message, { field: 'slo' });
-    this.fastest = fastest;
-  }
 }
 
 export function formatSeconds(s: number): string {
@@ -371,7 +362,7 @@ export async function searchPlans(network: SparseNetwork, workload: WorkloadProf
     throw new SloUnreachableError(
       `no plan meets the SLO of ${slo} s: the fastest reachable is ${formatSeconds(fastest.estimate.latencySeconds)} ` +
         `(${fastest.label}, ${formatCost(fastest.estimate.cost.totalUSD)}); raise --slo, allow more workers or choose another partition scheme`,
-      fastest,
+      { label: fastest.label, latencySeconds: fastest.estimate.latencySeconds, costUSD: fastest.estimate.cost.totalUSD },
     );
   }
   const chosen = [...withinSlo].sort(cmp)[0];

@@ -5,23 +5,13 @@
 // trusts it. parsePlan names the file and the field path of the first problem.
 
 import { z } from 'zod';
-import { ModelFormatError, type ErrorPlace } from '../../model/errors.ts';
-import { fieldPath, PRICE_NAMES } from '../cost/prices.ts';
+import { fromZodError, PlanFormatError } from '../../model/errors.ts';
+import { PRICE_NAMES } from '../cost/prices.ts';
 import { runCountersSchema } from '../cost/record.ts';
 import { LATENCY_CONSTANT_NAMES } from '../latency/constants.ts';
 import { decodeNeuronMap, encodedNeuronMapSchema } from './neuron-maps.ts';
 
 export const PLAN_FORMAT_VERSION = 1;
-
-/** A plan file that is malformed or inconsistent. */
-export class PlanFormatError extends ModelFormatError {
-  /** Every problem found, as `field: message`. */
-  readonly issues: readonly string[];
-  constructor(message: string, place: ErrorPlace, issues: readonly string[] = []) {
-    super(message, place);
-    this.issues = issues;
-  }
-}
 
 const int = z.number().int();
 const nonnegative = z.number().nonnegative();
@@ -311,12 +301,7 @@ export function parsePlan(json: unknown, file: string): Plan {
     );
   }
   const parsed = planSchema.safeParse(value);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${fieldPath(i.path)}: ${i.message}`);
-    const first = parsed.error.issues[0];
-    const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
-    throw new PlanFormatError(`${first.message}${more}`, { file, field: fieldPath(first.path) }, issues);
-  }
+  if (!parsed.success) throw fromZodError(parsed.error, file, { kind: PlanFormatError });
   return parsed.data;
 }
 

@@ -74,10 +74,10 @@ describe('stepinfer CLI', () => {
 
   it.each([
     [['infer', '--serial', '--model', '/nonexistent/m.sdnn', '--inputs', 'x.tsv'], 1, 'stepinfer: /nonexistent/m.sdnn: model not found'],
-    [['infer', '--model', 'm.sdnn'], 1, 'infer needs --serial'],
+    [['infer', '--model', 'm.sdnn'], 2, 'infer needs --serial'],
     [['infer', '--serial', '--limit', '0'], 2, "option '--limit <n>' argument '0' is invalid"],
-    [['infer', '--serial', '--generate', '1000x3'], 1, 'neurons (1000) / (connections / 2 = 16) must be a power of two'],
-    [['model', 'generate', '--shape', '1024x2', '-o', 'x.bin'], 1, 'x.bin, field out: the output file must end in .sdnn'],
+    [['infer', '--serial', '--generate', '1000x3'], 2, 'neurons (1000) / (connections / 2 = 16) must be a power of two'],
+    [['model', 'generate', '--shape', '1024x2', '-o', 'x.bin'], 2, 'x.bin, field out: the output file must end in .sdnn'],
     [['nonsense'], 2, "unknown command 'nonsense'"],
   ])('fails clearly: %j', (args, code, message) => {
     const run = stepinfer(...args);

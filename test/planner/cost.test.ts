@@ -10,7 +10,7 @@ import {
   scaleCounters, snsBilledPublishRequests, sqsBilledRequests, zeroCounters,
   PRICE_NAMES, type UsageCounters,
 } from '../../planner/cost/index.ts';
-import { ModelFormatError, UsageError } from '../../model/errors.ts';
+import { FileAccessError, ModelFormatError, UsageError } from '../../model/errors.ts';
 import { readPriceFile, readRunRecords } from '../../cli/json-file.ts';
 import { FSD_RUNS, requireData } from '../helpers/shared-data.ts';
 
@@ -159,7 +159,7 @@ describe('prices as data', () => {
     expect(() => readPriceFile(file)).toThrow(/bad\.json, field prices\.s3PerPut/);
     writeFileSync(file, JSON.stringify({ prices: { s3PerPutt: 1 } }));
     expect(() => readPriceFile(file)).toThrow(/prices/);
-    expect(() => readPriceFile(join(dir, 'missing.json'))).toThrow(UsageError);
+    expect(() => readPriceFile(join(dir, 'missing.json'))).toThrow(FileAccessError);
   });
 
   it('overrides compose: defaults < file < record', () => {

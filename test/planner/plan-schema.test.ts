@@ -7,10 +7,10 @@ import { assumedWorkload, defaultCalibrationProfile, latencyConstants } from '..
 import { defaultPrices } from '../../planner/cost/index.ts';
 import { searchPlans } from '../../planner/optimize/index.ts';
 import {
-  buildPlan, decodeNeuronMap, encodeNeuronMaps, networkChecksum, parsePlan, planNeuronMaps, PlanFormatError,
+  buildPlan, decodeNeuronMap, encodeNeuronMaps, networkChecksum, parsePlan, planNeuronMaps, 
   serializePlan, taskTimeoutSeconds, type Plan,
 } from '../../planner/plan/index.ts';
-import { ModelFormatError } from '../../model/errors.ts';
+import { ModelFormatError, PlanFormatError } from '../../model/errors.ts';
 import { SeededRandom } from '../../model/random.ts';
 import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kernel.ts';
 import { profileWorkload } from '../../functions/serial/workload-profile.ts';
