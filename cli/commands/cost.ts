@@ -9,7 +9,7 @@ import {
   type PricedRecord, type CostBreakdown, type RunRecord,
 } from '../../planner/cost/index.ts';
 import { parsePlan } from '../../planner/plan/schema.ts';
-import { readJsonFile, readPriceFile } from '../json-file.ts';
+import { readJsonFile, readPriceFile } from '../files.ts';
 
 interface CostOptions {
   readonly prices?: string;

@@ -22,7 +22,7 @@ import {
 import { buildPlan, serializePlan, type InputsReference, type ModelReference, type Plan } from '../../planner/plan/index.ts';
 import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kernel.ts';
 import { profileWorkload } from '../../functions/serial/workload-profile.ts';
-import { readCalibrationProfile, readPriceFile } from '../json-file.ts';
+import { readCalibrationProfile, readPriceFile } from '../files.ts';
 import { progressBar, report, table } from '../output.ts';
 import { parseShape } from '../workload.ts';
 import { DEFAULT_CALIBRATION_PATH } from './calibrate.ts';

@@ -24,6 +24,8 @@ import {
 } from '../latency/model.ts';
 import type { WorkloadProfile } from '../latency/workload.ts';
 import type { PartitionStats } from './partition-stats.ts';
+import { treeShapes } from '../launch-tree.ts';
+export { treeShapes };
 
 /** Memory sizes searched: Lambda's range 128..10,240 MB, with the points where the vCPU share is whole. */
 export const LAMBDA_MEMORY_GRID_MB: readonly number[] = [128, 256, 512, 768, 1024, 1280, 1536, 1769, 2048, 3008, 3538, 4096, 5307, 6144, 7076, 8192, 8845, 10240];
@@ -139,22 +141,6 @@ export interface PlanEstimate {
 /** Billed Lambda seconds of one invocation: rounded up to the millisecond. */
 function billedSeconds(seconds: number): number {
   return Math.ceil(seconds * 1000 - 1e-9) / 1000;
-}
-
-/** All (branching factor, levels) with b + b^2 + ... + b^levels = workers, levels >= 1. */
-export function treeShapes(workers: number): { branchingFactor: number; levels: number }[] {
-  const out: { branchingFactor: number; levels: number }[] = [];
-  for (let b = 2; b <= workers; b++) {
-    let total = 0, power = 1;
-    for (let levels = 1; ; levels++) {
-      power *= b;
-      total += power;
-      if (total === workers) out.push({ branchingFactor: b, levels });
-      if (total >= workers) break;
-    }
-  }
-  if (workers === 1) out.push({ branchingFactor: 1, levels: 1 });
-  return out;
 }
 
 // Counter vector of an exchange or handoff, kept as numbers for prefix sums.

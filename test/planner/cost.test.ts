@@ -11,7 +11,7 @@ import {
   PRICE_NAMES, type UsageCounters,
 } from '../../planner/cost/index.ts';
 import { FileAccessError, ModelFormatError, UsageError } from '../../model/errors.ts';
-import { readPriceFile, readRunRecords } from '../../cli/json-file.ts';
+import { readPriceFile, readRunRecords } from '../../cli/files.ts';
 import { FSD_RUNS, requireData } from '../helpers/shared-data.ts';
 
 const RUNS = FSD_RUNS;
