@@ -18,7 +18,10 @@ export interface LaneBuffers {
 
 export interface GatherEngine {
   readonly name: string;
-  /** Makes `layer` the one `run` gathers through; returns lane buffers valid until the next prepare. */
+  /**
+   * Makes `layer` the one `run` gathers through, as its arrays are now (call again after changing
+   * them); returns lane buffers valid until the next prepare.
+   */
   prepare(layer: SparseLayer): LaneBuffers;
   run(): void;
 }
@@ -83,7 +86,6 @@ export class SimdGather implements GatherEngine {
   private readonly layerOffset: number;
   private pointers = { outputStart: 0, inputIndex: 0, weight: 0 };
   private lanes: LaneBuffers;
-  private layer: SparseLayer | undefined;
 
   constructor(neurons: number) {
     this.neurons = neurons;
@@ -104,7 +106,8 @@ export class SimdGather implements GatherEngine {
 
   prepare(layer: SparseLayer): LaneBuffers {
     if (layer.neurons !== this.neurons) throw new ShapeMismatchError(`gather engine for ${this.neurons} neurons got a ${layer.neurons}-neuron layer`);
-    if (layer === this.layer) return this.lanes;
+    // Copied on every prepare, never cached by identity: a caller may refill or mutate the same arrays
+    // between applications. The copy is one pass over the layer; the gather makes one per 8 dense rows.
     const nnz = layer.inputIndex.length;
     const outputStart = this.layerOffset;
     const inputIndex = outputStart + align16(4 * (this.neurons + 1));
@@ -120,7 +123,6 @@ export class SimdGather implements GatherEngine {
     new Uint32Array(buffer, inputIndex, nnz).set(layer.inputIndex);
     new Float32Array(buffer, weight, nnz).set(layer.weight);
     this.pointers = { outputStart, inputIndex, weight };
-    this.layer = layer;
     return this.lanes;
   }
 

@@ -17,7 +17,7 @@ import {
   toInputMajor, layerNonzeros,
   type InputMajorLayer, type SparseLayer, type SparseRows,
 } from '../../model/network.ts';
-import { createGatherEngine, GATHER_LANES, type GatherEngine, type GatherEngineName } from './gather.ts';
+import { createGatherEngine, GATHER_LANES, type GatherEngine, type GatherEngineName, type LaneBuffers } from './gather.ts';
 import { ShapeMismatchError } from '../../model/errors.ts';
 
 export interface PreparedLayer {
@@ -141,11 +141,12 @@ export class SparseLayerKernel implements LayerKernel {
       used = this.scatterRow(input, lo, hi, layer, bias, cap, used, rowMacs);
       stagedLength[r] = used - stagedOffset[r];
     }
-    if (gatherCount > 0) this.gather.prepare(layer.outputMajor);
+    // The layer is handed to the gather engine once per application (it copies it), then gathered in blocks.
+    const laneBuffers = gatherCount > 0 ? this.gather.prepare(layer.outputMajor) : undefined;
     for (let first = 0; first < gatherCount; first += GATHER_LANES) {
       const lanes = Math.min(GATHER_LANES, gatherCount - first);
       this.staged.reserve(used + lanes * n, used);
-      used = this.gatherRows(input, this.gatherRowList.subarray(first, first + lanes), layer, bias, cap, used);
+      used = this.gatherRows(input, this.gatherRowList.subarray(first, first + lanes), laneBuffers!, bias, cap, used);
       macs += lanes * layer.nonzeros;
     }
 
@@ -252,9 +253,9 @@ export class SparseLayerKernel implements LayerKernel {
    * Gathers up to GATHER_LANES dense rows in one pass over W and stages each row's outputs at
    * `used`. Returns the new staging end.
    */
-  private gatherRows(input: SparseRows, rowList: Uint32Array, layer: PreparedLayer, bias: number, cap: number, used: number): number {
+  private gatherRows(input: SparseRows, rowList: Uint32Array, laneBuffers: LaneBuffers, bias: number, cap: number, used: number): number {
     const n = this.neurons;
-    const { x, y } = this.gather.prepare(layer.outputMajor);
+    const { x, y } = laneBuffers;
     const { rowStart, columnIndex, value } = input;
     const lanes = rowList.length;
     for (let lane = 0; lane < lanes; lane++) {

@@ -123,4 +123,23 @@ describe('WebAssembly SIMD gather', () => {
       );
     }
   });
+
+  it('sees a layer whose arrays the caller refilled in place (nothing is cached by identity)', () => {
+    const network = randomNetwork(64, 1, 21);
+    const layer = network.layers[0];
+    const prepared = prepareLayer(layer);
+    const inputs = randomRows(16, 64, 0.6, 22);
+    const simd = new SparseLayerKernel(64, { gatherAboveDensity: 0, gatherEngine: 'wasm-simd' });
+    const before = copyRowsOf(simd.apply(inputs, prepared, network.bias, network.activationCap));
+    // Same objects, new contents: every weight doubled (exact in float32).
+    for (let e = 0; e < layer.weight.length; e++) layer.weight[e] *= 2;
+    const fresh = new SparseLayerKernel(64, { gatherAboveDensity: 0, gatherEngine: 'typescript' });
+    const after = simd.apply(inputs, prepareLayer(layer), network.bias, network.activationCap);
+    expectSameRows(after, fresh.apply(inputs, prepareLayer(layer), network.bias, network.activationCap));
+    expect(Array.from(after.value)).not.toEqual(Array.from(before.value));
+  });
 });
+
+function copyRowsOf(rows: SparseRows): SparseRows {
+  return { ...rows, rowStart: rows.rowStart.slice(), columnIndex: rows.columnIndex.slice(), value: rows.value.slice() };
+}
