@@ -95,7 +95,8 @@ describe('GraphChallenge files', () => {
     const net = join(dir, 'neuron8');
     mkdirSync(net);
     writeText(net, 'n8-l1.tsv', '1\t1\t1\n');
-    expect(() => readGraphChallengeNetwork(net)).toThrow(UsageError);
+    expect(() => readGraphChallengeNetwork(net)).toThrow(ModelFormatError);
+    expect(() => readGraphChallengeNetwork(net)).toThrow(`${net}: the benchmark defines no bias for 8 neurons (only for 1024, 4096, 16384, 65536): give one (stepinfer model convert <dir> --bias <b>)`);
     expect(readGraphChallengeNetwork(net, { bias: -0.1 }).bias).toBe(-0.1);
   });
 
