@@ -61,7 +61,9 @@ export function checkRadixOptions(o: GenerateNetworkOptions): RadixShape {
     );
   }
   const bias = o.bias ?? GRAPH_CHALLENGE_BIAS[n];
-  if (bias === undefined) throw new UsageError(`no GraphChallenge bias is defined for ${n} neurons; pass a bias`, { field: 'bias' });
+  if (bias === undefined) {
+    throw new UsageError(`no GraphChallenge bias is defined for ${n} neurons (only for ${Object.keys(GRAPH_CHALLENGE_BIAS).join(', ')}); give one (model generate --bias)`, { field: 'bias' });
+  }
   if (!Number.isFinite(bias)) throw new UsageError(`bias must be finite, got ${bias}`, { field: 'bias' });
   if (!Number.isFinite(weight) || !Number.isFinite(Math.fround(weight))) throw new UsageError(`weight must be finite as a float32, got ${weight}`, { field: 'weight' });
   return { connections, weight, bias, blocks, blockSize };

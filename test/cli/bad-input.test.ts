@@ -44,6 +44,7 @@ beforeAll(() => {
   writeFileSync(at('f32.tsv'), '1\t1\t1\n2\t3\t1e39\n');
   writeFileSync(at('truth-wrong.tsv'), '1\n');
   writeFileSync(at('bad.json'), 'not json\n');
+  writeFileSync(at('no-prices.json'), '{"counters":{"snsPublishCalls":10}}\n');
   writeFileSync(at('blocker'), 'a regular file, not a folder\n');
   mkdirSync(at('adir'));
   mkdirSync(at('ovf', 'neuron64'), { recursive: true });
@@ -151,6 +152,7 @@ describe('no flag is ignored: contradictions and flags that cannot apply are ref
     [['partition', '--model', 'm.sdnn', '--scheme', 'cyclic', '--seed', '3'], 2, 'stepinfer: field seed: --seed changes nothing here: cyclic is a fixed map and the network is not generated'],
     [['partition', '--model', 'm.sdnn', '--scheme', 'block,cyclic', '--epsilon', '0.1'], 2, 'stepinfer: field epsilon: --epsilon applies to the hypergraph schemes only, not block, cyclic'],
     [['partition', '--model', 'm.sdnn', '--inputs', 'in.tsv', '--samples', '5'], 2, 'stepinfer: field samples: give either --inputs or --samples (both set the sample count)'],
+    [['cost', 'no-prices.json', '--ignore-record-prices'], 2, 'stepinfer: no-prices.json, field ignore-record-prices: --ignore-record-prices changes nothing: no record in the file has its own prices'],
   ]))('$name -> $code', async ({ args, code, message }) => {
     await expectRun(bin, args, code, message);
   });
