@@ -113,6 +113,7 @@ describe('sizes are bounded and checked before any work', () => {
   it.concurrent.each(cases([
     [['infer', '--serial', '--model', 'm.sdnn', '--inputs', 'huge-id.tsv'], 1,
       "stepinfer: huge-id.tsv:1: sample 300000000 is beyond the file's 1 line: sample ids must not exceed the number of lines (every sample has at least one nonzero on average)"],
+    [['infer', '--serial', '--model', 'm.sdnn', '--inputs', '/dev/zero'], 1, 'stepinfer: /dev/zero: is not a regular file (a device or a pipe); give a file'],
     [['partition', '--model', 'm.sdnn', '--workers', '2..100000'], 2, "error: option '--workers <P>' argument '2..100000' is invalid. worker range '2..100000' goes beyond 65535 workers"],
     [['partition', '--model', 'm.sdnn', '--workers', '8,65', '--scheme', 'cyclic'], 2, "stepinfer: field workers: 65 workers exceeds the network's 64 neurons (P must be <= N)"],
     [['model', 'generate', '--shape', '1048576x100000', '--bias', '-0.5', '-o', 'big.sdnn'], 2,
