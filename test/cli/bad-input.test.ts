@@ -193,14 +193,11 @@ describe('file-system errors name the file, before the work, and leave nothing b
   it.concurrent.each(cases([
     [['infer', '--serial', '--model', 'm.sdnn', '--inputs', 'in.tsv', '--activations', 'adir'], 1, 'stepinfer: adir: is a folder, a file was expected'],
     [['infer', '--serial', '--model', 'm.sdnn', '--inputs', 'in.tsv', '--activations', 'blocker/a.tsv'], 1, (d) => `stepinfer: blocker/a.tsv: ${join(d, 'blocker')} is not a folder`],
-    [['infer', '--serial', '--model', 'm.sdnn', '--inputs', 'in.tsv', '--activations', 'no/such/a.tsv'], 1, (d) => `stepinfer: no/such/a.tsv: the folder ${join(d, 'no', 'such')} does not exist`],
     [['infer', '--serial', '--model', 'm.sdnn', '--inputs', 'in.tsv', '--activations', '/proc/a.tsv'], 1, 'stepinfer: /proc/a.tsv: cannot create files in /proc (no such file or folder)'],
     [['infer', '--serial', '--model', 'm.sdnn', '--inputs', 'in.tsv', '--activations', 'in.tsv'], 2, 'stepinfer: in.tsv: already exists; pass --force to replace it or choose another --activations'],
     [['infer', '--serial', '--model', 'm.sdnn', '--inputs', 'adir'], 1, 'stepinfer: adir: is a folder, a file was expected'],
-    [['infer', '--serial', '--model', 'm.sdnn', '--inputs', 'in.tsv', '--truth', 'adir'], 1, 'stepinfer: adir: is a folder, a file was expected'],
     [['cost', 'adir'], 1, 'stepinfer: adir: is a folder, a file was expected'],
     [['model', 'convert', 'm.sdnn', '-o', 'blocker/x.sdnn'], 1, (d) => `stepinfer: blocker/x.sdnn: ${join(d, 'blocker')} is not a folder`],
-    [['model', 'convert', 'm.sdnn', '-o', 'nan-bias.sdnn'], 2, 'stepinfer: nan-bias.sdnn: already exists; pass --force to replace it or choose another --out'],
     [['calibrate', '--quick', '--out', '/proc/c.json'], 1, 'stepinfer: /proc/c.json: cannot create files in /proc (no such file or folder)'],
   ]))('$name -> $code', async ({ args, code, message }) => {
     await expectRun(bin, args, code, message);
@@ -224,12 +221,8 @@ describe('file-system errors name the file, before the work, and leave nothing b
 describe('every numeric option has a range', () => {
   it.concurrent.each(cases([
     [['infer', '--serial', '--gather-density', '5'], 2, "error: option '--gather-density <fraction>' argument '5' is invalid. expected a number in [0, 1], got \"5\""],
-    [['infer', '--serial', '--seed', '-1'], 2, "error: option '--seed <n>' argument '-1' is invalid. expected an integer from 0 to 4294967295, got \"-1\""],
-    [['partition', '--density', '5'], 2, "error: option '--density <d>' argument '5' is invalid. expected a number in [0, 1], got \"5\""],
     [['partition', '--epsilon', '1'], 2, "error: option '--epsilon <e>' argument '1' is invalid. expected a number in [0, 1), got \"1\""],
-    [['partition', '--samples', '-1'], 2, "error: option '--samples <n>' argument '-1' is invalid. expected an integer from 0 to 4294967295, got \"-1\""],
     [['model', 'generate', '--shape', '1024x2', '-o', 'g.sdnn', '--density', '0'], 2, "error: option '--density <fraction>' argument '0' is invalid. expected a number in (0, 1], got \"0\""],
-    [['model', 'convert', 'm.sdnn', '-o', 'b.sdnn', '--bias', 'nan'], 2, "error: option '--bias <b>' argument 'nan' is invalid. expected a finite number, got \"nan\""],
     [['calibrate', '--repetitions', '51'], 2, "error: option '--repetitions <n>' argument '51' is invalid. expected an integer from 1 to 50, got \"51\""],
   ]))('$name -> $code', async ({ args, code, message }) => {
     await expectRun(bin, args, code, message);
