@@ -76,7 +76,7 @@ function runOurs(w: Workload, edges: number, repeat: number, options: SerialInfe
 
 export async function runKernelBenchmark(o: KernelBenchOptions): Promise<void> {
   const log = (s: string) => { if (!o.json) process.stderr.write(`${s}\n`); };
-  const workload = resolveWorkload(o);
+  const workload = resolveWorkload(o, { defaultModel: 'benchmark', inputs: 'required' });
   const edges = workload.inputs.rows * networkNonzeros(workload.network);
   log(`workload: ${workload.description}`);
   const rows: EngineRow[] = [];

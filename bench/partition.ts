@@ -13,7 +13,8 @@ import type { SparseNetwork } from '../model/network.ts';
 import { UsageError } from '../model/errors.ts';
 import { partitionNetwork, type PartitionScheme } from '../planner/partition/index.ts';
 import { summarizePartition } from '../planner/partition/summary.ts';
-import { chooseNetwork, parseWorkerList } from '../cli/commands/partition.ts';
+import { resolveWorkload } from '../cli/workload.ts';
+import { checkWorkerCounts } from '../cli/options.ts';
 import { table } from '../cli/output.ts';
 
 /**
@@ -75,42 +76,55 @@ function runCase(network: SparseNetwork, name: string, workers: number, seed: nu
 }
 
 export interface PartitionBenchOptions {
-  readonly workers: string;
+  readonly workers?: number[];
   readonly scale?: boolean;
   readonly scaleOnly?: boolean;
-  readonly scaleLayers: number;
-  readonly scaleWorkers: string;
+  readonly scaleLayers?: number;
+  readonly scaleWorkers?: number[];
   readonly model?: string;
   readonly seed: number;
   readonly json?: boolean;
 }
 
+const SCALE_NEURONS = 65536;
+
 export async function benchPartition(o: PartitionBenchOptions): Promise<void> {
-  const values = { workers: o.workers, scale: o.scale ?? false, 'scale-only': o.scaleOnly ?? false, 'scale-workers': o.scaleWorkers, model: o.model, json: o.json ?? false };
+  const scale = o.scale || o.scaleOnly;
+  if (o.scaleOnly && (o.workers !== undefined || o.model !== undefined)) {
+    throw new UsageError('--scale-only runs only the 65536-neuron case: --workers and --model apply to the real network', { field: 'scale-only' });
+  }
+  if (!scale && (o.scaleWorkers !== undefined || o.scaleLayers !== undefined)) {
+    throw new UsageError('--scale-workers and --scale-layers apply with --scale or --scale-only', { field: 'scale' });
+  }
+  const workers = o.workers ?? Array.from({ length: 63 }, (_, i) => i + 2);
   const seed = o.seed;
   const cases: BenchCase[] = [];
-  const log = (text: string) => { if (!values.json) process.stderr.write(`${text}\n`); };
-  if (!values['scale-only']) {
-    const { network } = chooseNetwork({ model: values.model });
-    const name = values.model ? values.model : `graphchallenge-${network.neurons}x${network.layers.length}`;
-    for (const p of parseWorkerList(values.workers)) {
+  const log = (text: string) => { if (!o.json) process.stderr.write(`${text}\n`); };
+  if (!o.scaleOnly) {
+    const { network, model } = resolveWorkload({ model: o.model }, { defaultModel: 'benchmark', inputs: 'none' });
+    const shape = `${network.neurons}x${network.layers.length}`;
+    const name = o.model ?? (model.source === 'generated' ? `generated-${shape} (the real data is absent)` : `graphchallenge-${shape}`);
+    checkWorkerCounts(workers, network.neurons, 'workers');
+    for (const p of workers) {
       cases.push(runCase(network, name, p, seed, SCHEMES, (s) => log(`P=${p} ${s}`)));
     }
   }
   const scaleCases: BenchCase[] = [];
   let generatedRssBytes = 0;
-  if (values.scale || values['scale-only']) {
-    const layers = o.scaleLayers;
+  if (scale) {
+    const layers = o.scaleLayers ?? 120;
+    const scaleWorkers = o.scaleWorkers ?? [64];
+    checkWorkerCounts(scaleWorkers, SCALE_NEURONS, 'scale-workers');
     const started = performance.now();
-    log(`generating 65536 x ${layers}`);
-    const network = generateRadixNetwork({ neurons: 65536, layers, seed });
+    log(`generating ${SCALE_NEURONS} x ${layers}`);
+    const network = generateRadixNetwork({ neurons: SCALE_NEURONS, layers, seed });
     generatedRssBytes = process.resourceUsage().maxRSS * 1024;
     log(`generated in ${((performance.now() - started) / 1000).toFixed(1)} s, peak RSS ${gigabytes(generatedRssBytes)}`);
-    for (const p of parseWorkerList(values['scale-workers'])) {
-      scaleCases.push(runCase(network, `radix-65536x${layers}`, p, seed, SCHEMES, (s) => log(`scale P=${p} ${s}`)));
+    for (const p of scaleWorkers) {
+      scaleCases.push(runCase(network, `radix-${SCALE_NEURONS}x${layers}`, p, seed, SCHEMES, (s) => log(`scale P=${p} ${s}`)));
     }
   }
-  if (values.json) {
+  if (o.json) {
     process.stdout.write(`${JSON.stringify({ cases, scaleCases, generatedRssBytes }, null, 2)}\n`);
     return;
   }

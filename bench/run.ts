@@ -4,7 +4,7 @@
 import { Command } from 'commander';
 import { runKernelBenchmark, type KernelBenchOptions } from './kernel.ts';
 import { benchPartition, type PartitionBenchOptions } from './partition.ts';
-import { integerOption } from '../cli/options.ts';
+import { integerOption, seedOption, shapeOption, workerListOption } from '../cli/options.ts';
 import { runProgram } from '../cli/main.ts';
 
 function buildBenchProgram(): Command {
@@ -15,26 +15,26 @@ function buildBenchProgram(): Command {
   bench
     .command('kernel', { isDefault: true })
     .description('Serial inference of the real benchmark (or a generated one) against scipy.sparse, plus the gpu.js backend')
-    .option('--repeat <n>', 'runs of our kernel; the minimum is reported', integerOption(1), 5)
+    .option('--repeat <n>', 'runs of our kernel; the minimum is reported', integerOption(1, 1000), 5)
     .option('--no-scipy', 'skip the scipy reference')
     .option('--no-gpu', 'skip the gpu.js backend')
     .option('--sweep', "also sweep the TypeScript kernel's gather density threshold")
     .option('--limit <n>', 'use the first n inputs', integerOption(1))
     .option('--layers <L>', 'use the first L layers', integerOption(1))
-    .option('--generate <NxL>', 'benchmark a generated network instead (no scipy reference)')
+    .option('--generate <NxL>', 'benchmark a generated network instead (no scipy reference; its inputs: --samples)', shapeOption)
     .option('--samples <n>', 'generated inputs', integerOption(1))
     .option('--json', 'print the result as JSON')
     .action(async (o: KernelBenchOptions) => runKernelBenchmark(o));
   bench
     .command('partition')
     .description('Partition volume, balance and time per worker count on the real network, next to cyclic, random and KaHyPar reference numbers')
-    .option('--workers <list>', 'worker counts: 8, 8,16 or 2..64', '2..64')
+    .option('--workers <list>', 'worker counts: 8, 8,16 or 2..64 (default 2..64)', workerListOption)
     .option('--scale', 'also run the 65536-neuron scale case')
     .option('--scale-only', 'run only the scale case')
-    .option('--scale-layers <L>', 'layers of the scale case', integerOption(1, 120), 120)
-    .option('--scale-workers <list>', 'worker counts of the scale case', '64')
+    .option('--scale-layers <L>', 'layers of the scale case (default 120)', integerOption(1, 120))
+    .option('--scale-workers <list>', 'worker counts of the scale case (default 64)', workerListOption)
     .option('--model <path>', 'a .sdnn file or neuron<N>/ directory instead of the real network')
-    .option('--seed <n>', 'partitioner seed', integerOption(0), 1)
+    .option('--seed <n>', 'partitioner seed', seedOption, 1)
     .option('--json', 'print the result as JSON')
     .action(async (o: PartitionBenchOptions) => benchPartition(o));
   return bench;

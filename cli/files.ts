@@ -2,43 +2,27 @@
 // and the one way every command writes an output (checked before the work starts, written
 // atomically, never overwriting silently). Errors name the file. The planner only parses values.
 
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { closeSync, existsSync, openSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import { FileAccessError, ModelFormatError, UsageError } from '../model/errors.ts';
+import { FileAccessError, ModelFormatError, UsageError, fileAccessError, fileErrorReason } from '../model/errors.ts';
+import { readDataFile } from '../model/read-file.ts';
 import { defaultPrices, parsePriceOverride, type PriceTable } from '../planner/cost/prices.ts';
 import { parseRunRecords, type RunRecord } from '../planner/cost/record.ts';
 import { parseCalibrationProfile, type CalibrationProfile } from '../planner/latency/profile.ts';
 
+export { fileAccessError } from '../model/errors.ts';
+
 /** Parsed JSON of `file`; `missing` says what the file is, for the not-found error. */
 export function readJsonFile(file: string, missing: string): unknown {
-  if (!existsSync(file)) throw new FileAccessError(missing, { file });
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw fileAccessError(error, file);
-  }
+  const text = readDataFile(file, missing).toString('utf8');
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new ModelFormatError(`not valid JSON: ${(error as Error).message}`, { file });
+    // JSON.parse quotes the text around the problem: keep the message one printable line.
+    const why = (error as Error).message.replace(/[^\x20-\x7e]+/g, ' ').replace(/\s+/g, ' ').slice(0, 160);
+    throw new ModelFormatError(`not valid JSON: ${why}`, { file });
   }
-}
-
-/** A file-system error (ENOENT, EACCES, EISDIR, ...) as a FileAccessError naming the file, without a stack trace. */
-export function fileAccessError(error: unknown, file: string): FileAccessError {
-  const code = (error as NodeJS.ErrnoException).code;
-  const why: Record<string, string> = {
-    ENOENT: 'no such file or folder',
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    EISDIR: 'is a folder, a file was expected',
-    ENOTDIR: 'a part of the path is not a folder',
-    ENOSPC: 'no space left on the device',
-    EROFS: 'read-only file system',
-  };
-  return new FileAccessError(why[code ?? ''] ?? (error as Error).message, { file });
 }
 
 export interface OutputCheck {
@@ -57,10 +41,14 @@ export function checkOutputPath(file: string, check: OutputCheck = {}): string {
   const folder = dirname(path);
   if (!existsSync(folder)) throw new FileAccessError(`the folder ${folder} does not exist`, { file });
   if (!statSync(folder).isDirectory()) throw new FileAccessError(`${folder} is not a folder`, { file });
+  // access(W_OK) says yes to root everywhere, even in /proc or on a read-only mount: create and
+  // remove a probe file instead, which is what the real write will do.
+  const probe = join(folder, `.${basename(path)}.${process.pid}.probe`);
   try {
-    accessSync(folder, constants.W_OK);
+    closeSync(openSync(probe, 'wx'));
+    rmSync(probe);
   } catch (error) {
-    throw fileAccessError(error, folder);
+    throw new FileAccessError(`cannot create files in ${folder} (${fileErrorReason(error)})`, { file });
   }
   if (existsSync(path)) {
     if (statSync(path).isDirectory()) throw new FileAccessError('is a folder, a file was expected', { file });
@@ -77,6 +65,25 @@ export function writeOutputFile(file: string, data: string | Uint8Array): void {
     writeFileAtomic.sync(file, typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   } catch (error) {
     throw fileAccessError(error, file);
+  }
+}
+
+/**
+ * Writes several outputs of one command, each atomically; if one fails, the files this call
+ * created are removed again, so a failed command leaves no partial set behind. (A file replaced
+ * with --force cannot be restored; checkOutputPath before the work makes that failure unlikely.)
+ */
+export function writeOutputFiles(outputs: readonly { readonly file: string; readonly data: string | Uint8Array }[]): void {
+  const created: string[] = [];
+  try {
+    for (const { file, data } of outputs) {
+      const existed = existsSync(file);
+      writeOutputFile(file, data);
+      if (!existed) created.push(file);
+    }
+  } catch (error) {
+    for (const file of created) rmSync(file, { force: true });
+    throw error;
   }
 }
 

@@ -4,16 +4,19 @@
 //
 // Layout (little-endian, every section 8-byte aligned):
 //   0  magic "SDNN"            4  format version (u32)      8  neurons (u32)    12 layers (u32)
-//   16 bias (f64)              24 activation cap (f64)
+//   16 bias (f64, finite)      24 activation cap (f64, finite, > 0)
 //   32 layout (u32, 0 = output-major CSR)                   36 reserved (u32, 0)
 //   40 CRC-32 of every byte of the file except these 4       44 reserved (u32, 0)
-//   48 layer table: per layer { nonzeros u32, reserved u32, byte offset u64 }
+//   48 layer table: per layer { nonzeros u32 (<= N^2), reserved u32 (0), byte offset u64 }
 //   then per layer: outputStart u32[N+1], inputIndex u32[nnz], weight f32[nnz]
+// Every header field is checked before any array is built, with sizes computed in doubles (exact
+// far beyond any real file), so no field can make the reader wrap around, over-allocate or run a
+// kernel on NaN.
 
 import { crc32 } from 'node:zlib';
 import { endianness } from 'node:os';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { ModelFormatError, UsageError, FileAccessError } from './errors.ts';
+import { ModelFormatError, StepinferError } from './errors.ts';
+import { readDataFile } from './read-file.ts';
 import { layerNonzeros, type SparseLayer, type SparseNetwork } from './network.ts';
 
 export const SDNN_MAGIC = 'SDNN';
@@ -23,7 +26,8 @@ const HEADER_BYTES = 48;
 const LAYER_ENTRY_BYTES = 16;
 const CHECKSUM_OFFSET = 40;
 
-const align8 = (n: number) => (n + 7) & ~7;
+/** Rounds up to a multiple of 8 in double arithmetic (bit operators would wrap at 2^31). */
+const align8 = (n: number) => Math.ceil(n / 8) * 8;
 
 function layerBytes(neurons: number, nnz: number): number {
   return align8(4 * (neurons + 1)) + align8(4 * nnz) + align8(4 * nnz);
@@ -34,8 +38,19 @@ function fileChecksum(bytes: Uint8Array): number {
   return crc32(bytes.subarray(CHECKSUM_OFFSET + 4), before);
 }
 
+/** The header values every .sdnn file must have; the writer checks them too, so it never writes a file the reader refuses. */
+function checkHeaderValues(h: { neurons: number; layerCount: number; bias: number; activationCap: number }, fail: (message: string, field: string) => never): void {
+  if (!(Number.isInteger(h.neurons) && h.neurons >= 1 && h.neurons <= 0xffffffff)) fail(`neurons is ${h.neurons}; it must be from 1 to ${0xffffffff}`, 'neurons');
+  if (!(Number.isInteger(h.layerCount) && h.layerCount >= 1 && h.layerCount <= 0xffffffff)) fail(`layer count is ${h.layerCount}; it must be from 1 to ${0xffffffff}`, 'layers');
+  if (!Number.isFinite(h.bias)) fail(`bias is ${h.bias}; it must be a finite number`, 'bias');
+  if (!(Number.isFinite(h.activationCap) && h.activationCap > 0)) fail(`activation cap is ${h.activationCap}; it must be a finite number > 0`, 'activationCap');
+}
+
 export function encodeNetwork(network: SparseNetwork): Uint8Array {
-  if (endianness() !== 'LE') throw new UsageError('the .sdnn format is little-endian; this host is big-endian');
+  if (endianness() !== 'LE') throw new StepinferError('the .sdnn format is little-endian; this host is big-endian');
+  checkHeaderValues({ neurons: network.neurons, layerCount: network.layers.length, bias: network.bias, activationCap: network.activationCap }, (message, field) => {
+    throw new ModelFormatError(`cannot write this network: ${message}`, { field });
+  });
   const n = network.neurons;
   const tableBytes = align8(LAYER_ENTRY_BYTES * network.layers.length);
   let size = HEADER_BYTES + tableBytes;
@@ -91,10 +106,17 @@ export function decodeHeader(bytes: Uint8Array, file: string): SdnnHeader {
   if (formatVersion !== SDNN_FORMAT_VERSION) fail(`format version ${formatVersion} is not supported (this build reads ${SDNN_FORMAT_VERSION})`, 'formatVersion');
   const neurons = view.getUint32(8, true);
   const layerCount = view.getUint32(12, true);
+  const bias = view.getFloat64(16, true);
+  const activationCap = view.getFloat64(24, true);
   if (neurons < 1) fail('neurons is 0', 'neurons');
   if (layerCount < 1) fail('layer count is 0', 'layers');
+  checkHeaderValues({ neurons, layerCount, bias, activationCap }, fail);
   const layout = view.getUint32(32, true);
   if (layout !== LAYOUT_OUTPUT_MAJOR_CSR) fail(`layout ${layout} is not supported`, 'layout');
+  for (const at of [36, 44]) {
+    const reserved = view.getUint32(at, true);
+    if (reserved !== 0) fail(`reserved bytes ${at}..${at + 3} hold ${reserved}, not 0`, 'reserved');
+  }
   const tableEnd = HEADER_BYTES + align8(LAYER_ENTRY_BYTES * layerCount);
   if (bytes.length < tableEnd) fail(`truncated: ${bytes.length} bytes cannot hold the table of ${layerCount} layers`);
   const layerNonzerosList: number[] = [];
@@ -103,18 +125,21 @@ export function decodeHeader(bytes: Uint8Array, file: string): SdnnHeader {
   for (let l = 0; l < layerCount; l++) {
     const entry = HEADER_BYTES + l * LAYER_ENTRY_BYTES;
     const nnz = view.getUint32(entry, true);
-    const offset = Number(view.getBigUint64(entry + 8, true));
-    if (offset !== expected) fail(`layer ${l + 1} starts at byte ${offset}, expected ${expected}`, 'layerTable');
+    const reserved = view.getUint32(entry + 4, true);
+    const offset = view.getBigUint64(entry + 8, true);
+    const place = { file, layer: l + 1 };
+    if (reserved !== 0) throw new ModelFormatError(`reserved table bytes hold ${reserved}, not 0`, { ...place, field: 'layerTable' });
+    if (nnz > neurons * neurons) throw new ModelFormatError(`${nnz} nonzeros, more than the ${neurons} x ${neurons} entries of a layer`, { ...place, field: 'layerTable' });
+    if (offset !== BigInt(expected)) throw new ModelFormatError(`starts at byte ${offset}, expected ${expected}`, { ...place, field: 'layerTable' });
     layerNonzerosList.push(nnz);
-    layerByteOffsets.push(offset);
+    layerByteOffsets.push(expected);
     expected += layerBytes(neurons, nnz);
+    // Stop at the first layer past the end: the sizes stay exact and the loop short.
+    if (expected > bytes.length) fail(`truncated: ${bytes.length} bytes, the header describes ${expected}${l + 1 < layerCount ? ` or more (layer ${l + 1} of ${layerCount} ends there)` : ''}`);
   }
-  if (bytes.length !== expected) {
-    fail(bytes.length < expected ? `truncated: ${bytes.length} bytes, the header describes ${expected}` : `${bytes.length - expected} unexpected bytes after the last layer`);
-  }
+  if (bytes.length !== expected) fail(`${bytes.length - expected} unexpected bytes after the last layer`);
   return {
-    formatVersion, neurons, layerCount,
-    bias: view.getFloat64(16, true), activationCap: view.getFloat64(24, true),
+    formatVersion, neurons, layerCount, bias, activationCap,
     layerNonzeros: layerNonzerosList, layerByteOffsets, bytes: bytes.length,
     checksum: view.getUint32(CHECKSUM_OFFSET, true),
   };
@@ -166,13 +191,7 @@ export function decodeNetwork(bytes: Uint8Array, file: string): SparseNetwork {
   return { neurons: n, layers, bias: h.bias, activationCap: h.activationCap };
 }
 
-export function writeNetworkFile(file: string, network: SparseNetwork): number {
-  const bytes = encodeNetwork(network);
-  writeFileSync(file, bytes);
-  return bytes.length;
-}
-
+/** Reads and decodes a .sdnn file (the CLI writes them with encodeNetwork and cli/files.ts). */
 export function readNetworkFile(file: string): SparseNetwork {
-  if (!existsSync(file)) throw new FileAccessError('model file not found', { file });
-  return decodeNetwork(readFileSync(file), file);
+  return decodeNetwork(readDataFile(file, 'model file not found'), file);
 }

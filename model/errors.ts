@@ -48,6 +48,26 @@ export class UsageError extends StepinferError {
 /** A file that cannot be read or written as asked: missing, a folder where a file belongs, no permission. */
 export class FileAccessError extends StepinferError {}
 
+/** Why a file-system call failed (ENOENT, EACCES, EISDIR, ...), in words. */
+export function fileErrorReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why: Record<string, string> = {
+    ENOENT: 'no such file or folder',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EISDIR: 'is a folder, a file was expected',
+    ENOTDIR: 'a part of the path is not a folder',
+    ENOSPC: 'no space left on the device',
+    EROFS: 'read-only file system',
+  };
+  return why[code ?? ''] ?? (error as Error).message;
+}
+
+/** A file-system error as a FileAccessError naming the file, without a stack trace. */
+export function fileAccessError(error: unknown, file: string): FileAccessError {
+  return new FileAccessError(fileErrorReason(error), { file });
+}
+
 /** A model, input, truth, plan, price, record or calibration file that is malformed, inconsistent or corrupt. */
 export class ModelFormatError extends StepinferError {
   /** Every problem found, as `field: message` (the message names the first). */

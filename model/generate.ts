@@ -29,7 +29,19 @@ export interface GenerateNetworkOptions {
 
 const isPowerOfTwo = (n: number) => n >= 1 && (n & (n - 1)) === 0;
 
-export function generateRadixNetwork(o: GenerateNetworkOptions): SparseNetwork {
+/** Density of the benchmark's real inputs: 1,067,804 nonzeros in 10,000 x 1,024 (data/graphchallenge/README.md). */
+export const GRAPH_CHALLENGE_INPUT_DENSITY = 0.104;
+
+interface RadixShape {
+  readonly connections: number;
+  readonly weight: number;
+  readonly bias: number;
+  readonly blocks: number;
+  readonly blockSize: number;
+}
+
+/** Checks the options of a generated network without building it (UsageError naming the field). */
+export function checkRadixOptions(o: GenerateNetworkOptions): RadixShape {
   const connections = o.connections ?? 32;
   const weight = o.weight ?? 1 / 16;
   const n = o.neurons;
@@ -38,6 +50,8 @@ export function generateRadixNetwork(o: GenerateNetworkOptions): SparseNetwork {
   if (!Number.isInteger(connections) || connections < 2 || connections % 2 !== 0) {
     throw new UsageError(`connections must be an even integer >= 2, got ${connections}`, { field: 'connections' });
   }
+  // Indices and per-layer nonzero counts are 32-bit (in memory and in .sdnn files).
+  if (n * connections > 0xffffffff) throw new UsageError(`${n} neurons x ${connections} connections exceed the 2^32 nonzeros a layer may hold`, { field: 'neurons' });
   const blocks = connections / 2;
   const blockSize = n / blocks;
   if (!Number.isInteger(blockSize) || blockSize < 2 || !isPowerOfTwo(blockSize)) {
@@ -47,8 +61,31 @@ export function generateRadixNetwork(o: GenerateNetworkOptions): SparseNetwork {
     );
   }
   const bias = o.bias ?? GRAPH_CHALLENGE_BIAS[n];
-  if (bias === undefined) throw new UsageError(`no GraphChallenge bias is defined for ${n} neurons; pass a bias`, { field: 'bias' });
-  if (!Number.isFinite(weight)) throw new UsageError(`weight must be finite, got ${weight}`, { field: 'weight' });
+  if (bias === undefined) {
+    throw new UsageError(`no GraphChallenge bias is defined for ${n} neurons (only for ${Object.keys(GRAPH_CHALLENGE_BIAS).join(', ')}); give one (model generate --bias)`, { field: 'bias' });
+  }
+  if (!Number.isFinite(bias)) throw new UsageError(`bias must be finite, got ${bias}`, { field: 'bias' });
+  if (!Number.isFinite(weight) || !Number.isFinite(Math.fround(weight))) throw new UsageError(`weight must be finite as a float32, got ${weight}`, { field: 'weight' });
+  return { connections, weight, bias, blocks, blockSize };
+}
+
+/** Bytes a generated network holds in memory, and the largest temporaries of one layer on top. */
+export function radixNetworkBytes(o: GenerateNetworkOptions): number {
+  const n = o.neurons;
+  const c = o.connections ?? 32;
+  const perLayer = 4 * (n + 1) + 8 * n * c;
+  return o.layers * perLayer + 4 * n * c + 12 * n;
+}
+
+/** Bytes of generated inputs: row starts, one column index and one value per nonzero. */
+export function generatedInputsBytes(o: GenerateInputsOptions): number {
+  const perSample = Math.max(1, Math.round((o.density ?? GRAPH_CHALLENGE_INPUT_DENSITY) * o.neurons));
+  return 4 * (o.samples + 1) + 8 * o.samples * perSample + o.neurons;
+}
+
+export function generateRadixNetwork(o: GenerateNetworkOptions): SparseNetwork {
+  const { connections, weight, bias, blocks, blockSize } = checkRadixOptions(o);
+  const n = o.neurons;
   const stages = Math.log2(blockSize);
   const random = new SeededRandom(o.seed ?? 1);
   const layers: SparseLayer[] = [];
@@ -93,7 +130,7 @@ export function generateRadixNetwork(o: GenerateNetworkOptions): SparseNetwork {
 export interface GenerateInputsOptions {
   readonly neurons: number;
   readonly samples: number;
-  /** Fraction of nonzero entries per sample. Default 0.104, the real 1024-neuron inputs' density. */
+  /** Fraction of nonzero entries per sample. Default GRAPH_CHALLENGE_INPUT_DENSITY, the real inputs' density. */
   readonly density?: number;
   readonly seed?: number;
 }
@@ -105,11 +142,19 @@ export interface GenerateInputsOptions {
  * within a few layers, while strokes line up with RadiX-Net's butterflies and some rows survive,
  * as in the real data. When N is not a perfect square the "image" is N pixels wide rows of sqrt(N).
  */
-export function generateInputs(o: GenerateInputsOptions): SparseRows {
-  const density = o.density ?? 0.104;
+/** Checks the options of generated inputs without building them (UsageError naming the field). */
+export function checkInputsOptions(o: GenerateInputsOptions): void {
+  const density = o.density ?? GRAPH_CHALLENGE_INPUT_DENSITY;
   if (!(density > 0 && density <= 1)) throw new UsageError(`density must be in (0, 1], got ${density}`, { field: 'density' });
   if (!Number.isInteger(o.samples) || o.samples < 1) throw new UsageError(`samples must be an integer >= 1, got ${o.samples}`, { field: 'samples' });
   if (!Number.isInteger(o.neurons) || o.neurons < 1) throw new UsageError(`neurons must be an integer >= 1, got ${o.neurons}`, { field: 'neurons' });
+  const nonzeros = o.samples * Math.max(1, Math.round(density * o.neurons));
+  if (nonzeros > 0xffffffff) throw new UsageError(`${o.samples} samples at density ${density} make ${nonzeros} nonzeros, over the 2^32 a matrix may hold`, { field: 'samples' });
+}
+
+export function generateInputs(o: GenerateInputsOptions): SparseRows {
+  checkInputsOptions(o);
+  const density = o.density ?? GRAPH_CHALLENGE_INPUT_DENSITY;
   const n = o.neurons;
   const side = Math.max(1, Math.floor(Math.sqrt(n)));
   const height = Math.ceil(n / side);

@@ -1,10 +1,12 @@
 // The GraphChallenge Sparse DNN file layout: a directory `neuron<N>/` of per-layer weight TSVs
-// `n<N>-l<k>.tsv`, an input TSV `sparse-images-<N>*.tsv` and a truth file of category ids.
+// `n<N>-l<k>.tsv`, an input TSV `sparse-images-<N>*.tsv` and a truth file of category ids
+// `neuron<N>-l<L>-categories.tsv` (the ids for a network of L layers).
 
-import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
+import { readdirSync, existsSync, statSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ModelFormatError, UsageError, FileAccessError } from './errors.ts';
+import { ModelFormatError, UsageError, FileAccessError, fileAccessError } from './errors.ts';
+import { readDataFile } from './read-file.ts';
 import { parseTriples, parseIdList, type Triples } from './tsv.ts';
 import { compressTriples } from './compress.ts';
 import {
@@ -13,6 +15,22 @@ import {
 } from './network.ts';
 
 const LAYER_FILE = /^n(\d+)-l(\d+)\.tsv$/;
+const WEIGHTS_DIR = /^neuron(\d+)$/;
+const CATEGORIES_FILE = /^neuron(\d+)-l(\d+)-categories\.tsv$/;
+
+/**
+ * The case the shared benchmark data holds (data/graphchallenge/README.md): the real 1024-neuron,
+ * 120-layer network, its first 10,000 inputs and the truth for 120 layers. Only the benchmark's
+ * own locators use it, and the generated stand-in that replaces the data when it is absent.
+ */
+export const GRAPH_CHALLENGE_CASE = { neurons: 1024, layers: 120, inputs: 10_000 } as const;
+
+/**
+ * The largest N a layer file name may announce: 16 x the benchmark's largest network (65,536). Every
+ * layer costs 4 (N + 1) bytes whatever its lines, so a tiny file named n4000000000-l1.tsv must not
+ * make the reader allocate gigabytes.
+ */
+export const MAX_TSV_NEURONS = 1_048_576;
 
 /** Where the real benchmark data lives: $STEPINFER_DATA, else ../shared/data/graphchallenge beside the checkout. */
 export function defaultGraphChallengeDir(): string {
@@ -22,17 +40,55 @@ export function defaultGraphChallengeDir(): string {
 }
 
 /** The paths of the real benchmark case of `neurons` x `layers`, whether or not they exist. */
-export function graphChallengePaths(dir: string, neurons = 1024, layers = 120) {
+export function graphChallengePaths(dir: string, neurons: number = GRAPH_CHALLENGE_CASE.neurons, layers: number = GRAPH_CHALLENGE_CASE.layers) {
   return {
     weightsDir: join(dir, `neuron${neurons}`),
-    inputs: join(dir, `sparse-images-${neurons}-first10000.tsv`),
+    inputs: join(dir, `sparse-images-${neurons}-first${GRAPH_CHALLENGE_CASE.inputs}.tsv`),
     categories: join(dir, `neuron${neurons}-l${layers}-categories.tsv`),
   };
 }
 
-export function graphChallengeDataPresent(dir: string, neurons = 1024, layers = 120): boolean {
+export function graphChallengeDataPresent(dir: string, neurons: number = GRAPH_CHALLENGE_CASE.neurons, layers: number = GRAPH_CHALLENGE_CASE.layers): boolean {
   const p = graphChallengePaths(dir, neurons, layers);
   return existsSync(join(p.weightsDir, `n${neurons}-l${layers}.tsv`)) && existsSync(p.inputs) && existsSync(p.categories);
+}
+
+/** What a benchmark data folder holds, found by file names rather than assumed. */
+export interface GraphChallengeData {
+  readonly dir: string;
+  readonly neurons: number;
+  readonly weightsDir: string;
+  /** The inputs of this N (`sparse-images-<N>*.tsv`, the first by name), when present. */
+  readonly inputs?: string;
+  /** Truth files by the layer count they are for. */
+  readonly categories: ReadonlyMap<number, string>;
+}
+
+/**
+ * The benchmark data in `dir`: the smallest `neuron<N>/` folder that holds layer files, its inputs
+ * and truth files. Undefined when there is none.
+ */
+export function findGraphChallengeData(dir: string): GraphChallengeData | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return undefined;
+  }
+  const sizes = names
+    .map((name) => ({ name, m: WEIGHTS_DIR.exec(name) }))
+    .filter((x) => x.m !== null && existsSync(join(dir, x.name, `n${x.m[1]}-l1.tsv`)))
+    .map((x) => Number(x.m![1]))
+    .sort((a, b) => a - b);
+  if (sizes.length === 0) return undefined;
+  const neurons = sizes[0];
+  const inputs = names.find((name) => name.startsWith(`sparse-images-${neurons}`) && name.endsWith('.tsv'));
+  const categories = new Map<number, string>();
+  for (const name of names) {
+    const m = CATEGORIES_FILE.exec(name);
+    if (m && Number(m[1]) === neurons) categories.set(Number(m[2]), join(dir, name));
+  }
+  return { dir, neurons, weightsDir: join(dir, `neuron${neurons}`), inputs: inputs === undefined ? undefined : join(dir, inputs), categories };
 }
 
 function checkRange(t: Triples, limit: number, which: 'first' | 'second', field: string, file: string, what: string): void {
@@ -48,7 +104,7 @@ function checkRange(t: Triples, limit: number, which: 'first' | 'second', field:
 
 /** Reads one weight TSV (`input<TAB>output<TAB>weight`, i.e. row and column of W) of an N-neuron network. */
 export function readWeightTsv(file: string, neurons: number): SparseLayer {
-  const t = parseTriples(readFileSync(file), file, ['row', 'column', 'weight']);
+  const t = parseTriples(readDataFile(file, 'layer file not found'), file, ['row', 'column', 'weight']);
   if (t.count === 0) throw new ModelFormatError('layer file has no weights', { file });
   checkRange(t, neurons, 'first', 'row', file, `the network (${neurons} neurons)`);
   checkRange(t, neurons, 'second', 'column', file, `the network (${neurons} neurons)`);
@@ -71,27 +127,42 @@ export function readGraphChallengeNetwork(weightsDir: string, options: ReadNetwo
   }
   const found = new Map<number, string>();
   let neurons = -1;
-  for (const name of readdirSync(weightsDir)) {
+  let names: string[];
+  try {
+    names = readdirSync(weightsDir);
+  } catch (error) {
+    throw fileAccessError(error, weightsDir);
+  }
+  for (const name of names) {
     const m = LAYER_FILE.exec(name);
     if (!m) continue;
     const n = Number(m[1]);
     if (neurons !== -1 && n !== neurons) {
       throw new ModelFormatError(`layer files of two network sizes (${neurons} and ${n}) in one directory`, { file: join(weightsDir, name) });
     }
+    if (n < 1 || n > MAX_TSV_NEURONS) {
+      throw new ModelFormatError(`the file name says ${n} neurons; networks of 1 to ${MAX_TSV_NEURONS.toLocaleString('en-US')} neurons are read`, { file: join(weightsDir, name) });
+    }
     neurons = n;
     found.set(Number(m[2]), name);
   }
   if (neurons === -1) throw new ModelFormatError('no n<N>-l<k>.tsv layer files', { file: weightsDir });
+  let contiguous = 0;
+  while (found.has(contiguous + 1)) contiguous++;
+  if (options.layers !== undefined && options.layers < 1) throw new UsageError(`layers must be at least 1, got ${options.layers}`, { field: 'layers' });
+  if (options.layers !== undefined && options.layers > found.size && contiguous === found.size) {
+    throw new UsageError(`asked for ${options.layers} layers, the directory has ${found.size}`, { file: weightsDir, field: 'layers' });
+  }
   const layerCount = options.layers ?? found.size;
-  if (layerCount < 1) throw new UsageError(`layers must be at least 1, got ${layerCount}`);
-  for (let k = 1; k <= layerCount; k++) {
-    if (!found.has(k)) {
-      throw new ModelFormatError(`layer ${k} of ${layerCount} is missing`, { file: join(weightsDir, `n${neurons}-l${k}.tsv`) });
-    }
+  if (contiguous < layerCount) {
+    throw new ModelFormatError(`layer ${contiguous + 1} of ${layerCount} is missing`, { file: join(weightsDir, `n${neurons}-l${contiguous + 1}.tsv`) });
   }
   const bias = options.bias ?? GRAPH_CHALLENGE_BIAS[neurons];
   if (bias === undefined) {
-    throw new UsageError(`no GraphChallenge bias is defined for ${neurons} neurons; pass a bias explicitly`, { file: weightsDir });
+    throw new ModelFormatError(
+      `the benchmark defines no bias for ${neurons} neurons (only for ${Object.keys(GRAPH_CHALLENGE_BIAS).join(', ')}): give one (stepinfer model convert <dir> --bias <b>)`,
+      { file: weightsDir },
+    );
   }
   const layers: SparseLayer[] = [];
   for (let k = 1; k <= layerCount; k++) {
@@ -108,9 +179,18 @@ export interface ReadInputsOptions {
 
 /** Reads an input TSV `sample<TAB>neuron<TAB>value` into one activation row per sample. */
 export function readInputTsv(file: string, neurons: number, options: ReadInputsOptions = {}): SparseRows {
-  if (!existsSync(file)) throw new FileAccessError('input file not found', { file });
-  const t = parseTriples(readFileSync(file), file, ['sample', 'neuron', 'value']);
+  const t = parseTriples(readDataFile(file, 'input file not found'), file, ['sample', 'neuron', 'value']);
+  if (t.count === 0) throw new ModelFormatError('no inputs: the file has no sample<TAB>neuron<TAB>value lines', { file });
   checkRange(t, neurons, 'second', 'neuron', file, `the network (${neurons} neurons)`);
+  // A sample with no line is an all-zero input; more samples than lines means most of them are,
+  // which is a wrong column or a typo, and would cost rows (memory, time) the file never paid for.
+  if (t.maxFirst + 1 > t.count) {
+    const at = t.first.indexOf(t.maxFirst);
+    throw new ModelFormatError(
+      `sample ${t.maxFirst + 1} is beyond the file's ${t.count} line${t.count === 1 ? '' : 's'}: sample ids must not exceed the number of lines (every sample has at least one nonzero on average)`,
+      { file, line: t.line[at] },
+    );
+  }
   if (options.limit !== undefined && options.limit > t.maxFirst + 1) {
     throw new UsageError(`asked for ${options.limit} inputs, the file holds ${t.maxFirst + 1}`, { file, field: 'limit' });
   }
@@ -132,6 +212,5 @@ export function readInputTsv(file: string, neurons: number, options: ReadInputsO
 
 /** Reads a truth file of 1-based category ids; returns them 0-based and ascending. */
 export function readCategories(file: string): Uint32Array {
-  if (!existsSync(file)) throw new FileAccessError('categories file not found', { file });
-  return parseIdList(readFileSync(file), file);
+  return parseIdList(readDataFile(file, 'categories file not found'), file);
 }

@@ -8,6 +8,9 @@ import { ModelFormatError } from './errors.ts';
 const TAB = 9, LF = 10, CR = 13, SPACE = 32, PLUS = 43, MINUS = 45, DOT = 46, ZERO = 48, NINE = 57;
 const LOWER_E = 101, UPPER_E = 69;
 
+/** The largest finite float32, as JavaScript prints it. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 /** Exact powers of ten in double precision: products with them round once (fast-path parsing). */
 const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
 
@@ -110,6 +113,8 @@ class Scanner {
       if (Number.isNaN(value) && this.token(start) !== 'NaN') this.fail(`${field} is not a number: "${this.token(start)}"`);
     }
     if (!Number.isFinite(value)) this.fail(`${field} is ${this.token(start)}; weights and activations must be finite`);
+    // Values are stored as float32: a finite double beyond its range would become Infinity there.
+    if (!Number.isFinite(Math.fround(value))) this.fail(`${field} ${this.token(start)} overflows float32 (largest magnitude ${FLOAT32_MAX})`);
     return value;
   }
 

@@ -1,21 +1,24 @@
 // `stepinfer calibrate`: measures the layer kernel's multiply-adds per second on this machine
 // (scatter and gather regimes) and writes the profile the planner's latency model reads.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { UsageError } from '../../model/errors.ts';
+import { fileAccessError } from '../../model/errors.ts';
 import { calibrateKernel, DEFAULT_CALIBRATION_CASES, QUICK_CALIBRATION_CASES } from '../../functions/calibration/calibrate.ts';
 import { parseCalibrationProfile, type CalibrationProfile } from '../../planner/latency/profile.ts';
+import { checkOutputPath, writeOutputFile } from '../files.ts';
 import { progressBar, report, table } from '../output.ts';
+import { integerOption } from '../options.ts';
 
 /** Where `calibrate` writes and `plan` looks by default, relative to the working directory. */
 export const DEFAULT_CALIBRATION_PATH = '.stepinfer/calibration.json';
 
 interface CalibrateOptions {
   readonly out: string;
+  readonly force?: boolean;
   readonly quick?: boolean;
-  readonly repetitions: string;
+  readonly repetitions: number;
   readonly json?: boolean;
   readonly progress?: boolean;
 }
@@ -33,8 +36,9 @@ export function registerCalibrateCommand(program: Command): void {
     .command('calibrate')
     .description("measure the layer kernel's throughput on this machine (scatter and gather regimes) for the planner's latency model")
     .option('--out <file>', 'where to write the profile', DEFAULT_CALIBRATION_PATH)
+    .option('--force', 'replace an existing profile')
     .option('--quick', 'one small case (about a second; less accurate)')
-    .option('--repetitions <n>', 'timed runs per measurement (the median is kept)', '3')
+    .option('--repetitions <n>', 'timed runs per measurement (the median is kept)', integerOption(1, 50), 3)
     .option('--json', 'print the profile as JSON')
     .option('--progress', 'show progress on stderr even when it is not a terminal')
     .addHelpText('after', `
@@ -43,21 +47,24 @@ sparse GraphChallenge-like inputs with every row scattered, and dense inputs wit
 \`stepinfer plan\` reads ${DEFAULT_CALIBRATION_PATH} when present (or --calibration <file>), else the
 checked-in default profile. The machine is shared and noisy: calibrate when it is idle.`)
     .action((options: CalibrateOptions) => {
-      const repetitions = Number(options.repetitions);
-      if (!Number.isInteger(repetitions) || repetitions < 1 || repetitions > 50) {
-        throw new UsageError(`--repetitions must be an integer from 1 to 50, got ${options.repetitions}`, { field: 'repetitions' });
+      if (resolve(options.out) === resolve(DEFAULT_CALIBRATION_PATH)) {
+        // The default's folder is the project's own; other folders must exist (checked below).
+        try {
+          mkdirSync(dirname(resolve(DEFAULT_CALIBRATION_PATH)), { recursive: true });
+        } catch (error) {
+          throw fileAccessError(error, dirname(DEFAULT_CALIBRATION_PATH));
+        }
       }
+      const out = checkOutputPath(options.out, { overwrite: options.force, option: '--out' });
       const bar = progressBar('calibrate', options);
       const profile = calibrateKernel({
         cases: options.quick ? QUICK_CALIBRATION_CASES : DEFAULT_CALIBRATION_CASES,
-        repetitions,
+        repetitions: options.repetitions,
         onStep: (done, total, note) => bar.tick(done, total, note),
       });
       bar.stop();
       parseCalibrationProfile(profile, '(measured profile)');
-      const out = resolve(options.out);
-      mkdirSync(dirname(out), { recursive: true });
-      writeFileSync(out, `${JSON.stringify(profile, null, 2)}\n`);
+      writeOutputFile(out, `${JSON.stringify(profile, null, 2)}\n`);
       report(options, { out, profile }, (v) => `${describeProfile(v.profile)}\nwrote ${v.out}`);
     });
 }

@@ -3,6 +3,7 @@
 // and prints the breakdown, next to the published totals when the record has them.
 
 import type { Command } from 'commander';
+import { UsageError } from '../../model/errors.ts';
 import { report, table } from '../output.ts';
 import {
   defaultPrices, parseRunRecords, priceRecord, COST_SERVICES,
@@ -89,6 +90,9 @@ Example: stepinfer cost ../shared/data/fsd-inference/runs-1024n-8w.json`)
     .action((file: string, options: CostOptions) => {
       const base = options.prices ? readPriceFile(options.prices) : defaultPrices();
       const records = readCostInput(file);
+      if (options.ignoreRecordPrices && !records.some((r) => r.prices !== undefined)) {
+        throw new UsageError('--ignore-record-prices changes nothing: no record in the file has its own prices', { file, field: 'ignore-record-prices' });
+      }
       const priced = records.map((r, i) => priceRecord(r, base, r.source ?? r.variant ?? `${file} [${i}]`, { ignoreRecordPrices: options.ignoreRecordPrices }));
       report(options, priced.map((p) => ({
         label: p.label,

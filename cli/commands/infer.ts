@@ -1,22 +1,25 @@
 // `stepinfer infer`: runs inference and reports categories (inputs with any nonzero final activation).
 
 import type { Command } from 'commander';
-import { StepinferError, UsageError, TruthMismatchError } from '../../model/errors.ts';
-import { writeRowsTsv } from '../../model/load.ts';
+import { UsageError, TruthMismatchError } from '../../model/errors.ts';
+import { formatRowsTsv } from '../../model/load.ts';
 import { networkNonzeros } from '../../model/network.ts';
 import { inferSerial } from '../../functions/serial/serial-inference.ts';
 import { createLayerKernel, KERNEL_BACKENDS, type KernelBackend } from '../../functions/kernels/backends.ts';
+import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kernel.ts';
 import { GATHER_ENGINES, type GatherEngineName } from '../../functions/kernels/gather.ts';
+import { checkOutputPath, writeOutputFile } from '../files.ts';
 import { progressBar, report } from '../output.ts';
-import { integerOption, numberOption } from '../options.ts';
+import { choiceOption, fractionOption, integerOption, seedOption, shapeOption } from '../options.ts';
 import { compareWithTruth, resolveWorkload, type WorkloadOptions } from '../workload.ts';
 
 interface InferOptions extends WorkloadOptions {
   readonly serial?: boolean;
-  readonly backend: KernelBackend;
+  readonly backend?: KernelBackend;
   readonly gatherDensity?: number;
-  readonly gatherEngine: GatherEngineName;
+  readonly gatherEngine?: GatherEngineName;
   readonly activations?: string;
+  readonly force?: boolean;
   readonly json?: boolean;
   readonly progress?: boolean;
 }
@@ -25,41 +28,43 @@ export function registerInferCommand(program: Command): void {
   program
     .command('infer')
     .description('Run inference and report the categories (inputs whose final activation row has a nonzero). '
-      + 'Without --model it runs the real GraphChallenge benchmark when its data is reachable, otherwise a generated network of the same shape.')
+      + 'Without --model or --generate it runs the real GraphChallenge benchmark when its data is reachable, otherwise a generated network of the same shape.')
     .option('--serial', 'run every layer in this process (the reference every distributed run must match)')
     .option('--model <path>', 'a .sdnn model or a neuron<N>/ directory of GraphChallenge layer TSVs')
+    .option('--generate <NxL>', 'a generated RadiX-Net network instead, e.g. 4096x120 (its inputs: --samples or --inputs)', shapeOption)
     .option('--inputs <tsv>', 'input activations, sample<TAB>neuron<TAB>value, 1-based')
+    .option('--samples <n>', 'generate n inputs instead of reading --inputs', integerOption(1))
+    .option('--seed <n>', 'seed of generated networks and inputs (default 1)', seedOption)
     .option('--truth <tsv>', 'expected category ids (1-based, one per line); a mismatch fails the command')
     .option('--limit <n>', 'use the first n inputs', integerOption(1))
-    .option('--layers <L>', 'use the first L layers', integerOption(1))
-    .option('--generate <NxL>', 'run a generated RadiX-Net network, e.g. 4096x120')
-    .option('--samples <n>', 'inputs to generate with --generate (default 10000)', integerOption(1))
-    .option('--seed <n>', 'seed for generated networks and inputs', integerOption(0))
-    .option('--backend <name>', `layer kernel: ${KERNEL_BACKENDS.join(' or ')}`, 'typescript')
-    .option('--gather-density <fraction>', 'typescript kernel: gather rows denser than this fraction', numberOption)
-    .option('--gather-engine <name>', `typescript kernel: how dense rows are gathered, ${GATHER_ENGINES.join(' or ')} (bit-identical)`, 'wasm-simd')
+    .option('--layers <L>', 'use the first L layers of the model', integerOption(1))
+    .option('--backend <name>', `layer kernel: ${KERNEL_BACKENDS.join(' or ')} (default typescript)`, choiceOption(KERNEL_BACKENDS))
+    .option('--gather-density <fraction>', `typescript kernel: gather rows denser than this fraction of the neurons (default ${DEFAULT_GATHER_ABOVE_DENSITY})`, fractionOption({ zero: true }))
+    .option('--gather-engine <name>', `typescript kernel: how dense rows are gathered, ${GATHER_ENGINES.join(' or ')} (bit-identical; default ${GATHER_ENGINES[0]})`, choiceOption(GATHER_ENGINES))
     .option('--activations <file>', 'also write the final activations as TSV')
+    .option('--force', 'replace an existing --activations file')
     .option('--json', 'print the result as JSON')
     .option('--progress', 'show a progress bar over layers even when stderr is not a terminal')
     .action((o: InferOptions) => {
       if (!o.serial) {
         throw new UsageError('infer needs --serial: only serial inference exists so far (distributed runs come with the workflow runtime)');
       }
-      if (!(GATHER_ENGINES as readonly string[]).includes(o.gatherEngine)) {
-        throw new UsageError(`unknown gather engine "${o.gatherEngine}" (choose ${GATHER_ENGINES.join(' or ')})`, { field: 'gather-engine' });
+      const backend = o.backend ?? 'typescript';
+      if (backend !== 'typescript') {
+        if (o.gatherDensity !== undefined) throw new UsageError(`--gather-density applies to the typescript backend, not ${backend}`, { field: 'gather-density' });
+        if (o.gatherEngine !== undefined) throw new UsageError(`--gather-engine applies to the typescript backend, not ${backend}`, { field: 'gather-engine' });
       }
-      if (!(KERNEL_BACKENDS as readonly string[]).includes(o.backend)) {
-        throw new UsageError(`unknown backend "${o.backend}" (choose ${KERNEL_BACKENDS.join(' or ')})`, { field: 'backend' });
-      }
-      const workload = resolveWorkload(o);
+      if (o.force && !o.activations) throw new UsageError('--force replaces an existing --activations file; no --activations was given', { field: 'force' });
+      if (o.activations) checkOutputPath(o.activations, { overwrite: o.force, option: '--activations' });
+      const workload = resolveWorkload(o, { defaultModel: 'benchmark', inputs: 'required' });
       if (!o.json) process.stderr.write(`${workload.description}\n`);
       const bar = progressBar('layers', o);
       const result = inferSerial(workload.network, workload.inputs, {
-        kernel: createLayerKernel(workload.network.neurons, { backend: o.backend, gatherAboveDensity: o.gatherDensity, gatherEngine: o.gatherEngine }),
+        kernel: createLayerKernel(workload.network.neurons, { backend, gatherAboveDensity: o.gatherDensity, gatherEngine: o.gatherEngine }),
         onLayer: (layer, of) => bar.tick(layer.layer, of, `active rows ${layer.activeRows}`),
       });
       bar.stop();
-      if (o.activations) writeRowsTsv(o.activations, result.activations);
+      if (o.activations) writeOutputFile(o.activations, formatRowsTsv(result.activations));
       const edges = workload.inputs.rows * networkNonzeros(workload.network);
       const truth = workload.truth ? compareWithTruth(result.categories, workload.truth) : undefined;
       const summary = {
@@ -74,14 +79,19 @@ export function registerInferCommand(program: Command): void {
         multiplyAdds: result.multiplyAdds,
         categoryCount: result.categories.length,
         categories: result.categories.map((id) => id + 1),
-        truth: truth ? { matches: truth.matches, expected: workload.truth!.length, missing: truth.missing, extra: truth.extra } : undefined,
+        truth: truth
+          ? { file: workload.truthFile, matches: truth.matches, expected: workload.truth!.length, idsBeyondInputs: workload.truthIdsBeyondInputs, missing: truth.missing, extra: truth.extra }
+          : undefined,
         activationsFile: o.activations,
       };
       report(o, summary, (s) => [
         `backend      ${s.backend}`,
         `categories   ${s.categoryCount} of ${s.inputs} inputs`,
         `time         ${s.seconds.toFixed(3)} s for ${s.layers} layers (${(s.edgesPerSecond / 1e9).toFixed(2)} G edges/s, ${(s.multiplyAdds / 1e9).toFixed(3)} G multiply-adds)`,
-        s.truth ? `truth        ${s.truth.matches ? `matches all ${s.truth.expected} expected categories` : `MISMATCH: ${s.truth.missing.length} missing, ${s.truth.extra.length} extra`}` : 'truth        none given',
+        s.truth
+          ? `truth        ${s.truth.matches ? `matches all ${s.truth.expected} expected categories` : `MISMATCH: ${s.truth.missing.length} missing, ${s.truth.extra.length} extra`}`
+            + `${s.truth.idsBeyondInputs ? ` (${s.truth.idsBeyondInputs} ids of ${s.truth.file} are beyond the ${s.inputs} inputs)` : ''}`
+          : 'truth        none given',
         ...(s.activationsFile ? [`activations  written to ${s.activationsFile}`] : []),
         `ids          ${s.categories.slice(0, 20).join(' ')}${s.categories.length > 20 ? ' ...' : ''}`,
       ].join('\n'));
@@ -89,7 +99,7 @@ export function registerInferCommand(program: Command): void {
         const list = (ids: number[]) => (ids.length ? ` (${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', ...' : ''})` : '');
         throw new TruthMismatchError(
           `categories differ from the truth: ${truth.missing.length} missing${list(truth.missing)}, ${truth.extra.length} extra${list(truth.extra)}`,
-          { file: o.truth },
+          { file: workload.truthFile },
         );
       }
     });

@@ -4,60 +4,17 @@
 
 import type { Command } from 'commander';
 import { UsageError } from '../../model/errors.ts';
-import { generateRadixNetwork } from '../../model/generate.ts';
-import { defaultGraphChallengeDir, graphChallengePaths } from '../../model/graphchallenge.ts';
-import { loadNetwork } from '../../model/load.ts';
-import type { SparseNetwork } from '../../model/network.ts';
-import { isPartitionScheme, partitionNetwork, PARTITION_SCHEMES, DEFAULT_EPSILON, type PartitionScheme } from '../../planner/partition/index.ts';
+import { partitionNetwork, PARTITION_SCHEMES, DEFAULT_EPSILON, type PartitionScheme } from '../../planner/partition/index.ts';
 import { summarizePartition, type PartitionSummary } from '../../planner/partition/summary.ts';
 import { progressBar, report, table, type OutputOptions } from '../output.ts';
-import { parseShape } from '../workload.ts';
+import { checkWorkerCounts, choiceListOption, fractionOption, integerOption, numberOption, seedOption, shapeOption, workerListOption, type Shape } from '../options.ts';
+import { resolveWorkload } from '../workload.ts';
 
-/** Parses `8`, `8,16,32`, `2..64` or mixes like `2..8,16`; every value an integer >= 1. */
-export function parseWorkerList(text: string): number[] {
-  const out: number[] = [];
-  for (const item of text.split(',').map((s) => s.trim()).filter((s) => s.length > 0)) {
-    const range = /^(\d+)\.\.(\d+)$/.exec(item);
-    if (range) {
-      const from = Number(range[1]);
-      const to = Number(range[2]);
-      if (from < 1 || to < from) throw new UsageError(`bad worker range '${item}' (want a..b with 1 <= a <= b)`, { field: 'workers' });
-      for (let p = from; p <= to; p++) out.push(p);
-    } else if (/^\d+$/.test(item) && Number(item) >= 1) {
-      out.push(Number(item));
-    } else {
-      throw new UsageError(`bad worker count '${item}' (want an integer >= 1, a list 8,16 or a range 2..64)`, { field: 'workers' });
-    }
-  }
-  if (out.length === 0) throw new UsageError('no worker counts given', { field: 'workers' });
-  return [...new Set(out)];
-}
+export { parseWorkerList } from '../options.ts';
 
-export function parseSchemes(text: string): PartitionScheme[] {
-  if (text === 'all') return [...PARTITION_SCHEMES];
-  const schemes = text.split(',').map((s) => s.trim());
-  for (const s of schemes) {
-    if (!isPartitionScheme(s)) throw new UsageError(`unknown scheme '${s}' (known: ${PARTITION_SCHEMES.join(', ')}, or all)`, { field: 'scheme' });
-  }
-  return schemes as PartitionScheme[];
-}
-
-/** The network named by --model (a neuron<N> TSV directory or an .sdnn file) or --generate; default the real 1024 x 120 one. */
-export function chooseNetwork(options: { model?: string; generate?: string; seed?: number }): { network: SparseNetwork; source: string } {
-  if (options.model && options.generate) throw new UsageError('give either --model or --generate, not both', { field: 'model' });
-  if (options.generate) {
-    const shape = parseShape(options.generate);
-    return { network: generateRadixNetwork({ ...shape, seed: options.seed ?? 1 }), source: `generated RadiX-Net ${options.generate}` };
-  }
-  const path = options.model ?? graphChallengePaths(defaultGraphChallengeDir()).weightsDir;
-  return { network: loadNetwork(path), source: path };
-}
-
-function parseNumber(text: string, field: string, check: (x: number) => boolean, want: string): number {
-  const x = Number(text);
-  if (!Number.isFinite(x) || !check(x)) throw new UsageError(`${field} must be ${want}, got '${text}'`, { field });
-  return x;
-}
+/** The schemes whose result depends on the seed and on epsilon (block and cyclic are fixed maps). */
+const SEEDED_SCHEMES: readonly PartitionScheme[] = ['random', 'hypergraph', 'hypergraph-layered'];
+const BALANCED_SCHEMES: readonly PartitionScheme[] = ['hypergraph', 'hypergraph-layered'];
 
 export interface PartitionCase extends PartitionSummary {
   readonly seconds: number;
@@ -65,13 +22,14 @@ export interface PartitionCase extends PartitionSummary {
 
 interface PartitionCommandOptions extends OutputOptions {
   readonly model?: string;
-  readonly generate?: string;
-  readonly workers: string;
-  readonly scheme: string;
-  readonly seed: string;
-  readonly epsilon: string;
-  readonly samples: string;
-  readonly density: string;
+  readonly generate?: Shape;
+  readonly inputs?: string;
+  readonly workers?: number[];
+  readonly scheme?: PartitionScheme[];
+  readonly seed?: number;
+  readonly epsilon?: number;
+  readonly samples?: number;
+  readonly density: number;
 }
 
 function formatBytes(bytes: number): string {
@@ -88,7 +46,7 @@ function renderCases(value: { source: string; density: number; cases: PartitionC
     formatBytes(c.totalBytes), `${(c.maxImbalance * 100).toFixed(1)}%`, c.remappedLayers, c.seconds.toFixed(2),
   ]);
   const lines = [
-    `network: ${value.source} (${value.cases[0]?.neurons ?? 0} neurons x ${value.cases[0]?.layers ?? 0} layers); bytes for ${value.cases[0]?.samples ?? 0} samples at density ${value.density}`,
+    `network: ${value.source}; bytes for ${value.cases[0]?.samples ?? 0} sample${value.cases[0]?.samples === 1 ? '' : 's'} at density ${value.density}`,
     table(['scheme', 'workers', 'row-sends', 'worst layer (sends)', 'max/worker', 'bytes', 'imbalance', 'remapped', 'seconds'], rows),
   ];
   if (value.cases.length === 1) {
@@ -101,24 +59,37 @@ export function registerPartitionCommand(program: Command): void {
   program
     .command('partition')
     .description('partition neurons over workers and report communication volume, bytes and balance')
-    .option('--model <path>', 'a neuron<N> directory of GraphChallenge TSVs or an .sdnn file (default: the real 1024x120 network)')
-    .option('--generate <NxL>', 'a synthetic RadiX-Net network instead, e.g. 65536x120')
-    .option('--workers <P>', 'workers: a number, a list (8,16,32) or a range (2..64)', '8')
-    .option('--scheme <name>', `${PARTITION_SCHEMES.join(', ')}, a comma list, or all`, 'hypergraph')
-    .option('--seed <n>', 'seed for random choices', '1')
-    .option('--epsilon <e>', 'allowed per-layer imbalance', String(DEFAULT_EPSILON))
-    .option('--samples <n>', 'input samples, for the byte estimate', '10000')
-    .option('--density <d>', 'fraction of nonzero activations, for the byte estimate (1: every value, an upper bound)', '1')
+    .option('--model <path>', 'a neuron<N> directory of GraphChallenge TSVs or an .sdnn file (default: the real benchmark network)')
+    .option('--generate <NxL>', 'a synthetic RadiX-Net network instead, e.g. 65536x120', shapeOption)
+    .option('--inputs <tsv>', 'inputs whose sample count the byte estimate uses (default: the benchmark\'s with its network)')
+    .option('--workers <P>', 'workers: a number, a list (8,16,32) or a range (2..64); default 8', workerListOption)
+    .option('--scheme <name>', `${PARTITION_SCHEMES.join(', ')}, a comma list, or all (default hypergraph)`, choiceListOption(PARTITION_SCHEMES, { allowAll: true }))
+    .option('--seed <n>', 'seed of random choices and of --generate (default 1)', seedOption)
+    .option('--epsilon <e>', `allowed per-layer imbalance of the hypergraph schemes (default ${DEFAULT_EPSILON})`, numberOption({ min: 0, max: 1, belowMax: true }))
+    .option('--samples <n>', 'input samples for the byte estimate (default: the rows of the inputs at hand, else 1)', integerOption(0))
+    .option('--density <d>', 'fraction of nonzero activations, for the byte estimate (1: every value, an upper bound)', fractionOption({ zero: true }), 1)
     .option('--json', 'print one JSON document')
     .option('--progress', 'show progress on stderr')
     .action((opts: PartitionCommandOptions) => {
-      const workers = parseWorkerList(opts.workers);
-      const schemes = parseSchemes(opts.scheme);
-      const seed = parseNumber(opts.seed, 'seed', Number.isInteger, 'an integer');
-      const epsilon = parseNumber(opts.epsilon, 'epsilon', (x) => x >= 0 && x < 1, 'in [0, 1)');
-      const samples = parseNumber(opts.samples, 'samples', (x) => Number.isInteger(x) && x >= 0, 'an integer >= 0');
-      const density = parseNumber(opts.density, 'density', (x) => x >= 0 && x <= 1, 'in [0, 1]');
-      const { network, source } = chooseNetwork({ model: opts.model, generate: opts.generate, seed });
+      const schemes = opts.scheme ?? ['hypergraph'];
+      if (opts.seed !== undefined && opts.generate === undefined && !schemes.some((s) => SEEDED_SCHEMES.includes(s))) {
+        throw new UsageError(`--seed changes nothing here: ${schemes.join(', ')} ${schemes.length > 1 ? 'are' : 'is a'} fixed map${schemes.length > 1 ? 's' : ''} and the network is not generated`, { field: 'seed' });
+      }
+      if (opts.epsilon !== undefined && !schemes.some((s) => BALANCED_SCHEMES.includes(s))) {
+        throw new UsageError(`--epsilon applies to the hypergraph schemes only, not ${schemes.join(', ')}`, { field: 'epsilon' });
+      }
+      if (opts.inputs !== undefined && opts.samples !== undefined) throw new UsageError('give either --inputs or --samples (both set the sample count)', { field: 'samples' });
+      const seed = opts.seed ?? 1;
+      const epsilon = opts.epsilon ?? DEFAULT_EPSILON;
+      const workload = resolveWorkload(
+        { model: opts.model, generate: opts.generate, inputs: opts.inputs, seed: opts.seed },
+        { defaultModel: 'benchmark', inputs: opts.samples === undefined ? 'optional' : 'none', seedUsedElsewhere: true },
+      );
+      const { network } = workload;
+      const workers = opts.workers ?? [8];
+      checkWorkerCounts(workers, network.neurons);
+      const samples = opts.samples ?? workload.inputs?.rows ?? 1;
+      const density = opts.density;
       const cases: PartitionCase[] = [];
       const bar = progressBar('partition', opts);
       const total = workers.length * schemes.length;
@@ -138,6 +109,6 @@ export function registerPartitionCommand(program: Command): void {
       } finally {
         bar.stop();
       }
-      report(opts, { source, density, cases }, renderCases);
+      report(opts, { source: workload.description, density, cases }, renderCases);
     });
 }

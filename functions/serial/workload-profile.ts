@@ -1,7 +1,7 @@
 // Profiles the workload a plan is sized for by running the real kernel serially on the planning
 // inputs (deterministic: counters only, no clocks). The planner takes the result as a value.
 
-import { UsageError } from '../../model/errors.ts';
+import { ShapeMismatchError, UsageError } from '../../model/errors.ts';
 import { activeRowCount, layerNonzeros, rowsNonzeros, type SparseNetwork, type SparseRows } from '../../model/network.ts';
 import type { LayerActivity, WorkloadProfile } from '../../planner/latency/workload.ts';
 import { SparseLayerKernel, prepareLayer, type LayerWork } from '../kernels/layer-kernel.ts';
@@ -54,9 +54,9 @@ export function defaultSampleRows(network: SparseNetwork, rows: number): number 
 /** Runs the real kernel on a strided sample of `inputs` and scales its counters to all rows. */
 export function profileWorkload(network: SparseNetwork, inputs: SparseRows, options: ProfileWorkloadOptions = {}): WorkloadProfile {
   if (inputs.columns !== network.neurons) {
-    throw new UsageError(`inputs have ${inputs.columns} columns, the network ${network.neurons} neurons`, { field: 'inputs' });
+    throw new ShapeMismatchError(`inputs have ${inputs.columns} columns, the network ${network.neurons} neurons`, { field: 'inputs' });
   }
-  if (inputs.rows < 1) throw new UsageError('the planning inputs have no rows', { field: 'inputs' });
+  if (inputs.rows < 1) throw new ShapeMismatchError('the planning inputs have no rows', { field: 'inputs' });
   const requested = options.sampleRows ?? defaultSampleRows(network, inputs.rows);
   if (!Number.isInteger(requested) || requested < 1) throw new UsageError(`sample rows must be an integer >= 1, got ${requested}`, { field: 'sampleRows' });
   const sample = stridedRows(inputs, requested);

@@ -7,7 +7,7 @@
 // an output of layer l that reads k. One such (k, target worker) pair is one row-send: the sender
 // ships, for every sample, neuron k's activation (when nonzero).
 
-import { UsageError } from '../../model/errors.ts';
+import { ShapeMismatchError, UsageError } from '../../model/errors.ts';
 import type { SparseNetwork } from '../../model/network.ts';
 import type { LayerPartition, NeuronMap } from './types.ts';
 
@@ -41,21 +41,21 @@ export function validatePartition(network: SparseNetwork, partition: LayerPartit
   const n = network.neurons;
   const p = partition.workers;
   if (partition.maps.length !== network.layers.length + 1) {
-    throw new UsageError(
+    throw new ShapeMismatchError(
       `a partition of a ${network.layers.length}-layer network needs ${network.layers.length + 1} maps (inputs and every layer), got ${partition.maps.length}`,
       { field: 'maps' },
     );
   }
   partition.maps.forEach((map: NeuronMap, l) => {
     if (map.owner.length !== n) {
-      throw new UsageError(`map has ${map.owner.length} owners for ${n} neurons`, { layer: l, field: 'owner' });
+      throw new ShapeMismatchError(`map has ${map.owner.length} owners for ${n} neurons`, { layer: l, field: 'owner' });
     }
     if (map.workers !== p) {
-      throw new UsageError(`map is over ${map.workers} workers, the partition over ${p}`, { layer: l, field: 'workers' });
+      throw new ShapeMismatchError(`map is over ${map.workers} workers, the partition over ${p}`, { layer: l, field: 'workers' });
     }
     for (let j = 0; j < n; j++) {
       if (map.owner[j] >= p) {
-        throw new UsageError(`neuron ${j} is owned by worker ${map.owner[j]}, but there are only ${p} workers`, { layer: l, worker: map.owner[j], field: 'owner' });
+        throw new ShapeMismatchError(`neuron ${j} is owned by worker ${map.owner[j]}, but there are only ${p} workers`, { layer: l, worker: map.owner[j], field: 'owner' });
       }
     }
   });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
-import { toInputMajor } from '../../model/network.ts';
+import {
+  checkInputsOptions, checkRadixOptions, generatedInputsBytes, generateInputs, generateRadixNetwork, radixNetworkBytes, GRAPH_CHALLENGE_INPUT_DENSITY,
+} from '../../model/generate.ts';
+import { layerNonzeros, toInputMajor } from '../../model/network.ts';
 import { validateLayer } from '../../model/binary.ts';
 import { UsageError } from '../../model/errors.ts';
 
@@ -63,5 +65,30 @@ describe('generateInputs', () => {
   it('rejects bad densities and counts', () => {
     expect(() => generateInputs({ neurons: 64, samples: 1, density: 0 })).toThrow(/density must be in \(0, 1\]/);
     expect(() => generateInputs({ neurons: 64, samples: 0 })).toThrow(/samples must be an integer >= 1/);
+  });
+});
+
+describe('sizes of generated models, known before generating', () => {
+  it('counts the bytes a network and its inputs hold', () => {
+    const net = generateRadixNetwork({ neurons: 256, layers: 3, bias: -0.3 });
+    const held = net.layers.reduce((sum, l) => sum + l.outputStart.byteLength + l.inputIndex.byteLength + l.weight.byteLength, 0);
+    expect(held).toBe(3 * (4 * 257 + 8 * 256 * 32));
+    // plus one layer's temporaries (the butterfly table, labels)
+    expect(radixNetworkBytes({ neurons: 256, layers: 3 })).toBe(held + 4 * 256 * 32 + 12 * 256);
+    expect(layerNonzeros(net.layers[0])).toBe(256 * 32);
+    const inputs = generateInputs({ neurons: 256, samples: 7, seed: 1 });
+    const perSample = Math.round(GRAPH_CHALLENGE_INPUT_DENSITY * 256);
+    expect(inputs.rowStart.byteLength + inputs.columnIndex.byteLength + inputs.value.byteLength).toBe(4 * 8 + 8 * 7 * perSample);
+    expect(generatedInputsBytes({ neurons: 256, samples: 7 })).toBe(4 * 8 + 8 * 7 * perSample + 256);
+    expect(radixNetworkBytes({ neurons: 1_048_576, layers: 100_000 })).toBeGreaterThan(2 ** 44);
+  });
+
+  it('refuses sizes that overflow 32-bit counts before allocating', () => {
+    expect(() => checkRadixOptions({ neurons: 2 ** 28, layers: 1, bias: -0.5 })).toThrow('field neurons: 268435456 neurons x 32 connections exceed the 2^32 nonzeros a layer may hold');
+    expect(() => checkInputsOptions({ neurons: 4096, samples: 100_000_000 })).toThrow(
+      new UsageError('100000000 samples at density 0.104 make 42600000000 nonzeros, over the 2^32 a matrix may hold', { field: 'samples' }),
+    );
+    expect(() => checkRadixOptions({ neurons: 1024, layers: 1, bias: Number.NaN })).toThrow('field bias: bias must be finite, got NaN');
+    expect(checkRadixOptions({ neurons: 1024, layers: 120 })).toMatchObject({ bias: -0.3, blocks: 16, blockSize: 64 });
   });
 });

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTriples, parseIdList } from '../../model/tsv.ts';
-import { readWeightTsv, readInputTsv, readGraphChallengeNetwork, readCategories } from '../../model/graphchallenge.ts';
-import { ModelFormatError, UsageError } from '../../model/errors.ts';
+import {
+  readWeightTsv, readInputTsv, readGraphChallengeNetwork, readCategories, findGraphChallengeData, MAX_TSV_NEURONS,
+} from '../../model/graphchallenge.ts';
+import { FileAccessError, ModelFormatError, UsageError } from '../../model/errors.ts';
 import { tempDirs, writeText } from '../helpers/tmp.ts';
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
@@ -38,9 +40,17 @@ describe('parseTriples', () => {
     ['1\t2\t0.5\t9\n', 'w.tsv:1: unexpected "9" after the third field'],
     ['1.5\t2\t0.5\n', 'w.tsv:1: row is not a whole number: "1.5"'],
     ['-1\t2\t0.5\n', 'w.tsv:1: row is not a whole number: "-1"'],
+    // Finite as doubles, infinite as the float32 they are stored in.
+    ['1\t2\t0.5\n1\t3\t1e39\n', 'w.tsv:2: weight 1e39 overflows float32 (largest magnitude 3.4028234663852886e+38)'],
+    ['1\t2\t-3.5e38\n', 'w.tsv:1: weight -3.5e38 overflows float32 (largest magnitude 3.4028234663852886e+38)'],
   ])('rejects %j with file and line', (text, message) => {
     expect(() => parseTriples(bytes(text), 'w.tsv', fields)).toThrow(new ModelFormatError(message.replace(/^w\.tsv:\d+: /, ''), { file: 'w.tsv', line: Number(/:(\d+):/.exec(message)![1]) }));
     expect(() => parseTriples(bytes(text), 'w.tsv', fields)).toThrow(message);
+  });
+
+  it('keeps values up to the largest float32', () => {
+    const t = parseTriples(bytes('1\t1\t3.4028234e38\n1\t2\t-3.4028234e38\n'), 'w.tsv', fields);
+    expect([...t.value]).toEqual([3.4028234663852886e38, -3.4028234663852886e38]);
   });
 
   it('accepts trailing blank lines at the end only', () => {
@@ -95,7 +105,8 @@ describe('GraphChallenge files', () => {
     const net = join(dir, 'neuron8');
     mkdirSync(net);
     writeText(net, 'n8-l1.tsv', '1\t1\t1\n');
-    expect(() => readGraphChallengeNetwork(net)).toThrow(UsageError);
+    expect(() => readGraphChallengeNetwork(net)).toThrow(ModelFormatError);
+    expect(() => readGraphChallengeNetwork(net)).toThrow(`${net}: the benchmark defines no bias for 8 neurons (only for 1024, 4096, 16384, 65536): give one (stepinfer model convert <dir> --bias <b>)`);
     expect(readGraphChallengeNetwork(net, { bias: -0.1 }).bias).toBe(-0.1);
   });
 
@@ -117,5 +128,59 @@ describe('GraphChallenge files', () => {
     const dir = newDir();
     expect([...readCategories(writeText(dir, 'c.tsv', '2\n5\n9\n'))]).toEqual([1, 4, 8]);
     expect(() => parseIdList(bytes('2\n2\n'), 'c.tsv')).toThrow('c.tsv:2: ids must be strictly ascending: 2 follows 2');
+  });
+
+  it('refuses an empty inputs file and sample ids beyond the lines read, naming the line', () => {
+    const dir = newDir();
+    const empty = writeText(dir, 'empty.tsv', '\n');
+    expect(() => readInputTsv(empty, 4)).toThrow(new ModelFormatError('no inputs: the file has no sample<TAB>neuron<TAB>value lines', { file: empty }));
+    const huge = writeText(dir, 'huge.tsv', '1\t1\t1\n300000000\t2\t1\n2\t1\t1\n');
+    expect(() => readInputTsv(huge, 4)).toThrow(
+      `${huge}:2: sample 300000000 is beyond the file's 3 lines: sample ids must not exceed the number of lines (every sample has at least one nonzero on average)`,
+    );
+    const overflow = writeText(dir, 'big.tsv', '1\t1\t1e39\n');
+    expect(() => readInputTsv(overflow, 4)).toThrow(`${overflow}:1: value 1e39 overflows float32`);
+    // A sample with no line (an all-zero input) is fine while the ids stay within the lines.
+    expect(readInputTsv(writeText(dir, 'gap.tsv', '1\t1\t1\n1\t2\t1\n3\t1\t1\n'), 4).rows).toBe(3);
+  });
+
+  it('bounds N from a layer file name and --layers by the directory, before reading layers', () => {
+    const dir = newDir();
+    const big = join(dir, 'big');
+    mkdirSync(big);
+    writeText(big, 'n2000000000-l1.tsv', '1\t1\t1\n');
+    expect(() => readGraphChallengeNetwork(big, { bias: -0.3 })).toThrow(
+      `${join(big, 'n2000000000-l1.tsv')}: the file name says 2000000000 neurons; networks of 1 to 1,048,576 neurons are read`,
+    );
+    expect(MAX_TSV_NEURONS).toBe(1_048_576);
+    const net = join(dir, 'neuron1024');
+    mkdirSync(net);
+    writeText(net, 'n1024-l1.tsv', '1\t1\t1\n');
+    writeText(net, 'n1024-l2.tsv', '1\t1\t1\n');
+    expect(() => readGraphChallengeNetwork(net, { layers: 5 })).toThrow(new UsageError('asked for 5 layers, the directory has 2', { file: net, field: 'layers' }));
+  });
+
+  it('names unreadable files with FileAccessError: missing, a folder', () => {
+    const dir = newDir();
+    expect(() => readInputTsv(join(dir, 'none.tsv'), 4)).toThrow(new FileAccessError('input file not found', { file: join(dir, 'none.tsv') }));
+    expect(() => readInputTsv(dir, 4)).toThrow(new FileAccessError('is a folder, a file was expected', { file: dir }));
+    expect(() => readCategories(dir)).toThrow(FileAccessError);
+  });
+
+  it('finds the benchmark case by its file names', () => {
+    const dir = newDir();
+    expect(findGraphChallengeData(dir)).toBeUndefined();
+    expect(findGraphChallengeData(join(dir, 'absent'))).toBeUndefined();
+    mkdirSync(join(dir, 'neuron4096'));
+    writeText(join(dir, 'neuron4096'), 'n4096-l1.tsv', '1\t1\t1\n');
+    mkdirSync(join(dir, 'neuron1024'));
+    writeText(join(dir, 'neuron1024'), 'n1024-l1.tsv', '1\t1\t1\n');
+    mkdirSync(join(dir, 'neuron64'));
+    writeText(dir, 'sparse-images-1024-first500.tsv', '1\t1\t1\n');
+    writeText(dir, 'neuron1024-l3-categories.tsv', '1\n');
+    writeText(dir, 'neuron4096-l120-categories.tsv', '1\n');
+    const data = findGraphChallengeData(dir)!;
+    expect(data).toMatchObject({ dir, neurons: 1024, weightsDir: join(dir, 'neuron1024'), inputs: join(dir, 'sparse-images-1024-first500.tsv') });
+    expect([...data.categories]).toEqual([[3, join(dir, 'neuron1024-l3-categories.tsv')]]);
   });
 });
