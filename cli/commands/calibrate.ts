@@ -4,9 +4,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { UsageError } from '../../model/errors.ts';
 import { calibrateKernel, DEFAULT_CALIBRATION_CASES, QUICK_CALIBRATION_CASES } from '../../functions/calibration/calibrate.ts';
 import { parseCalibrationProfile, type CalibrationProfile } from '../../planner/latency/profile.ts';
+import { integerOption } from '../options.ts';
 import { progressBar, report, table } from '../output.ts';
 
 /** Where `calibrate` writes and `plan` looks by default, relative to the working directory. */
@@ -15,7 +15,7 @@ export const DEFAULT_CALIBRATION_PATH = '.stepinfer/calibration.json';
 interface CalibrateOptions {
   readonly out: string;
   readonly quick?: boolean;
-  readonly repetitions: string;
+  readonly repetitions: number;
   readonly json?: boolean;
   readonly progress?: boolean;
 }
@@ -34,7 +34,7 @@ export function registerCalibrateCommand(program: Command): void {
     .description("measure the layer kernel's throughput on this machine (scatter and gather regimes) for the planner's latency model")
     .option('--out <file>', 'where to write the profile', DEFAULT_CALIBRATION_PATH)
     .option('--quick', 'one small case (about a second; less accurate)')
-    .option('--repetitions <n>', 'timed runs per measurement (the median is kept)', '3')
+    .option('--repetitions <n>', 'timed runs per measurement (the median is kept), 1 to 50', integerOption(1, 50), 3)
     .option('--json', 'print the profile as JSON')
     .option('--progress', 'show progress on stderr even when it is not a terminal')
     .addHelpText('after', `
@@ -43,10 +43,7 @@ sparse GraphChallenge-like inputs with every row scattered, and dense inputs wit
 \`stepinfer plan\` reads ${DEFAULT_CALIBRATION_PATH} when present (or --calibration <file>), else the
 checked-in default profile. The machine is shared and noisy: calibrate when it is idle.`)
     .action((options: CalibrateOptions) => {
-      const repetitions = Number(options.repetitions);
-      if (!Number.isInteger(repetitions) || repetitions < 1 || repetitions > 50) {
-        throw new UsageError(`--repetitions must be an integer from 1 to 50, got ${options.repetitions}`, { field: 'repetitions' });
-      }
+      const repetitions = options.repetitions;
       const bar = progressBar('calibrate', options);
       const profile = calibrateKernel({
         cases: options.quick ? QUICK_CALIBRATION_CASES : DEFAULT_CALIBRATION_CASES,

@@ -50,6 +50,11 @@ export interface StageProgram {
   readonly fixedHistoryEvents: number;
   /** HiGHS's time limit per solve. Default DEFAULT_SOLVER_TIME_LIMIT_SECONDS. */
   readonly timeLimitSeconds?: number;
+  /**
+   * Stop after this many improving solutions (HiGHS mip_max_improving_sols): a deterministic way
+   * to cut a solve short, like the time limit but reproducible. Default: no limit.
+   */
+  readonly improvingSolutionLimit?: number;
 }
 
 /** Whether HiGHS proved the solution optimal, and if not, how far from the bound it may be. */
@@ -194,6 +199,7 @@ async function solveOnce(p: StageProgram, options: readonly StageOption[], objec
   const timeLimit = p.timeLimitSeconds ?? DEFAULT_SOLVER_TIME_LIMIT_SECONDS;
   const outcome = solver.withModel({ format: 'lp', data: lp }, (model) => {
     model.options.set({ output_flag: false, mip_rel_gap: 1e-9, mip_abs_gap: 1e-9, time_limit: timeLimit, random_seed: 0 });
+    if (p.improvingSolutionLimit !== undefined) model.options.set('mip_max_improving_sols', p.improvingSolutionLimit);
     model.run();
     const status = model.getModelStatus() as number;
     const primal = Number(model.info.get('primal_solution_status'));

@@ -92,6 +92,8 @@ export interface PlanSearchOptions {
   readonly maxUnits?: number;
   /** HiGHS's time limit per solve. Default milp.ts DEFAULT_SOLVER_TIME_LIMIT_SECONDS. */
   readonly solverTimeLimitSeconds?: number;
+  /** Stop each solve after this many improving solutions (reproducible early stop). Default: none. */
+  readonly solverImprovingSolutionLimit?: number;
   readonly onProgress?: (step: string, done: number, total: number) => void;
 }
 
@@ -103,6 +105,8 @@ export interface PlanSearchResult {
   readonly pareto: readonly Candidate[];
   /** The best feasible candidate of every family (by the objective). */
   readonly families: readonly Candidate[];
+  /** Every plan the stage program (HiGHS) returned, with whether it was proven optimal. */
+  readonly refined: readonly Candidate[];
   readonly server: ServerEstimate;
   readonly explanation: string;
   /** The partition of the chosen worker count (null for one worker). */
@@ -439,6 +443,7 @@ export async function searchPlans(network: SparseNetwork, workload: WorkloadProf
   for (let b = unit; b < L; b += unit) cuts.push(b);
   cuts.push(L);
   let milpSolves = 0;
+  const refined: Candidate[] = [];
   const toRefine = ranked.slice(0, refineTop);
   for (let i = 0; i < toRefine.length; i++) {
     const base = toRefine[i];
@@ -475,9 +480,11 @@ export async function searchPlans(network: SparseNetwork, workload: WorkloadProf
       maxHistoryEvents: base.config.workflowType === 'STANDARD' ? AWS_LIMITS.sfnStandardMaxHistoryEvents.value : undefined,
       fixedHistoryEvents: overhead.historyEvents,
       timeLimitSeconds: o.solverTimeLimitSeconds,
+      improvingSolutionLimit: o.solverImprovingSolutionLimit,
     });
     milpSolves++;
-    if (solution) consider(model, solution.stages.map((s) => ({ firstLayer: s.firstLayer, lastLayer: s.lastLayer, memoryMB: s.memoryMB })), 'milp', solution.optimality);
+    const refinedPlan = solution ? consider(model, solution.stages.map((s) => ({ firstLayer: s.firstLayer, lastLayer: s.lastLayer, memoryMB: s.memoryMB })), 'milp', solution.optimality) : null;
+    if (refinedPlan) refined.push(refinedPlan);
   }
   o.onProgress?.('stage program (HiGHS)', toRefine.length, toRefine.length);
 
@@ -515,7 +522,7 @@ export async function searchPlans(network: SparseNetwork, workload: WorkloadProf
     a.meetsSlo !== b.meetsSlo ? (a.meetsSlo ? -1 : 1) : a.meetsSlo ? cmp(a, b) : byLatency(a, b));
   const chosenPartition = partitions.get(chosen.config.workers)!;
   return {
-    chosen, fastest, cheapest, pareto, families, server,
+    chosen, fastest, cheapest, pareto, families, refined, server,
     explanation: explain(chosen, feasible, o.objective, slo, server),
     partition: chosenPartition.partition,
     stats: chosenPartition.stats,
