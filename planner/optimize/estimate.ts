@@ -44,8 +44,11 @@ import { AWS_LIMITS, isLambdaMemoryMB, LAMBDA_MEMORY_RANGE_TEXT } from '../aws-l
 import { launchTreeLabel, launchTreeSize } from '../launch-tree.ts';
 import { UsageError } from '../../model/errors.ts';
 
-/** Memory sizes searched: Lambda's range 128..10,240 MB, with the points where the vCPU share is whole. */
-export const LAMBDA_MEMORY_GRID_MB: readonly number[] = [128, 256, 512, 768, 1024, 1280, 1536, 1769, 2048, 3008, 3538, 4096, 5307, 6144, 7076, 8192, 8845, 10240];
+/** Memory sizes searched: Lambda's whole range (AWS_LIMITS), with the points where the vCPU share is whole (1,769 MB each). */
+export const LAMBDA_MEMORY_GRID_MB: readonly number[] = [
+  AWS_LIMITS.lambdaMinMemoryMB.value, 256, 512, 768, 1024, 1280, 1536, 1769, 2048, 3008, 3538, 4096, 5307, 6144, 7076, 8192, 8845,
+  AWS_LIMITS.lambdaMaxMemoryMB.value,
+];
 
 /**
  * Bytes of one activation nonzero held in a worker's memory: SparseRows keeps a Uint32 column index
