@@ -1,10 +1,12 @@
-// `npm run bench [kernel|partition] [options]`: benchmarks that print measured numbers next to a
+// `npm run bench [kernel|partition|fsd] [options]`: benchmarks that print measured numbers next to a
 // reference run, in one go. With no arguments it runs the kernel benchmark. Benchmarks sit beside
 // the CLI (they use its helpers; the CLI never imports them).
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { runKernelBenchmark, type KernelBenchOptions } from './kernel.ts';
 import { benchPartition, type PartitionBenchOptions } from './partition.ts';
 import { integerOption, seedOption, shapeOption, workerListOption } from '../cli/options.ts';
+import { benchFsd, type FsdBenchOptions } from './fsd.ts';
+import { PARTITION_SCHEMES } from '../planner/partition/index.ts';
 import { runProgram } from '../cli/main.ts';
 
 function buildBenchProgram(): Command {
@@ -37,6 +39,16 @@ function buildBenchProgram(): Command {
     .option('--seed <n>', 'partitioner seed', seedOption, 1)
     .option('--json', 'print the result as JSON')
     .action(async (o: PartitionBenchOptions) => benchPartition(o));
+  bench
+    .command('fsd')
+    .description("The planner's predicted counters and cost of FSD-Inference's published configurations next to the published runs, with ratios")
+    .option('--runs <file>', 'published run records (default: data/fsd-inference/runs-1024n-8w.json beside the GraphChallenge data)')
+    .addOption(new Option('--scheme <scheme>', 'partition scheme').choices(PARTITION_SCHEMES).default('hypergraph'))
+    .option('--seed <n>', 'partitioner seed', integerOption(0), 1)
+    .option('--calibration <file>', 'calibration profile (default: the checked-in one)')
+    .option('--wire-format <file>', 'wire-format parameters instead of planner/latency/wire-format.json (what-if)')
+    .option('--json', 'print the result as JSON')
+    .action(async (o: FsdBenchOptions) => benchFsd(o));
   return bench;
 }
 

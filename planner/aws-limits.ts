@@ -20,6 +20,7 @@ const SQS_RECEIVE = 'https://docs.aws.amazon.com/AWSSimpleQueueService/latest/AP
 const SNS_PRICING = 'https://aws.amazon.com/sns/pricing/';
 const SQS_PRICING = 'https://aws.amazon.com/sqs/pricing/';
 const SNS_FILTER = 'https://docs.aws.amazon.com/sns/latest/dg/subscription-filter-policy-constraints.html';
+const S3_LIST = 'https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html';
 
 export const AWS_LIMITS = {
   lambdaMinMemoryMB: limit(128, 'MB', LAMBDA_QUOTAS),
@@ -40,6 +41,7 @@ export const AWS_LIMITS = {
   sqsMaxWaitSeconds: limit(20, 'seconds of a long poll', SQS_RECEIVE),
   snsBillingChunkBytes: limit(64 * 1024, 'bytes: each started chunk of a publish is billed as one request', SNS_PRICING),
   sqsBillingChunkBytes: limit(64 * 1024, 'bytes: each started chunk of a request is billed as one request', SQS_PRICING),
+  s3ListMaxKeys: limit(1000, 'keys returned by one ListObjectsV2 call (MaxKeys; more need further calls)', S3_LIST),
   snsFilterPolicyMaxWildcards: limit(3, 'wildcards in one filter-policy pattern (DESIGN.md, measured against fauxqs; AWS documents the same bound)', SNS_FILTER),
 } as const satisfies Record<string, AwsLimit>;
 

@@ -1,30 +1,35 @@
 // `stepinfer plan`: from a model, a workload and an objective to plan.json: workers, neuron maps,
 // channel, grouping of layers into stages, memory, launch, workflow type, predicted latency and
 // cost with breakdowns, and the alternatives (Pareto front, best per family, serial, a server).
+// Options that restrict the search (--workers, --channel, --shape, --groups, --launch, --memory,
+// --workflow) are honored, or the command says why nothing matches them.
 
 import { existsSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { UsageError } from '../../model/errors.ts';
-import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
-import { readInputTsv } from '../../model/graphchallenge.ts';
-import { loadNetwork } from '../../model/load.ts';
-import { networkNonzeros, rowsNonzeros, type SparseNetwork, type SparseRows } from '../../model/network.ts';
-import { isPartitionScheme, PARTITION_SCHEMES, type PartitionScheme } from '../../planner/partition/index.ts';
+import { networkNonzeros } from '../../model/network.ts';
+import { AWS_LIMITS } from '../../planner/aws-limits.ts';
+import { PARTITION_SCHEMES, type PartitionScheme } from '../../planner/partition/index.ts';
 import { defaultPrices } from '../../planner/cost/prices.ts';
 import {
-  assumedWorkload, defaultCalibrationProfile,
+  assumedWorkload, defaultCalibrationProfile, defaultWireFormat, describeWireFormat,
   type CalibrationProfile, type WorkloadProfile,
 } from '../../planner/latency/index.ts';
 import {
-  formatCost, formatSeconds, searchPlans, type Candidate, type ChannelKind, type PlanSearchResult, type WorkflowType,
+  CHANNEL_CHOICES, describeOptimality, formatCost, formatSeconds, LAUNCH_KINDS, searchPlans, SHAPES,
+  type Candidate, type ChannelChoice, type LaunchKind, type PlanSearchResult, type Shape, type WorkflowType,
 } from '../../planner/optimize/index.ts';
-import { buildPlan, serializePlan, type InputsReference, type ModelReference, type Plan } from '../../planner/plan/index.ts';
+import { buildPlan, serializePlan, type Plan } from '../../planner/plan/index.ts';
 import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kernel.ts';
 import { profileWorkload } from '../../functions/serial/workload-profile.ts';
 import { readCalibrationProfile, readPriceFile } from '../files.ts';
+import {
+  checkWorkerCounts, choiceListOption, fractionOption, integerOption, numberOption, seedOption, shapeOption, workerListOption,
+  type Shape as ShapeNxL,
+} from '../options.ts';
 import { progressBar, report, table } from '../output.ts';
-import { parseShape } from '../workload.ts';
+import { resolveWorkload } from '../workload.ts';
 import { DEFAULT_CALIBRATION_PATH } from './calibrate.ts';
 import packageJson from '../../package.json' with { type: 'json' };
 
@@ -33,22 +38,25 @@ export const HYPERGRAPH_DEFAULT_MAX_NONZEROS = 20_000_000;
 
 interface PlanOptions {
   readonly model?: string;
-  readonly generate?: string;
-  readonly layers?: string;
-  readonly seed: string;
+  readonly generate?: ShapeNxL;
+  readonly layers?: number;
+  readonly seed?: number;
   readonly inputs?: string;
-  readonly samples?: string;
-  readonly inputDensity?: string;
-  readonly sampleRows?: string;
-  readonly assumeDensity?: string;
-  readonly slo?: string;
-  readonly objective: string;
-  readonly maxWorkers?: string;
-  readonly workers?: string;
-  readonly partition?: string;
-  readonly memory?: string;
-  readonly channel?: string;
-  readonly workflow?: string;
+  readonly samples?: number;
+  readonly inputDensity?: number;
+  readonly sampleRows?: number;
+  readonly assumeDensity?: number;
+  readonly slo?: number;
+  readonly objective: 'cost' | 'latency';
+  readonly maxWorkers?: number;
+  readonly workers?: number[];
+  readonly partition?: PartitionScheme;
+  readonly memory?: number;
+  readonly channel?: ChannelChoice[];
+  readonly shape?: Shape[];
+  readonly groups?: number;
+  readonly launch?: LaunchKind[];
+  readonly workflow?: ('standard' | 'express')[];
   readonly prices?: string;
   readonly calibration?: string;
   readonly out: string;
@@ -56,45 +64,13 @@ interface PlanOptions {
   readonly progress?: boolean;
 }
 
-function integerOption(value: string | undefined, name: string, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${value}'`, { field: name });
-  return n;
-}
-
-function numberOption(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got '${value}'`, { field: name });
-  return n;
-}
-
-function loadModel(o: PlanOptions, seed: number): { network: SparseNetwork; ref: ModelReference } {
-  if (o.model && o.generate) throw new UsageError('give either --model or --generate, not both', { field: 'model' });
-  if (o.generate) {
-    const { neurons, layers } = parseShape(o.generate);
-    return { network: generateRadixNetwork({ neurons, layers, seed }), ref: { source: 'generated', path: null, generate: { neurons, layers, seed } } };
-  }
-  if (!o.model) throw new UsageError('give a model: --model <dir of n<N>-l<k>.tsv | file.sdnn> or --generate <N>x<L>', { field: 'model' });
-  const network = loadNetwork(resolve(o.model), { layers: integerOption(o.layers, 'layers', 1) });
-  const source = statSync(resolve(o.model)).isDirectory() ? 'graphchallenge-tsv' : 'sdnn';
-  return { network, ref: { source, path: o.model, generate: null } };
-}
-
-function loadInputs(o: PlanOptions, network: SparseNetwork, seed: number): { inputs: SparseRows; ref: InputsReference } {
-  if (o.inputs && o.samples) throw new UsageError('give either --inputs or --samples, not both', { field: 'inputs' });
-  if (o.inputs) {
-    const inputs = readInputTsv(resolve(o.inputs), network.neurons);
-    return { inputs, ref: { source: 'tsv', path: o.inputs, samples: inputs.rows, seed: null, density: rowsNonzeros(inputs) / (inputs.rows * network.neurons) } };
-  }
-  const samples = integerOption(o.samples, 'samples', 1);
-  if (samples === undefined) throw new UsageError('give the workload: --inputs <tsv> or --samples <N> (generated inputs)', { field: 'inputs' });
-  const density = numberOption(o.inputDensity, 'input-density') ?? 0.104;
-  return {
-    inputs: generateInputs({ neurons: network.neurons, samples, density, seed }),
-    ref: { source: 'generated', path: null, samples, seed, density },
-  };
+/** Contradictory search options: refused rather than one silently ignored (model and input options: cli/workload.ts). */
+function refuseContradictions(o: PlanOptions): void {
+  const pairs: [boolean, string][] = [
+    [o.assumeDensity !== undefined && o.sampleRows !== undefined, '--sample-rows sizes the serial run that --assume-density skips: give one of them'],
+    [o.workers !== undefined && o.maxWorkers !== undefined, 'give either --workers (exact counts) or --max-workers, not both'],
+  ];
+  for (const [contradicts, message] of pairs) if (contradicts) throw new UsageError(message, { field: 'options' });
 }
 
 function loadCalibration(file: string | undefined): { profile: CalibrationProfile; path: string | null } {
@@ -104,15 +80,6 @@ function loadCalibration(file: string | undefined): { profile: CalibrationProfil
   return { profile: defaultCalibrationProfile(), path: null };
 }
 
-function parseList<T extends string>(value: string | undefined, name: string, allowed: readonly T[]): T[] | undefined {
-  if (value === undefined) return undefined;
-  const items = value.split(',').map((s) => s.trim().toLowerCase());
-  for (const item of items) {
-    if (!(allowed as readonly string[]).includes(item)) throw new UsageError(`--${name}: unknown value '${item}' (known: ${allowed.join(', ')})`, { field: name });
-  }
-  return items as T[];
-}
-
 function row(c: Candidate, chosen: Candidate): (string | number)[] {
   return [
     `${c === chosen ? '* ' : '  '}${c.label}`,
@@ -120,7 +87,7 @@ function row(c: Candidate, chosen: Candidate): (string | number)[] {
     formatCost(c.estimate.cost.totalUSD),
     c.meetsSlo ? 'yes' : 'no',
     `${c.estimate.parts.compute.toFixed(2)}/${c.estimate.parts.communication.toFixed(2)}/${(c.estimate.parts.launch + c.estimate.parts.load + c.estimate.parts.orchestration).toFixed(2)}`,
-    c.method,
+    c.method === 'milp' ? (c.optimality?.proven ? 'milp' : 'milp (unproven)') : c.method,
   ];
 }
 
@@ -134,7 +101,7 @@ function describe(plan: Plan, search: PlanSearchResult, wl: WorkloadProfile, out
   const c = search.chosen;
   const parts = c.estimate.parts;
   const density = wl.source === 'serial-sample'
-    ? `from a serial run of ${wl.sampleRows} of ${wl.rows} rows`
+    ? wl.sampleSelection === 'all' ? `from a serial run of all ${wl.rows} rows` : `from a serial run of a random ${wl.sampleRows} of ${wl.rows} rows`
     : `assumed ${wl.assumedDensity} at every layer`;
   const densities = wl.layers.map((l) => l.inputDensity);
   const lines = [
@@ -143,12 +110,14 @@ function describe(plan: Plan, search: PlanSearchResult, wl: WorkloadProfile, out
     `  predicted: ${formatSeconds(c.estimate.latencySeconds)}, ${formatCost(c.estimate.cost.totalUSD)} per run ` +
       `(launch ${parts.launch.toFixed(2)} s, load ${parts.load.toFixed(2)} s, compute ${parts.compute.toFixed(2)} s, communication ${parts.communication.toFixed(2)} s, orchestration ${parts.orchestration.toFixed(2)} s)`,
     `  cost: ${services(c.estimate.cost.byServiceUSD)}`,
+    `  optimality: ${describeOptimality(c)}`,
     `  stages: ${plan.stages.map((s) => `${s.firstLayer}-${s.lastLayer}@${s.memoryMB}MB`).slice(0, 12).join(' ')}${plan.stages.length > 12 ? ` ... (${plan.stages.length} stages)` : ''}`,
     plan.workers > 1
       ? `partition: ${plan.partition.scheme} over ${plan.workers} workers, ${plan.partition.totalRowSends.toLocaleString('en-US')} row-sends over all layers, nonzero imbalance ${(plan.partition.maxNonzeroImbalance * 100).toFixed(1)}%`
       : `partition: none (one worker); the partitioned alternatives used ${scheme} maps`,
     `workload: ${wl.rows} rows x ${plan.model.neurons} neurons x ${plan.model.layers} layers; activation density ${density}: ` +
       `layer 1 reads ${densities[0].toFixed(3)}, peak ${Math.max(...densities).toFixed(3)}, final ${wl.outputDensity.toFixed(3)}`,
+    `bytes: ${describeWireFormat(search.context.wireFormat)}; queue bodies x${search.context.constants.queueEncodingOverhead} (base64)`,
     `calibration: ${calibrationPath ?? 'checked-in default profile (not this machine; run stepinfer calibrate)'}: scatter ${(plan.calibration.scatterMacsPerSecond / 1e6).toFixed(0)} M, gather ${(plan.calibration.gatherMacsPerSecond / 1e6).toFixed(0)} M multiply-adds/s per core`,
     `searched ${search.workerCounts.length} worker counts (${search.workerCounts.join(', ')}), ${search.evaluated} plans, ${search.milpSolves} stage programs (HiGHS); prices ${plan.prices.region} of ${plan.prices.date}`,
     '',
@@ -166,26 +135,30 @@ function describe(plan: Plan, search: PlanSearchResult, wl: WorkloadProfile, out
 }
 
 export function registerPlanCommand(program: Command): void {
+  const memory = `${AWS_LIMITS.lambdaMinMemoryMB.value}-${AWS_LIMITS.lambdaMaxMemoryMB.value}`;
   program
     .command('plan')
     .description('choose workers, neuron maps, channel, layer grouping, memory and launch for a model and workload, and write plan.json')
     .option('--model <path>', 'GraphChallenge directory of n<N>-l<k>.tsv files, or a .sdnn file')
-    .option('--generate <NxL>', 'a generated RadiX-Net network, e.g. 65536x120')
-    .option('--layers <n>', 'use only the first n layers of --model')
-    .option('--seed <n>', 'seed of generation and partitioning', '1')
+    .option('--generate <NxL>', 'a generated RadiX-Net network, e.g. 65536x120', shapeOption)
+    .option('--layers <n>', 'use only the first n layers of --model', integerOption(1))
+    .option('--seed <n>', 'seed of generation, partitioning and the density sample (default 1)', seedOption)
     .option('--inputs <tsv>', 'planning inputs (sample<TAB>neuron<TAB>value): the workload of one run')
-    .option('--samples <n>', 'a workload of n generated inputs instead of --inputs')
-    .option('--input-density <d>', 'density of generated inputs (with --samples)', '0.104')
-    .option('--sample-rows <n>', 'input rows run serially to measure activation density (default: up to 1000, fewer for large networks)')
-    .option('--assume-density <d>', 'skip the serial run and assume this activation density at every layer')
-    .option('--slo <seconds>', 'latency bound of one run')
-    .option('--objective <kind>', 'cost (cheapest within the SLO) or latency (fastest)', 'cost')
-    .option('--max-workers <P>', 'largest worker count searched (default min(N, 256))')
-    .option('--workers <list>', 'exact worker counts to search, e.g. 1,8,64')
-    .option('--partition <scheme>', `neuron partitioning: ${PARTITION_SCHEMES.join(', ')} (default hypergraph up to ${HYPERGRAPH_DEFAULT_MAX_NONZEROS / 1e6}M weight nonzeros, cyclic above)`)
-    .option('--memory <MB>', 'fix the Lambda memory of every stage (128-10240)')
-    .option('--channel <list>', 'channels searched: queue, object (default both)')
-    .option('--workflow <list>', 'workflow types searched: standard, express (default both)')
+    .option('--samples <n>', 'a workload of n generated inputs instead of --inputs', integerOption(1))
+    .option('--input-density <d>', "density of generated inputs (with --samples; default: the generator's)", fractionOption({ zero: false }))
+    .option('--sample-rows <n>', 'input rows run serially to measure activation density, a seeded random sample (default: every row when about 2e9 multiply-adds allow, else as many random rows as that budget runs)', integerOption(1))
+    .option('--assume-density <d>', 'skip the serial run and assume this activation density at every layer', fractionOption({ zero: false }))
+    .option('--slo <seconds>', 'latency bound of one run', numberOption({ min: 0, aboveMin: true }))
+    .addOption(new Option('--objective <kind>', 'cost (cheapest within the SLO) or latency (fastest)').choices(['cost', 'latency']).default('cost'))
+    .option('--max-workers <P>', 'largest worker count searched (default min(N, 256))', integerOption(1))
+    .option('--workers <list>', 'exact worker counts to search, e.g. 1,8,64 or 2..16', workerListOption)
+    .addOption(new Option('--partition <scheme>', `neuron partitioning (default hypergraph up to ${HYPERGRAPH_DEFAULT_MAX_NONZEROS / 1e6}M weight nonzeros, cyclic above)`).choices(PARTITION_SCHEMES))
+    .option('--memory <MB>', `fix the Lambda memory of every stage (${memory})`, integerOption(AWS_LIMITS.lambdaMinMemoryMB.value, AWS_LIMITS.lambdaMaxMemoryMB.value))
+    .option('--channel <list>', `channels a plan may use between layers: ${CHANNEL_CHOICES.join(', ')} (none: serial, stages, map-per-layer; default all)`, choiceListOption(CHANNEL_CHOICES))
+    .option('--shape <list>', `workflow shapes: ${SHAPES.join(', ')} (default all)`, choiceListOption(SHAPES))
+    .option('--groups <G>', 'cut the layers into exactly G near-equal groups (stages); the stage program then only picks memory', integerOption(1))
+    .option('--launch <list>', `how layer groups start their workers: ${LAUNCH_KINDS.join(', ')} (FSD's launch tree; default both)`, choiceListOption(LAUNCH_KINDS))
+    .option('--workflow <list>', 'workflow types searched: standard, express (default both)', choiceListOption(['standard', 'express'] as const))
     .option('--prices <file>', 'price file overriding planner/prices/aws-us-east-1.json')
     .option('--calibration <file>', `calibration profile (default ${DEFAULT_CALIBRATION_PATH} if present, else the checked-in default)`)
     .option('--out <file>', 'where to write the plan', 'plan.json')
@@ -197,62 +170,55 @@ layers into Map stages (serial, map-per-layer, groups of G layers), launch (Map 
 launch tree), Standard or Express workflow, and memory from 128 to 10,240 MB; the best
 configurations get the AMPS-style stage/memory program solved by HiGHS. Picks the cheapest plan
 within --slo (or the fastest with --objective latency) and prints the Pareto front, the best plan
-of each family and an always-on server for comparison.
+of each family and an always-on server for comparison. --workers, --channel, --shape, --groups,
+--launch, --memory and --workflow restrict the search; when nothing can match them, plan says why.
 
 Examples:
   stepinfer plan --model ../shared/data/graphchallenge/neuron1024 --inputs ../shared/data/graphchallenge/sparse-images-1024-first10000.tsv --slo 30
+  FSD-Inference's configuration (8 workers, queue, one group of all layers, launch tree, 1000 MB):
+  stepinfer plan --model ../shared/data/graphchallenge/neuron1024 --inputs ../shared/data/graphchallenge/sparse-images-1024-first10000.tsv --workers 8 --channel queue --shape layer-groups --groups 1 --launch tree --memory 1000 --workflow standard
   stepinfer plan --generate 65536x24 --samples 10000 --sample-rows 200 --slo 120 --out plan-65536.json`)
     .action(async (o: PlanOptions) => {
-      const seed = integerOption(o.seed, 'seed', 0)!;
-      if (o.objective !== 'cost' && o.objective !== 'latency') throw new UsageError(`--objective must be cost or latency, got '${o.objective}'`, { field: 'objective' });
-      if (o.partition !== undefined && !isPartitionScheme(o.partition)) throw new UsageError(`unknown partition scheme '${o.partition}' (known: ${PARTITION_SCHEMES.join(', ')})`, { field: 'partition' });
-      const slo = numberOption(o.slo, 'slo');
-      if (slo !== undefined && slo <= 0) throw new UsageError(`--slo must be a positive number of seconds, got ${o.slo}`, { field: 'slo' });
-      const memoryMB = numberOption(o.memory, 'memory');
-      if (memoryMB !== undefined && !(Number.isInteger(memoryMB) && memoryMB >= 128 && memoryMB <= 10240)) {
-        throw new UsageError(`--memory must be an integer from 128 to 10240 MB (Lambda's range), got ${o.memory}`, { field: 'memory' });
-      }
-      const workerCounts = o.workers?.split(',').map((s) => integerOption(s.trim(), 'workers', 1)!);
-      const maxWorkers = integerOption(o.maxWorkers, 'max-workers', 1);
-      const channels = parseList<ChannelKind>(o.channel, 'channel', ['queue', 'object']);
-      const workflowTypes = parseList<'standard' | 'express'>(o.workflow, 'workflow', ['standard', 'express'])?.map((w) => w.toUpperCase() as WorkflowType);
-      const assumed = numberOption(o.assumeDensity, 'assume-density');
-      const sampleRows = integerOption(o.sampleRows, 'sample-rows', 1);
+      refuseContradictions(o);
       const prices = o.prices ? readPriceFile(resolve(o.prices)) : defaultPrices();
       const calibration = loadCalibration(o.calibration);
 
-      const { network, ref: model } = loadModel(o, seed);
-      if (maxWorkers !== undefined && maxWorkers > network.neurons) {
-        throw new UsageError(`--max-workers ${maxWorkers} exceeds the network's ${network.neurons} neurons (P must be <= N)`, { field: 'max-workers' });
-      }
-      const scheme: PartitionScheme = (o.partition as PartitionScheme | undefined)
-        ?? (networkNonzeros(network) <= HYPERGRAPH_DEFAULT_MAX_NONZEROS ? 'hypergraph' : 'cyclic');
-      const { inputs, ref: inputsRef } = loadInputs(o, network, seed);
+      const { network, inputs, model, inputsReference: inputsRef } = resolveWorkload(
+        { model: o.model, generate: o.generate, layers: o.layers, seed: o.seed, inputs: o.inputs, samples: o.samples, inputDensity: o.inputDensity },
+        { defaultModel: 'none', inputs: 'required', seedUsedElsewhere: true },
+      );
+      if (o.workers) checkWorkerCounts(o.workers, network.neurons);
+      const seed = o.seed ?? 1;
+      const scheme: PartitionScheme = o.partition ?? (networkNonzeros(network) <= HYPERGRAPH_DEFAULT_MAX_NONZEROS ? 'hypergraph' : 'cyclic');
       const bar = progressBar('plan', o);
-      const workload = assumed !== undefined
-        ? assumedWorkload(network, inputs.rows, assumed, DEFAULT_GATHER_ABOVE_DENSITY)
-        : profileWorkload(network, inputs, { sampleRows, onLayer: (l, of) => bar.tick(l, of, 'serial sample for activation density') });
+      const workload = o.assumeDensity !== undefined
+        ? assumedWorkload(network, inputs.rows, o.assumeDensity, DEFAULT_GATHER_ABOVE_DENSITY)
+        : profileWorkload(network, inputs, { sampleRows: o.sampleRows, seed, onLayer: (l, of) => bar.tick(l, of, 'serial run for activation density') });
       let search: PlanSearchResult;
       try {
         search = await searchPlans(network, workload, {
           objective: o.objective,
-          sloSeconds: slo,
-          maxWorkers,
-          workerCounts,
+          sloSeconds: o.slo,
+          maxWorkers: o.maxWorkers,
+          workerCounts: o.workers,
           scheme,
           seed,
-          memoryMB,
-          channels,
-          workflowTypes,
+          memoryMB: o.memory,
+          channels: o.channel,
+          shapes: o.shape,
+          groups: o.groups,
+          launches: o.launch,
+          workflowTypes: o.workflow?.map((w) => w.toUpperCase() as WorkflowType),
           prices,
           calibration: calibration.profile,
+          wireFormat: defaultWireFormat(),
           onProgress: (step, done, total) => bar.tick(done, total, step),
         });
       } finally {
         bar.stop();
       }
       const plan = buildPlan({
-        network, model, inputs: inputsRef, search, objective: o.objective, sloSeconds: slo,
+        network, model, inputs: inputsRef, search, objective: o.objective, sloSeconds: o.slo,
         scheme, seed, calibration: calibration.profile, calibrationPath: calibration.path, version: packageJson.version,
       });
       const out = resolve(o.out);
@@ -267,8 +233,10 @@ Examples:
         workflowType: plan.workflow.type,
         stages: plan.stages.map((s) => ({ firstLayer: s.firstLayer, lastLayer: s.lastLayer, memoryMB: s.memoryMB, launch: s.launch })),
         explanation: plan.explanation,
+        optimality: search.chosen.optimality,
         predicted: plan.predicted,
-        workload: { rows: workload.rows, densitySource: workload.source, sampleRows: workload.sampleRows },
+        workload: { rows: workload.rows, densitySource: workload.source, sampleRows: workload.sampleRows, sampleSelection: workload.sampleSelection },
+        wireFormat: search.context.wireFormat,
         calibration: plan.calibration,
         alternatives: plan.alternatives,
         server: plan.server,

@@ -2,8 +2,7 @@
 // prediction (the optimizer fills them from the latency and volume models), a local run's measured
 // counters, or a published record, with the same code (planner/cost/price.ts).
 
-/** Billing granularity of SNS publishes and SQS requests: every started 64 KB is one request. */
-export const BILLING_CHUNK_BYTES = 64 * 1024;
+import { AWS_LIMITS } from '../aws-limits.ts';
 
 export type LambdaArchitecture = 'x86_64' | 'arm64';
 
@@ -117,7 +116,7 @@ export function snsBilledPublishRequests(c: UsageCounters): number {
   if (c.snsBilledPublishRequests !== undefined) return c.snsBilledPublishRequests;
   if (c.snsPublishCalls <= 0) return 0;
   const perCall = c.snsPublishedBytes / c.snsPublishCalls;
-  return c.snsPublishCalls * Math.max(1, Math.ceil(perCall / BILLING_CHUNK_BYTES));
+  return c.snsPublishCalls * Math.max(1, Math.ceil(perCall / AWS_LIMITS.snsBillingChunkBytes.value));
 }
 
 /**
@@ -128,7 +127,7 @@ export function snsBilledPublishRequests(c: UsageCounters): number {
 export function sqsBilledRequests(c: UsageCounters): number {
   if (c.sqsBilledRequests !== undefined) return c.sqsBilledRequests;
   const nonEmpty = Math.max(0, c.sqsReceiveCalls - c.sqsEmptyReceiveCalls);
-  const chunksPerReceive = nonEmpty > 0 && c.sqsReceivedBytes > 0 ? Math.max(1, Math.ceil(c.sqsReceivedBytes / nonEmpty / BILLING_CHUNK_BYTES)) : 1;
+  const chunksPerReceive = nonEmpty > 0 && c.sqsReceivedBytes > 0 ? Math.max(1, Math.ceil(c.sqsReceivedBytes / nonEmpty / AWS_LIMITS.sqsBillingChunkBytes.value)) : 1;
   return c.sqsEmptyReceiveCalls + nonEmpty * chunksPerReceive + c.sqsDeleteCalls + c.sqsSendCalls;
 }
 

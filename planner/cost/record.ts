@@ -5,16 +5,18 @@
 // single `lambdaMemoryMB` / `lambdaInvocations` / `lambdaBilledSeconds` triple.
 
 import { z } from 'zod';
+import { AWS_LIMITS } from '../aws-limits.ts';
 import { ModelFormatError, fromZodError } from '../../model/errors.ts';
 import { zeroCounters, type UsageCounters } from './counters.ts';
 import { priceCounters, type CostBreakdown, type CostService } from './price.ts';
 import { overridePriceValues, PRICE_NAMES, type PriceTable } from './prices.ts';
 
 const count = z.number().nonnegative();
+const memoryMB = z.number().int().min(AWS_LIMITS.lambdaMinMemoryMB.value).max(AWS_LIMITS.lambdaMaxMemoryMB.value);
 
 export const lambdaUsageSchema = z.object({
   role: z.string().default('worker'),
-  memoryMB: z.number().int().min(128).max(10240),
+  memoryMB: memoryMB,
   architecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
   invocations: count,
   billedSeconds: count,
@@ -53,7 +55,7 @@ export const runRecordSchema = z.object({
   model: z.object({ neurons: z.number().int().positive(), layers: z.number().int().positive(), inputs: z.number().int().nonnegative() }).partial().optional(),
   workers: z.number().int().positive().optional(),
   launch: z.object({ branchingFactor: z.number().int().positive(), levels: z.number().int().positive() }).optional(),
-  lambdaMemoryMB: z.number().int().min(128).max(10240).optional(),
+  lambdaMemoryMB: memoryMB.optional(),
   lambdaArchitecture: z.enum(['x86_64', 'arm64']).optional(),
   counters: runCountersSchema,
   prices: priceValuesSchema.optional(),

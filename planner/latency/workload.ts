@@ -30,9 +30,9 @@ export interface WorkloadProfile {
   /** Rows (input samples) of the workload. */
   readonly rows: number;
   readonly neurons: number;
-  /** Rows actually run (serial-sample) and how they were chosen. */
+  /** Rows actually run (serial-sample) and how they were chosen: every row, a seeded simple random sample, or none (assumed density). */
   readonly sampleRows: number;
-  readonly sampleSelection: 'strided' | 'none';
+  readonly sampleSelection: 'all' | 'random' | 'none';
   /** The density assumed for every layer (assumed-density). */
   readonly assumedDensity?: number;
   readonly layers: readonly LayerActivity[];

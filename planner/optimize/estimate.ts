@@ -5,13 +5,28 @@
 //
 // Per worker and layer l of a stage [a..b]:
 //   compute_l  = max-share of W_l x (scatter MACs / scatter rate + gather MACs / gather rate) / CPU speed(memory)
-//   exchange_l = max_w send_w + channel latency + max_w receive_w    (layers a+1..b)
+//   exchange_l = max_w send_w + channel latency + wait for the slowest peer + max_w receive_w    (layers a+1..b)
 // and per stage:
 //   worker  = start (cold first stage, warm after) + shard load + handoff in + compute + exchanges + handoff out
 //   stage   = launch (Map or launch tree) + worker + close
 // Communication and compute of a layer are added, not overlapped (FSD overlaps local compute with
 // rows in flight; the estimate is an upper bound of that). Stage estimates are independent of the
 // other stages' memory, so a plan's latency and cost are sums over stages: what the MILP needs.
+//
+// Bytes: every message or object is priced by the wire format (planner/latency/wire-format.json:
+// header + rows x row header + nonzeros x bytes per nonzero), the queue channel's bodies times the
+// transport encoding (queueEncodingOverhead). Requests come from the channel's real layout:
+//   queue:  one message per target (split at the message size limit), PublishBatch of up to 10
+//           entries and 256 KiB; a receiver takes the messages that arrived before it started
+//           polling 10 per receive, and each later source's messages in their own receive (at most
+//           one per receive round trip over the arrival window); a long poll that waits its whole
+//           wait time without an arrival returns empty; one DeleteMessageBatch per non-empty receive.
+//   object: FSD's keys <layer>/<target>/<target>_<source>: one PUT per other worker (an empty
+//           marker when nothing is sent), readiness by LIST every s3ListIntervalSeconds until all
+//           P - 1 keys are there (pages of 1,000 keys), one GET per other worker.
+// Peers' rows arrive spread over exchangeArrivalSpreadSeconds; with S peers taken as uniform over
+// that window and the receiver's own start among them, a worker waits on average
+// window x S / (2 (S + 2)) for its slowest peer, and S / 2 of them arrive after it starts polling.
 
 import type { LambdaArchitecture, UsageCounters } from '../cost/counters.ts';
 import { addCounters, zeroCounters } from '../cost/counters.ts';
@@ -22,16 +37,24 @@ import {
   computeSeconds, lambdaCpuSpeed, requestSeconds, serializeSeconds, transferSeconds,
   type ComputeRates,
 } from '../latency/model.ts';
+import type { WireFormat } from '../latency/wire-format.ts';
 import type { WorkloadProfile } from '../latency/workload.ts';
 import type { PartitionStats } from './partition-stats.ts';
-import { treeShapes } from '../launch-tree.ts';
-export { treeShapes };
+import { AWS_LIMITS, isLambdaMemoryMB, LAMBDA_MEMORY_RANGE_TEXT } from '../aws-limits.ts';
+import { launchTreeLabel, launchTreeSize } from '../launch-tree.ts';
+import { UsageError } from '../../model/errors.ts';
 
-/** Memory sizes searched: Lambda's range 128..10,240 MB, with the points where the vCPU share is whole. */
-export const LAMBDA_MEMORY_GRID_MB: readonly number[] = [128, 256, 512, 768, 1024, 1280, 1536, 1769, 2048, 3008, 3538, 4096, 5307, 6144, 7076, 8192, 8845, 10240];
+/** Memory sizes searched: Lambda's whole range (AWS_LIMITS), with the points where the vCPU share is whole (1,769 MB each). */
+export const LAMBDA_MEMORY_GRID_MB: readonly number[] = [
+  AWS_LIMITS.lambdaMinMemoryMB.value, 256, 512, 768, 1024, 1280, 1536, 1769, 2048, 3008, 3538, 4096, 5307, 6144, 7076, 8192, 8845,
+  AWS_LIMITS.lambdaMaxMemoryMB.value,
+];
 
-export const LAMBDA_MIN_MEMORY_MB = 128;
-export const LAMBDA_MAX_MEMORY_MB = 10240;
+/**
+ * Bytes of one activation nonzero held in a worker's memory: SparseRows keeps a Uint32 column index
+ * and a Float32 value (model/network.ts). Memory footprint only; what travels is the wire format.
+ */
+export const ACTIVATION_BYTES_PER_NONZERO = 8;
 
 export type ChannelKind = 'queue' | 'object';
 
@@ -65,7 +88,9 @@ export interface EstimateContext {
   readonly rates: ComputeRates;
   readonly constants: LatencyConstants;
   readonly prices: PriceTable;
-  /** Bytes per sent or stored activation nonzero (4-byte index + 4-byte value). */
+  /** Bytes of every message and object the channels and handoffs send (planner/latency/wire-format.json). */
+  readonly wireFormat: WireFormat;
+  /** The wire format's bytes per nonzero, restated for plan.json's assumptions; the estimates read wireFormat. */
   readonly bytesPerNonzero: number;
   /** Kernel threads per worker (the TypeScript kernel: 1). */
   readonly threads: number;
@@ -138,33 +163,104 @@ export interface PlanEstimate {
   readonly reasons: readonly string[];
 }
 
+/** What the in-stage exchanges of layers a+1..b move, beyond the billed counters. */
+export interface ExchangeTraffic {
+  /** Queue messages published (each one SQS message per target). */
+  readonly messages: number;
+  /** Receive calls that returned messages, and long polls that returned none. */
+  readonly nonEmptyReceives: number;
+  readonly emptyReceives: number;
+  /** Message or object bytes before transport encoding. */
+  readonly wireBytes: number;
+}
+
+/**
+ * A configuration the estimates can price: a launch tree must start exactly the workers (FSD's
+ * b + b^2 + ... + b^levels), a single Task launches one worker. Anything else is refused, never
+ * priced.
+ */
+export function validateLaunch(config: PlanConfig): void {
+  const { launch, workers } = config;
+  if (launch.kind === 'tree') {
+    const size = launchTreeSize(launch);
+    if (size !== workers) {
+      throw new UsageError(`a launch ${launchTreeLabel(launch)} starts ${size} workers, not ${workers}: choose a tree of b + b^2 + ... + b^levels = ${workers} workers`, { field: 'launch' });
+    }
+  }
+  if (launch.kind === 'task' && workers !== 1) throw new UsageError(`a single Task launches one worker, not ${workers}`, { field: 'launch' });
+}
+
 /** Billed Lambda seconds of one invocation: rounded up to the millisecond. */
 function billedSeconds(seconds: number): number {
   return Math.ceil(seconds * 1000 - 1e-9) / 1000;
 }
 
 // Counter vector of an exchange or handoff, kept as numbers for prefix sums.
-const V_SNS_CALLS = 0, V_SNS_BYTES = 1, V_SNS_BILLED = 2, V_SQS_RECV = 3, V_SQS_RECV_BYTES = 4, V_SQS_DELETES = 5,
-  V_SQS_BILLED = 6, V_S3_PUT = 7, V_S3_GET = 8, V_S3_LIST = 9, V_S3_BYTES_W = 10, V_S3_BYTES_R = 11, V_SIZE = 12;
+const V_SNS_CALLS = 0, V_SNS_BYTES = 1, V_SNS_BILLED = 2, V_SQS_RECV = 3, V_SQS_EMPTY = 4, V_SQS_RECV_BYTES = 5, V_SQS_DELETES = 6,
+  V_SQS_BILLED = 7, V_S3_PUT = 8, V_S3_GET = 9, V_S3_LIST = 10, V_S3_BYTES_W = 11, V_S3_BYTES_R = 12,
+  V_MESSAGES = 13, V_WIRE_BYTES = 14, V_SIZE = 15;
 
 function vectorCounters(v: Float64Array | number[]): UsageCounters {
   return {
     ...zeroCounters(),
     snsPublishCalls: v[V_SNS_CALLS], snsPublishedBytes: v[V_SNS_BYTES], snsBilledPublishRequests: v[V_SNS_BILLED],
-    sqsReceiveCalls: v[V_SQS_RECV], sqsReceivedBytes: v[V_SQS_RECV_BYTES], sqsDeleteCalls: v[V_SQS_DELETES], sqsBilledRequests: v[V_SQS_BILLED],
+    sqsReceiveCalls: v[V_SQS_RECV], sqsEmptyReceiveCalls: v[V_SQS_EMPTY], sqsReceivedBytes: v[V_SQS_RECV_BYTES],
+    sqsDeleteCalls: v[V_SQS_DELETES], sqsBilledRequests: v[V_SQS_BILLED],
     s3PutRequests: v[V_S3_PUT], s3GetRequests: v[V_S3_GET], s3ListRequests: v[V_S3_LIST], s3BytesWritten: v[V_S3_BYTES_W], s3BytesRead: v[V_S3_BYTES_R],
   };
 }
 
-const CHUNK = 64 * 1024;
+/** Billed requests of `calls` calls moving `bytes` in all: every started 64 KB of a call is one request. */
+function billedChunks(calls: number, bytes: number, chunkBytes: number): number {
+  return calls > 0 ? calls * Math.max(1, Math.ceil(bytes / calls / chunkBytes)) : 0;
+}
 
-/** One worker's side of a queue exchange: what it publishes and the receive calls it makes. */
+/**
+ * Expected wait of a worker for the slowest of `peers` peers whose arrivals, like its own start,
+ * are uniform over `windowSeconds`: window x E[(max of S uniforms - U)+] = window x S / (2 (S + 2)).
+ */
+export function slowestPeerWaitSeconds(peers: number, windowSeconds: number): number {
+  return peers > 0 ? (windowSeconds * peers) / (2 * (peers + 2)) : 0;
+}
+
+/**
+ * Expected non-empty receive calls of a worker that gets `messages` messages from `sources` sources
+ * (each source's messages together). Its start is uniform among the sources' arrivals (k of S
+ * before it, k uniform in 0..S): the k early sources' messages are taken `perReceive` at a time;
+ * each later source's in their own receive(s), but no more than `window / roundTrip` such receives
+ * (arrivals closer than a round trip share one).
+ */
+export function expectedReceiveCalls(messages: number, sources: number, perReceive: number, windowSeconds: number, roundTripSeconds: number): number {
+  if (messages <= 0 || sources <= 0) return 0;
+  const perSource = messages / sources;
+  const receivesPerSource = Math.ceil(perSource / perReceive);
+  const maxSeparate = roundTripSeconds > 0 ? windowSeconds / roundTripSeconds : Infinity;
+  let sum = 0;
+  for (let k = 0; k <= sources; k++) {
+    const early = k > 0 ? Math.ceil((k * perSource) / perReceive) : 0;
+    const laterMessages = (sources - k) * perSource;
+    const later = sources - k > 0
+      ? Math.max(Math.ceil(laterMessages / perReceive), Math.min((sources - k) * receivesPerSource, Math.max(1, maxSeparate)))
+      : 0;
+    sum += early + later;
+  }
+  return sum / (sources + 1);
+}
+
+/** One worker's side of a queue exchange. */
 interface QueueWorkerTraffic {
-  readonly publishBytes: number;
+  readonly messages: number;
   readonly publishCalls: number;
-  /** Activation rows (neurons over all inputs) it receives. */
-  readonly receivedRows: number;
-  readonly receiveCalls: number;
+  /** Published bytes, transport encoding included. */
+  readonly publishedBytes: number;
+  /** Bytes of what it sends before transport encoding (what it serializes). */
+  readonly wireBytesOut: number;
+  readonly receivedMessages: number;
+  readonly receivedBytes: number;
+  readonly wireBytesIn: number;
+  readonly nonEmptyReceives: number;
+  readonly emptyReceives: number;
+  readonly sources: number;
 }
 
 interface MemoryTables {
@@ -184,27 +280,27 @@ export class ConfigModel {
   readonly config: PlanConfig;
   private readonly p: number;
   private readonly layers: number;
-  /** rowBytes[l]: bytes of one neuron's activations over all rows, as read by layer l (l = L + 1: final outputs). */
-  private readonly rowBytes: Float64Array;
+  /** nonzerosPerRow[l]: nonzeros of one neuron's activation row (all inputs) as read by layer l; l = L + 1: final outputs. */
+  private readonly nonzerosPerRow: Float64Array;
   /** Exchange counters of layer l (as if it were inside a stage), prefix-summed: [l * V_SIZE + k]. */
   private readonly exchangeVectorPrefix: Float64Array;
   /** shardPrefix[w * (L + 1) + l]: bytes of worker w's weight shards of layers 1..l. */
   private readonly shardPrefix: Float64Array;
   private readonly byMemory = new Map<number, MemoryTables>();
-  private readonly exchangeTotals: ({ targets: number; receives: number } | undefined)[] = [];
   private readonly queueTraffic: (readonly QueueWorkerTraffic[] | undefined)[] = [];
   private readonly stageCache = new Map<string, StageEstimate>();
 
   constructor(ctx: EstimateContext, stats: PartitionStats, config: PlanConfig) {
+    validateLaunch(config);
     this.ctx = ctx;
     this.stats = stats;
     this.config = config;
     this.p = config.workers;
     this.layers = ctx.layerCount;
-    const L = this.layers, p = this.p, rows = ctx.workload.rows;
-    this.rowBytes = new Float64Array(L + 2);
-    for (let l = 1; l <= L; l++) this.rowBytes[l] = rows * ctx.workload.layers[l - 1].inputDensity * ctx.bytesPerNonzero;
-    this.rowBytes[L + 1] = rows * ctx.workload.outputDensity * ctx.bytesPerNonzero;
+    const L = this.layers, p = this.p, n = ctx.neurons;
+    this.nonzerosPerRow = new Float64Array(L + 2);
+    for (let l = 1; l <= L; l++) this.nonzerosPerRow[l] = ctx.workload.layers[l - 1].inputNonzeros / n;
+    this.nonzerosPerRow[L + 1] = ctx.workload.rows * ctx.workload.outputDensity;
     this.shardPrefix = new Float64Array(p * (L + 1));
     for (let w = 0; w < p; w++) {
       let sum = 0;
@@ -225,114 +321,151 @@ export class ConfigModel {
     return lambdaCpuSpeed(memoryMB, this.ctx.threads, this.ctx.constants);
   }
 
-  /** Messages a worker sends in the exchange feeding layer l (queue channel): per target, split at the message size. */
-  private queueMessages(l: number, w: number): { bytes: number; messages: number; calls: number } {
-    const c = this.ctx.constants;
-    const s = this.stats.layers[l - 1];
-    const bytes = s.sendsByWorker[w] * this.rowBytes[l] * c.queueEncodingOverhead;
-    const targets = s.targetsByWorker[w];
-    if (targets === 0 || bytes === 0) return { bytes: 0, messages: 0, calls: 0 };
-    const messages = Math.max(targets, Math.ceil(bytes / c.sqsMessageMaxBytes));
-    const calls = Math.max(Math.ceil(messages / c.snsPublishBatchEntries), Math.ceil(bytes / c.sqsMessageMaxBytes));
-    return { bytes, messages, calls };
+  /** Bytes in a worker's memory of `rows` activation rows as read by layer l. */
+  private memoryBytes(rows: number, l: number): number {
+    return rows * this.nonzerosPerRow[l] * ACTIVATION_BYTES_PER_NONZERO;
   }
 
-  /** Distinct source workers a worker receives from in the exchange feeding layer l (estimated from its share of received rows). */
-  private sources(l: number, w: number): number {
-    const s = this.stats.layers[l - 1];
-    let totals = this.exchangeTotals[l];
-    if (!totals) {
-      let targets = 0, receives = 0;
-      for (let q = 0; q < this.p; q++) { targets += s.targetsByWorker[q]; receives += s.receivesByWorker[q]; }
-      totals = this.exchangeTotals[l] = { targets, receives };
-    }
-    if (totals.receives === 0) return 0;
-    return Math.min(this.p - 1, Math.ceil((totals.targets * s.receivesByWorker[w]) / totals.receives));
+  /** Wire bytes of `messages` messages (or objects) carrying `rows` rows as read by layer l, before transport encoding. */
+  private wireBytes(messages: number, rows: number, l: number): number {
+    const f = this.ctx.wireFormat;
+    return messages * f.messageHeaderBytes + rows * (f.rowHeaderBytes + this.nonzerosPerRow[l] * f.bytesPerNonzero);
   }
 
   /**
    * Per-worker traffic of the queue exchange feeding layer l. It does not depend on memory, so it
    * is computed once and shared by the counters and the seconds (which are per memory size).
-   * Receive calls split the messages in proportion to the rows each worker receives.
    */
   private queueExchange(l: number): readonly QueueWorkerTraffic[] {
     const cached = this.queueTraffic[l];
     if (cached) return cached;
-    const p = this.p, c = this.ctx.constants, s = this.stats.layers[l - 1];
-    const published = Array.from({ length: p }, (_, w) => this.queueMessages(l, w));
-    let totalMessages = 0, totalReceives = 0;
-    for (let w = 0; w < p; w++) { totalMessages += published[w].messages; totalReceives += s.receivesByWorker[w]; }
-    const traffic = published.map((m, w) => {
-      const receives = s.receivesByWorker[w];
-      const receiveCalls = totalReceives === 0 || receives === 0
-        ? 0
-        : Math.ceil((totalMessages * receives) / totalReceives / c.sqsMessagesPerReceive);
-      return { publishBytes: m.bytes, publishCalls: m.calls, receivedRows: receives, receiveCalls };
+    const p = this.p, c = this.ctx.constants, s = this.stats.layers[l - 1], f = this.ctx.wireFormat;
+    const encoding = c.queueEncodingOverhead;
+    const maxMessage = AWS_LIMITS.sqsMessageMaxBytes.value;
+    const out = Array.from({ length: p }, () => ({ messages: 0, publishCalls: 0, publishedBytes: 0, wireBytesOut: 0 }));
+    let totalMessages = 0, totalBytes = 0, totalWire = 0, totalReceives = 0;
+    for (let w = 0; w < p; w++) {
+      const targets = s.targetsByWorker[w], rows = s.sendsByWorker[w];
+      totalReceives += s.receivesByWorker[w];
+      if (targets === 0) continue;
+      // The rows for one target (taken as an even share), split into messages of at most the
+      // limit after encoding, each with its own header.
+      const payloadPerTarget = this.wireBytes(0, rows / targets, l);
+      const perMessage = Math.max(1, maxMessage / encoding - f.messageHeaderBytes);
+      const messages = targets * Math.max(1, Math.ceil(payloadPerTarget / perMessage));
+      const wire = this.wireBytes(messages, rows, l);
+      const published = wire * encoding;
+      // PublishBatch: at most 10 entries and 256 KiB in all per call.
+      const perCall = Math.max(1, Math.min(AWS_LIMITS.snsPublishBatchEntries.value, Math.floor(AWS_LIMITS.snsPublishBatchBytes.value / (published / messages))));
+      out[w] = { messages, publishCalls: Math.ceil(messages / perCall), publishedBytes: published, wireBytesOut: wire };
+      totalMessages += messages; totalBytes += published; totalWire += wire;
+    }
+    const window = c.exchangeArrivalSpreadSeconds;
+    const traffic = out.map((o, w): QueueWorkerTraffic => {
+      const share = totalReceives > 0 ? s.receivesByWorker[w] / totalReceives : 0;
+      const sources = s.sourcesByWorker[w];
+      const receivedMessages = totalMessages * share;
+      const nonEmptyReceives = expectedReceiveCalls(receivedMessages, sources, AWS_LIMITS.sqsReceiveMaxMessages.value, window, c.sqsReceiveSeconds);
+      // Empty polls: a long poll waits its whole wait time without an arrival only when the first
+      // peer arrives that long after the receiver started (it has no early peer with probability
+      // 1 / (S + 1), and then waits window / (S + 1) on average).
+      const emptyReceives = sources > 0 && c.sqsReceiveWaitSeconds > 0
+        ? Math.floor(window / (sources + 1) / c.sqsReceiveWaitSeconds) / (sources + 1)
+        : 0;
+      return {
+        ...o, receivedMessages, receivedBytes: totalBytes * share, wireBytesIn: totalWire * share,
+        nonEmptyReceives, emptyReceives, sources,
+      };
     });
     this.queueTraffic[l] = traffic;
     return traffic;
   }
 
+  /** Expected readiness LISTs of one worker in an object exchange with `peers` peers. */
+  private objectListCalls(peers: number): number {
+    const c = this.ctx.constants;
+    const pages = Math.ceil(peers / AWS_LIMITS.s3ListMaxKeys.value);
+    const cycle = c.s3ListSeconds + c.s3ListIntervalSeconds;
+    const wait = slowestPeerWaitSeconds(peers, c.exchangeArrivalSpreadSeconds);
+    return pages * (1 + (cycle > 0 ? wait / cycle : 0));
+  }
+
   /** Counters of the in-stage exchange feeding layer l. */
   private exchangeVector(l: number): number[] {
     const v = new Array<number>(V_SIZE).fill(0);
-    const p = this.p, c = this.ctx.constants, s = this.stats.layers[l - 1];
+    const p = this.p, s = this.stats.layers[l - 1];
     if (p === 1 || this.config.channel === 'none') return v;
     if (this.config.channel === 'queue') {
       for (const t of this.queueExchange(l)) {
+        v[V_MESSAGES] += t.messages;
+        v[V_WIRE_BYTES] += t.wireBytesOut;
         v[V_SNS_CALLS] += t.publishCalls;
-        v[V_SNS_BYTES] += t.publishBytes;
-        if (t.publishCalls > 0) v[V_SNS_BILLED] += t.publishCalls * Math.max(1, Math.ceil(t.publishBytes / t.publishCalls / CHUNK));
-        // No messages (every activation feeding layer l is zero): nothing received, nothing billed.
-        if (t.receiveCalls === 0) continue;
-        const bytesIn = t.receivedRows * this.rowBytes[l] * c.queueEncodingOverhead;
-        v[V_SQS_RECV] += t.receiveCalls;
-        v[V_SQS_RECV_BYTES] += bytesIn;
-        v[V_SQS_DELETES] += t.receiveCalls;
-        v[V_SQS_BILLED] += t.receiveCalls * Math.max(1, Math.ceil(bytesIn / t.receiveCalls / CHUNK)) + t.receiveCalls;
+        v[V_SNS_BYTES] += t.publishedBytes;
+        v[V_SNS_BILLED] += billedChunks(t.publishCalls, t.publishedBytes, AWS_LIMITS.snsBillingChunkBytes.value);
+        v[V_SQS_RECV] += t.nonEmptyReceives + t.emptyReceives;
+        v[V_SQS_EMPTY] += t.emptyReceives;
+        v[V_SQS_RECV_BYTES] += t.receivedBytes;
+        v[V_SQS_DELETES] += t.nonEmptyReceives;
+        v[V_SQS_BILLED] += billedChunks(t.nonEmptyReceives, t.receivedBytes, AWS_LIMITS.sqsBillingChunkBytes.value) + t.emptyReceives + t.nonEmptyReceives;
       }
     } else {
       // Object channel (FSD): one object per other worker (an empty marker when nothing is sent),
-      // read by its target after readiness LISTs.
+      // read by its target once a LIST shows all of them.
       for (let w = 0; w < p; w++) {
-        const out = s.sendsByWorker[w] * this.rowBytes[l];
-        const inBytes = s.receivesByWorker[w] * this.rowBytes[l];
+        const out = this.wireBytes(s.targetsByWorker[w], s.sendsByWorker[w], l);
+        const inBytes = this.wireBytes(s.sourcesByWorker[w], s.receivesByWorker[w], l);
         v[V_S3_PUT] += p - 1;
         v[V_S3_GET] += p - 1;
-        v[V_S3_LIST] += c.s3ListsPerExchange;
+        v[V_S3_LIST] += this.objectListCalls(p - 1);
         v[V_S3_BYTES_W] += out;
         v[V_S3_BYTES_R] += inBytes;
+        v[V_WIRE_BYTES] += out;
       }
     }
     return v;
+  }
+
+  /** Billed counters of the in-stage exchanges of stage [a..b] alone (no shards, handoffs, Lambda or Step Functions). */
+  exchangeCounters(a: number, b: number): UsageCounters {
+    const v = new Float64Array(V_SIZE);
+    for (let k = 0; k < V_SIZE; k++) v[k] = this.exchangeVectorPrefix[b * V_SIZE + k] - this.exchangeVectorPrefix[a * V_SIZE + k];
+    return vectorCounters(v);
+  }
+
+  /** Messages, receives and wire bytes of the in-stage exchanges of stage [a..b] (feeding layers a+1..b). */
+  exchangeTraffic(a: number, b: number): ExchangeTraffic {
+    const at = (k: number) => this.exchangeVectorPrefix[b * V_SIZE + k] - this.exchangeVectorPrefix[a * V_SIZE + k];
+    const receives = at(V_SQS_RECV), empty = at(V_SQS_EMPTY);
+    return { messages: at(V_MESSAGES), nonEmptyReceives: receives - empty, emptyReceives: empty, wireBytes: at(V_WIRE_BYTES) };
   }
 
   /** Seconds of the in-stage exchange feeding layer l at CPU `speed`. */
   private exchangeSeconds(l: number, speed: number): number {
     const p = this.p, c = this.ctx.constants, s = this.stats.layers[l - 1];
     if (p === 1 || this.config.channel === 'none') return 0;
-    let send = 0, receive = 0, any = false;
+    let send = 0, receive = 0, wait = 0, any = false;
     if (this.config.channel === 'queue') {
       for (const t of this.queueExchange(l)) {
         if (t.publishCalls > 0) {
           any = true;
-          const raw = t.publishBytes / c.queueEncodingOverhead;
-          send = Math.max(send, requestSeconds(t.publishCalls, c.snsPublishSeconds, c.snsPublishThreads) + transferSeconds(t.publishBytes, c) + serializeSeconds(raw, speed, c));
+          send = Math.max(send, requestSeconds(t.publishCalls, c.snsPublishSeconds, c.snsPublishThreads) + transferSeconds(t.publishedBytes, c) + serializeSeconds(t.wireBytesOut, speed, c));
         }
-        if (t.receivedRows === 0) continue;
-        const raw = t.receivedRows * this.rowBytes[l];
-        receive = Math.max(receive, t.receiveCalls * c.sqsReceiveSeconds + transferSeconds(raw * c.queueEncodingOverhead, c) + serializeSeconds(raw, speed, c));
+        if (t.receivedMessages === 0) continue;
+        wait = Math.max(wait, slowestPeerWaitSeconds(t.sources, c.exchangeArrivalSpreadSeconds));
+        receive = Math.max(receive, t.nonEmptyReceives * c.sqsReceiveSeconds + t.emptyReceives * c.sqsReceiveWaitSeconds
+          + transferSeconds(t.receivedBytes, c) + serializeSeconds(t.wireBytesIn, speed, c));
       }
-      return any ? send + c.snsToSqsDeliverySeconds + receive : 0;
+      return any ? send + c.snsToSqsDeliverySeconds + wait + receive : 0;
     }
     for (let w = 0; w < p; w++) {
-      const out = s.sendsByWorker[w] * this.rowBytes[l];
-      const inBytes = s.receivesByWorker[w] * this.rowBytes[l];
+      const out = this.wireBytes(s.targetsByWorker[w], s.sendsByWorker[w], l);
+      const inBytes = this.wireBytes(s.sourcesByWorker[w], s.receivesByWorker[w], l);
       send = Math.max(send, requestSeconds(p - 1, c.s3PutSeconds, c.s3IoThreads) + transferSeconds(out, c) + serializeSeconds(out, speed, c));
       receive = Math.max(receive, requestSeconds(p - 1, c.s3GetSeconds, c.s3IoThreads) + transferSeconds(inBytes, c) + serializeSeconds(inBytes, speed, c));
     }
-    const lists = c.s3ListsPerExchange * c.s3ListSeconds + Math.max(0, c.s3ListsPerExchange - 1) * c.s3ListIntervalSeconds;
-    return send + lists + c.objectExchangeSettleSeconds + receive;
+    // LISTs until every peer's object is there: one round trip plus the wait for the slowest peer.
+    const pages = Math.ceil((p - 1) / AWS_LIMITS.s3ListMaxKeys.value);
+    return send + pages * c.s3ListSeconds + slowestPeerWaitSeconds(p - 1, c.exchangeArrivalSpreadSeconds) + c.objectExchangeSettleSeconds + receive;
   }
 
   private layerComputeSeconds(l: number, speed: number): number {
@@ -371,7 +504,7 @@ export class ConfigModel {
     for (let l = a; l <= b; l++) {
       const s = this.stats.layers[l - 1];
       for (let w = 0; w < p; w++) {
-        rows = Math.max(rows, (this.stats.ownedNeurons[l - 1][w] + s.receivesByWorker[w]) * this.rowBytes[l] + this.stats.ownedNeurons[l][w] * this.rowBytes[l + 1]);
+        rows = Math.max(rows, this.memoryBytes(this.stats.ownedNeurons[l - 1][w] + s.receivesByWorker[w], l) + this.memoryBytes(this.stats.ownedNeurons[l][w], l + 1));
       }
     }
     // Output-major shard + its input-major copy; activations in, received and out twice (the
@@ -382,7 +515,7 @@ export class ConfigModel {
 
   private mapMode(): MapMode {
     if (this.config.launch.kind !== 'map') return 'none';
-    return this.p <= this.ctx.constants.sfnInlineMapMaxConcurrency ? 'inline' : 'distributed';
+    return this.p <= AWS_LIMITS.sfnInlineMapMaxConcurrency.value ? 'inline' : 'distributed';
   }
 
   /** Estimates stage [a..b] at `memoryMB` (the stage holding layer 1 starts cold). Cached. */
@@ -417,8 +550,8 @@ export class ConfigModel {
     const sa = this.stats.layers[a - 1];
     let handoffIn = 0, inputGets = 0, inputBytes = 0, stagingPuts = 0;
     for (let w = 0; w < p; w++) {
-      const bytes = (this.stats.ownedNeurons[a - 1][w] + sa.receivesByWorker[w]) * this.rowBytes[a];
-      const gets = first ? 1 : 1 + this.sources(a, w);
+      const gets = first ? 1 : 1 + sa.sourcesByWorker[w];
+      const bytes = this.wireBytes(gets, this.stats.ownedNeurons[a - 1][w] + sa.receivesByWorker[w], a);
       inputGets += gets;
       inputBytes += bytes;
       handoffIn = Math.max(handoffIn, requestSeconds(gets, c.s3GetSeconds, c.s3IoThreads) + transferSeconds(bytes, c) + serializeSeconds(bytes, speed, c));
@@ -433,10 +566,10 @@ export class ConfigModel {
       if (b < L) {
         const sn = this.stats.layers[b];
         puts = 1 + sn.targetsByWorker[w];
-        bytes = (this.stats.ownedNeurons[b][w] + sn.sendsByWorker[w]) * this.rowBytes[b + 1];
+        bytes = this.wireBytes(puts, this.stats.ownedNeurons[b][w] + sn.sendsByWorker[w], b + 1);
       } else {
         puts = 1;
-        bytes = this.stats.ownedNeurons[L][w] * this.rowBytes[L + 1];
+        bytes = this.wireBytes(1, this.stats.ownedNeurons[L][w], L + 1);
       }
       outPuts += puts;
       outBytes += bytes;
@@ -454,7 +587,6 @@ export class ConfigModel {
     if (launch.kind === 'task') {
       launchSeconds = c.sfnTaskInvokeSeconds;
       transitions = 1; events = 5;
-      if (p !== 1) reasons.push('a single Task launches one worker only');
     } else if (launch.kind === 'map') {
       if (mapMode === 'inline') {
         launchSeconds = c.sfnTransitionSeconds + c.sfnTaskInvokeSeconds + (p - 1) * c.sfnMapIterationStaggerSeconds;
@@ -463,15 +595,13 @@ export class ConfigModel {
         launchSeconds = c.sfnTransitionSeconds + c.sfnDistributedChildStartSeconds + c.sfnTaskInvokeSeconds;
         // The parent records the Map Run; each child is an Express execution with one Task.
         transitions = 1; events = 8; expressChildren = p;
-        if (p > c.sfnDistributedMaxConcurrency) reasons.push(`${p} workers exceed the distributed Map's ${c.sfnDistributedMaxConcurrency} concurrent children`);
+        if (p > AWS_LIMITS.sfnDistributedMapMaxConcurrency.value) reasons.push(`${p} workers exceed the distributed Map's ${AWS_LIMITS.sfnDistributedMapMaxConcurrency.value} concurrent children`);
         if (this.config.workflowType === 'EXPRESS') reasons.push('a distributed Map (needed above 40 concurrent workers) runs only in a Standard workflow');
-        if (workerSeconds * this.ctx.safetyFactor > c.sfnExpressMaxSeconds) reasons.push(`a distributed Map child (Express) would run ${workerSeconds.toFixed(0)} s, over its ${c.sfnExpressMaxSeconds} s limit with margin`);
+        if (workerSeconds * this.ctx.safetyFactor > AWS_LIMITS.sfnExpressMaxSeconds.value) reasons.push(`a distributed Map child (Express) would run ${workerSeconds.toFixed(0)} s, over its ${AWS_LIMITS.sfnExpressMaxSeconds.value} s limit with margin`);
       }
     } else {
+      // The tree starts exactly p workers (validateLaunch, in the constructor).
       const { branchingFactor: bf, levels } = launch;
-      let size = 0, power = 1;
-      for (let i = 0; i < levels; i++) { power *= bf; size += power; }
-      if (size !== p) reasons.push(`a launch tree of branching ${bf} and ${levels} levels has ${size} workers, not ${p}`);
       const perLevel = requestSeconds(bf, c.lambdaInvokeSeconds, c.launchInvokeConcurrency);
       // The coordinator starts, invokes the roots; every inner level starts, then invokes its children.
       launchSeconds = c.sfnTaskInvokeSeconds + start + levels * perLevel + (levels - 1) * start;
@@ -481,15 +611,15 @@ export class ConfigModel {
     const close = c.sfnTransitionSeconds;
     const seconds = launchSeconds + workerSeconds + close;
 
-    if (workerSeconds * this.ctx.safetyFactor > c.lambdaMaxSeconds) {
-      reasons.push(`a worker would run ${workerSeconds.toFixed(0)} s, over Lambda's ${c.lambdaMaxSeconds} s limit with margin x${this.ctx.safetyFactor}`);
+    if (workerSeconds * this.ctx.safetyFactor > AWS_LIMITS.lambdaMaxTimeoutSeconds.value) {
+      reasons.push(`a worker would run ${workerSeconds.toFixed(0)} s, over Lambda's ${AWS_LIMITS.lambdaMaxTimeoutSeconds.value} s limit with margin x${this.ctx.safetyFactor}`);
     }
-    if (coordinatorSeconds * this.ctx.safetyFactor > c.lambdaMaxSeconds) {
-      reasons.push(`the launch coordinator would run ${coordinatorSeconds.toFixed(0)} s, over Lambda's ${c.lambdaMaxSeconds} s limit with margin`);
+    if (coordinatorSeconds * this.ctx.safetyFactor > AWS_LIMITS.lambdaMaxTimeoutSeconds.value) {
+      reasons.push(`the launch coordinator would run ${coordinatorSeconds.toFixed(0)} s, over Lambda's ${AWS_LIMITS.lambdaMaxTimeoutSeconds.value} s limit with margin`);
     }
     const requiredMemoryMB = this.requiredMemoryMB(a, b);
     if (requiredMemoryMB > memoryMB) reasons.push(`a worker needs about ${requiredMemoryMB} MB, more than ${memoryMB} MB`);
-    if (memoryMB < 128 || memoryMB > 10240) reasons.push(`memory ${memoryMB} MB is outside Lambda's 128-10,240 MB`);
+    if (!isLambdaMemoryMB(memoryMB)) reasons.push(`memory ${memoryMB} MB is outside Lambda's ${LAMBDA_MEMORY_RANGE_TEXT}`);
 
     // Counters.
     const v = new Float64Array(V_SIZE);
@@ -534,7 +664,7 @@ export class ConfigModel {
     if (p > 1) {
       // The gather function reads every worker's final rows and writes the result.
       let finalBytes = 0;
-      for (let w = 0; w < p; w++) finalBytes += this.stats.ownedNeurons[this.layers][w] * this.rowBytes[this.layers + 1];
+      for (let w = 0; w < p; w++) finalBytes += this.wireBytes(1, this.stats.ownedNeurons[this.layers][w], this.layers + 1);
       const handler = c.lambdaColdStartSeconds + requestSeconds(p, c.s3GetSeconds, c.s3IoThreads) + transferSeconds(finalBytes, c) + c.s3PutSeconds;
       gatherSeconds = c.sfnTaskInvokeSeconds + handler + c.sfnTransitionSeconds;
       transitions += 1; events += 5;
@@ -576,11 +706,11 @@ export class ConfigModel {
     if (expect !== this.layers + 1) reasons.push(`stages must cover layers 1..${this.layers}`);
     const latencySeconds = overhead.seconds + estimates.reduce((t, s) => t + s.seconds, 0);
     const historyEvents = overhead.historyEvents + estimates.reduce((t, s) => t + s.historyEvents, 0);
-    if (this.config.workflowType === 'STANDARD' && historyEvents > c.sfnStandardMaxHistoryEvents) {
-      reasons.push(`about ${historyEvents} history events, over the Standard limit of ${c.sfnStandardMaxHistoryEvents}`);
+    if (this.config.workflowType === 'STANDARD' && historyEvents > AWS_LIMITS.sfnStandardMaxHistoryEvents.value) {
+      reasons.push(`about ${historyEvents} history events, over the Standard limit of ${AWS_LIMITS.sfnStandardMaxHistoryEvents.value}`);
     }
-    if (this.config.workflowType === 'EXPRESS' && latencySeconds * this.ctx.safetyFactor > c.sfnExpressMaxSeconds) {
-      reasons.push(`an Express execution of ${latencySeconds.toFixed(0)} s is over the ${c.sfnExpressMaxSeconds} s limit with margin`);
+    if (this.config.workflowType === 'EXPRESS' && latencySeconds * this.ctx.safetyFactor > AWS_LIMITS.sfnExpressMaxSeconds.value) {
+      reasons.push(`an Express execution of ${latencySeconds.toFixed(0)} s is over the ${AWS_LIMITS.sfnExpressMaxSeconds.value} s limit with margin`);
     }
     const counters = addCounters(overhead.counters, ...estimates.map((s) => s.counters));
     return {

@@ -13,6 +13,10 @@
 // A stage's latency and cost do not depend on the other stages' memory (planner/optimize/estimate.ts),
 // so the program is exact for the model. With a fixed segmentation it is the multiple-choice
 // knapsack of memory per stage.
+//
+// HiGHS stops at a time limit; a solution found by then is feasible but not proven optimal, and
+// the solution says so (optimality.proven false, with HiGHS's relative gap), never passing it off
+// as the optimum.
 
 import highsModule from 'highs';
 import { SolverError } from '../../model/errors.ts';
@@ -44,6 +48,22 @@ export interface StageProgram {
   /** History-event budget (Standard workflows). */
   readonly maxHistoryEvents?: number;
   readonly fixedHistoryEvents: number;
+  /** HiGHS's time limit per solve. Default DEFAULT_SOLVER_TIME_LIMIT_SECONDS. */
+  readonly timeLimitSeconds?: number;
+  /**
+   * Stop after this many improving solutions (HiGHS mip_max_improving_sols): a deterministic way
+   * to cut a solve short, like the time limit but reproducible. Default: no limit.
+   */
+  readonly improvingSolutionLimit?: number;
+}
+
+/** Whether HiGHS proved the solution optimal, and if not, how far from the bound it may be. */
+export interface Optimality {
+  readonly proven: boolean;
+  /** HiGHS's relative MIP gap (|primal - dual bound| / |primal|); 0 when proven; null when unknown. */
+  readonly relativeGap: number | null;
+  /** HiGHS's model status of the solve that decided it ('Optimal', 'Time limit reached', ...). */
+  readonly status: string;
 }
 
 export interface StageSolution {
@@ -51,7 +71,10 @@ export interface StageSolution {
   readonly seconds: number;
   readonly costUSD: number;
   readonly historyEvents: number;
+  readonly optimality: Optimality;
 }
+
+export const DEFAULT_SOLVER_TIME_LIMIT_SECONDS = 30;
 
 /**
  * Drops options another option of the same layer range beats on both latency and cost (they can
@@ -75,8 +98,9 @@ export function pruneDominated(options: readonly StageOption[]): StageOption[] {
   return out;
 }
 
-function total(stages: readonly StageOption[], p: StageProgram): StageSolution {
+function total(stages: readonly StageOption[], p: StageProgram, optimality: Optimality): StageSolution {
   return {
+    optimality,
     stages,
     seconds: p.fixedSeconds + stages.reduce((t, s) => t + s.seconds, 0),
     costUSD: p.fixedCostUSD + stages.reduce((t, s) => t + s.costUSD, 0),
@@ -144,45 +168,91 @@ function highs(): Promise<Highs> {
   return highsPromise;
 }
 
-async function solveOnce(p: StageProgram, options: readonly StageOption[], objective: 'cost' | 'seconds', secondsCap?: number): Promise<StageOption[] | null> {
-  const solver = await highs();
-  const lp = stageProgramToLp(p, options, objective, secondsCap);
-  const result = solver.solve(lp, {
-    output_flag: false,
-    mip_rel_gap: 1e-9,
-    mip_abs_gap: 1e-9,
-    time_limit: 30,
-    random_seed: 0,
-    threads: 1,
-  });
-  if (result.Status === 'Infeasible' || result.Status === 'Primal infeasible or unbounded') return null;
-  if (result.Status !== 'Optimal' && result.Status !== 'Time limit reached') {
-    throw new SolverError(`HiGHS ended the stage program with status ${result.Status}`);
-  }
-  const chosen: StageOption[] = [];
-  options.forEach((o, i) => {
-    const col = result.Columns[`x${i}`];
-    if (col && col.Primal > 0.5) chosen.push(o);
-  });
-  if (chosen.length === 0) return null;
-  return chosen.sort((a, b) => a.firstLayer - b.firstLayer);
+// HiGHS model status codes (highs types.d.ts ModelStatusCode) and the primal solution status
+// that means "a feasible point is known".
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  7: 'Optimal', 8: 'Infeasible', 9: 'Primal infeasible or unbounded', 10: 'Unbounded',
+  13: 'Time limit reached', 14: 'Iteration limit reached', 16: 'Solution limit reached', 17: 'Interrupted',
+};
+const MODEL_OPTIMAL = 7;
+const MODEL_INFEASIBLE = new Set([8, 9]);
+const MODEL_STOPPED_EARLY = new Set([13, 14, 16, 17]);
+const PRIMAL_FEASIBLE = 2;
+
+interface SolveResult {
+  readonly stages: StageOption[];
+  readonly optimality: Optimality;
 }
 
-/** Solves the stage program with HiGHS; null when no choice of stages meets the constraints. */
+function isSegmentation(stages: readonly StageOption[], layers: number): boolean {
+  let next = 1;
+  for (const s of stages) {
+    if (s.firstLayer !== next || s.lastLayer < s.firstLayer) return false;
+    next = s.lastLayer + 1;
+  }
+  return next === layers + 1;
+}
+
+async function solveOnce(p: StageProgram, options: readonly StageOption[], objective: 'cost' | 'seconds', secondsCap?: number): Promise<SolveResult | null> {
+  const solver = await highs();
+  const lp = stageProgramToLp(p, options, objective, secondsCap);
+  const timeLimit = p.timeLimitSeconds ?? DEFAULT_SOLVER_TIME_LIMIT_SECONDS;
+  const outcome = solver.withModel({ format: 'lp', data: lp }, (model) => {
+    model.options.set({ output_flag: false, mip_rel_gap: 1e-9, mip_abs_gap: 1e-9, time_limit: timeLimit, random_seed: 0 });
+    if (p.improvingSolutionLimit !== undefined) model.options.set('mip_max_improving_sols', p.improvingSolutionLimit);
+    model.run();
+    const status = model.getModelStatus() as number;
+    const primal = Number(model.info.get('primal_solution_status'));
+    if (MODEL_INFEASIBLE.has(status)) return { status, chosen: null, gap: null };
+    if (status !== MODEL_OPTIMAL && !(MODEL_STOPPED_EARLY.has(status) && primal === PRIMAL_FEASIBLE)) {
+      return { status, chosen: undefined, gap: null };
+    }
+    const values = model.getSolution().colValue;
+    const chosen: StageOption[] = [];
+    for (let i = 0; i < values.length; i++) {
+      if (values[i] > 0.5) chosen.push(options[Number(model.getColName(i).slice(1))]);
+    }
+    const gap = Number(model.info.get('mip_gap'));
+    return { status, chosen, gap: Number.isFinite(gap) ? Math.max(0, gap) : null };
+  });
+  const statusText = STATUS_TEXT[outcome.status] ?? `status ${outcome.status}`;
+  if (outcome.chosen === null) return null;
+  if (outcome.chosen === undefined) {
+    throw new SolverError(outcome.status === 13
+      ? `HiGHS reached its time limit of ${timeLimit} s before finding any stage program solution`
+      : `HiGHS ended the stage program with ${statusText}`);
+  }
+  const stages = outcome.chosen.sort((a, b) => a.firstLayer - b.firstLayer);
+  if (!isSegmentation(stages, p.layers)) throw new SolverError(`HiGHS returned stages that do not cover layers 1..${p.layers} in order (${statusText})`);
+  const proven = outcome.status === MODEL_OPTIMAL;
+  return { stages, optimality: { proven, relativeGap: proven ? 0 : outcome.gap, status: statusText } };
+}
+
+/** The weaker of two solves' proofs (a two-step solve is proven only when both steps are). */
+function weaker(a: Optimality, b: Optimality): Optimality {
+  if (a.proven && b.proven) return a;
+  const gaps = [a, b].filter((o) => !o.proven).map((o) => o.relativeGap);
+  return { proven: false, relativeGap: gaps.some((g) => g === null) ? null : Math.max(...(gaps as number[])), status: (a.proven ? b : a).status };
+}
+
+/**
+ * Solves the stage program with HiGHS; null when no choice of stages meets the constraints. A
+ * solution cut short by the time limit is returned with optimality.proven = false.
+ */
 export async function solveStageProgram(p: StageProgram): Promise<StageSolution | null> {
   const options = pruneDominated(p.options);
   if (options.length === 0) return null;
   if (p.objective === 'cost') {
-    const stages = await solveOnce(p, options, 'cost');
-    return stages ? total(stages, p) : null;
+    const solved = await solveOnce(p, options, 'cost');
+    return solved ? total(solved.stages, p, solved.optimality) : null;
   }
   const fastest = await solveOnce(p, options, 'seconds');
   if (!fastest) return null;
-  const best = total(fastest, p);
+  const best = total(fastest.stages, p, fastest.optimality);
   // Among plans within a hair of the fastest, the cheapest.
   const cap = best.seconds - p.fixedSeconds + Math.max(1e-9, best.seconds * 1e-9);
   const cheapest = await solveOnce(p, options, 'cost', cap);
-  return cheapest ? total(cheapest, p) : best;
+  return cheapest ? total(cheapest.stages, p, weaker(fastest.optimality, cheapest.optimality)) : best;
 }
 
 /**
@@ -204,7 +274,7 @@ export function bruteForceStageProgram(p: StageProgram): StageSolution | null {
   const path: StageOption[] = [];
   const walk = (layer: number) => {
     if (layer === p.layers + 1) {
-      const s = total([...path], p);
+      const s = total([...path], p, { proven: true, relativeGap: 0, status: 'exhaustive' });
       if (p.sloSeconds !== undefined && s.seconds > p.sloSeconds + 1e-9) return;
       if (p.maxHistoryEvents !== undefined && s.historyEvents > p.maxHistoryEvents) return;
       if (better(s, best)) best = s;

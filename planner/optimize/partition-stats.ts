@@ -1,5 +1,6 @@
 // What the estimates need from a partition, per layer and worker: rows sent and received, target
-// workers, and the neurons and weight nonzeros each worker owns (compute imbalance, shard size).
+// and source workers, and the neurons and weight nonzeros each worker owns (compute imbalance,
+// shard size).
 
 import type { SparseNetwork } from '../../model/network.ts';
 import { communicationVolume, type LayerPartition, type PartitionVolume } from '../partition/index.ts';
@@ -12,6 +13,8 @@ export interface LayerStats {
   readonly receivesByWorker: Uint32Array;
   /** Distinct target workers per source worker. */
   readonly targetsByWorker: Uint32Array;
+  /** Distinct source workers per target worker. */
+  readonly sourcesByWorker: Uint32Array;
   /** Weight nonzeros of this layer in the outputs each worker owns. */
   readonly ownedNonzerosByWorker: Float64Array;
   /** max over workers of owned nonzeros / all nonzeros of the layer (1 / P when balanced). */
@@ -49,6 +52,7 @@ export function partitionStats(network: SparseNetwork, partition: LayerPartition
       sendsByWorker: v.sendsByWorker,
       receivesByWorker: v.receivesByWorker,
       targetsByWorker: v.messagesByWorker,
+      sourcesByWorker: v.sourcesByWorker,
       ownedNonzerosByWorker: owned,
       maxNonzeroShare: total > 0 ? max / total : 1 / p,
     };
@@ -65,7 +69,7 @@ export function serialStats(network: SparseNetwork): PartitionStats {
     scheme: 'serial',
     layers: network.layers.map((layer, i) => ({
       layer: i + 1,
-      sendsByWorker: one(0), receivesByWorker: one(0), targetsByWorker: one(0),
+      sendsByWorker: one(0), receivesByWorker: one(0), targetsByWorker: one(0), sourcesByWorker: one(0),
       ownedNonzerosByWorker: Float64Array.of(layer.outputStart[n]),
       maxNonzeroShare: 1,
     })),

@@ -21,6 +21,8 @@ export interface LayerVolume {
   readonly receivesByWorker: Uint32Array;
   /** distinct target workers per source worker */
   readonly messagesByWorker: Uint32Array;
+  /** distinct source workers per target worker */
+  readonly sourcesByWorker: Uint32Array;
 }
 
 export interface PartitionVolume {
@@ -99,6 +101,7 @@ export function communicationVolume(network: SparseNetwork, partition: LayerPart
     const sends = new Uint32Array(p);
     const receives = new Uint32Array(p);
     const messages = new Uint32Array(p);
+    const sources = new Uint32Array(p);
     let layerSends = 0;
     let largestPart = 0;
     let largestNonzeros = 0;
@@ -118,6 +121,7 @@ export function communicationVolume(network: SparseNetwork, partition: LayerPart
           if (sourceSeen[source] !== epoch) {
             sourceSeen[source] = epoch;
             messages[source]++;
+            sources[q]++;
           }
         }
       }
@@ -128,7 +132,7 @@ export function communicationVolume(network: SparseNetwork, partition: LayerPart
     const layerNonzeros = layer.outputStart[n];
     maxImbalance = Math.max(maxImbalance, largestPart / (n / p) - 1);
     if (layerNonzeros > 0) maxNonzeroImbalance = Math.max(maxNonzeroImbalance, largestNonzeros / (layerNonzeros / p) - 1);
-    layers.push({ layer: l, rowSends: layerSends, sendsByWorker: sends, receivesByWorker: receives, messagesByWorker: messages });
+    layers.push({ layer: l, rowSends: layerSends, sendsByWorker: sends, receivesByWorker: receives, messagesByWorker: messages, sourcesByWorker: sources });
     total += layerSends;
     if (layerSends > worstSends) { worstSends = layerSends; worstLayer = l; }
   }

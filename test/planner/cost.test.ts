@@ -16,22 +16,25 @@ import { FSD_RUNS, requireData } from '../helpers/shared-data.ts';
 
 const RUNS = FSD_RUNS;
 
-const within = (actual: number, expected: number, relative: number) =>
-  expect(Math.abs(actual - expected) / expected).toBeLessThanOrEqual(relative);
+// "Reproduced exactly": the same sums in another order differ by a few units in the last place of
+// a double, no more (measured: 3.3e-16 relative at most).
+const EXACT = 4 * Number.EPSILON;
+const exactly = (actual: number, expected: number) =>
+  expect(Math.abs(actual - expected) / expected).toBeLessThanOrEqual(EXACT);
 
 describe('published FSD-Inference runs', () => {
-  it('reproduces both published totals and breakdowns within 1% with the file\'s prices', () => {
+  it('reproduces both published totals and breakdowns exactly (to double rounding) with the file\'s prices', () => {
     requireData(RUNS, 'the published FSD-Inference runs');
     const records = readRunRecords(RUNS);
     expect(records).toHaveLength(2);
     for (const record of records) {
       const priced = priceRecord(record, defaultPrices(), record.variant!);
       const published = record.published!;
-      within(priced.breakdown.totalUSD, published.totalUSD, 0.01);
+      exactly(priced.breakdown.totalUSD, published.totalUSD);
       for (const [service, usd] of Object.entries(published.breakdownUSD!)) {
-        within(priced.breakdown.byServiceUSD[service as 'lambda'], usd, 0.01);
+        exactly(priced.breakdown.byServiceUSD[service as 'lambda'], usd);
       }
-      expect(Math.abs(priced.published!.relativeDifference)).toBeLessThan(0.01);
+      expect(Math.abs(priced.published!.relativeDifference)).toBeLessThanOrEqual(EXACT);
     }
   });
 
@@ -138,6 +141,18 @@ describe('prices as data', () => {
       expect(entry.date, name).toMatch(/^\d{4}-\d{2}-\d{2}$/);
       expect(entry.unit.length, name).toBeGreaterThan(3);
     }
+  });
+
+  it('prices SNS-to-SQS data at what AWS charges in one Region (nothing), keeping FSD\'s $0.09/GB in its records only', () => {
+    const sns = defaultPrices().prices.snsPerByte;
+    expect(sns.value).toBe(0);
+    expect(sns.source).toContain('aws.amazon.com/sns/pricing');
+    expect(sns.source).toContain('No charge for deliveries to SQS Queues');
+    requireData(RUNS, 'the published FSD-Inference runs');
+    const [queue] = readRunRecords(RUNS);
+    expect(queue.prices!.snsPerByte).toBe(9e-11);
+    expect(priceRecord(queue, defaultPrices(), 'queue').breakdown.lines.find((l) => l.price === 'snsPerByte')!.unitPriceUSD).toBe(9e-11);
+    expect(priceRecord(queue, defaultPrices(), 'queue', { ignoreRecordPrices: true }).breakdown.byServiceUSD.sns).toBeCloseTo(2204 * 5e-7, 15);
   });
 
   it('overrides prices from a file, numbers attributed to the file', () => {

@@ -1,36 +1,40 @@
-// The latency model: CPU share by memory, calibration profiles, the workload profile from a serial
-// sample, stage estimates, and agreement in order of magnitude with the published FSD runs. No
+// The latency model: CPU share by memory, calibration profiles, the wire format's bytes, the
+// workload profile from a serial run (all rows, or an unbiased random sample), stage estimates,
+// channel requests from the real key layout and polling, and the published FSD runs against the
+// prediction of their configuration (held-out quantities pinned, in-sample ones flagged). No
 // assertion reads a clock: calibration timing is exercised only for its shape.
 
 import { describe, it, expect } from 'vitest';
 import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
-import { layerNonzeros } from '../../model/network.ts';
+import { layerNonzeros, rowsNonzeros } from '../../model/network.ts';
 import {
-  assumedWorkload, computeRates, defaultCalibrationProfile, kernelMacsPerSecond, lambdaCpuSpeed, lambdaVcpus,
-  latencyConstants, latencyConstantsFile, LATENCY_CONSTANT_NAMES, parseCalibrationProfile,
-  type CalibrationProfile,
+  assumedWorkload, defaultCalibrationProfile, defaultWireFormat, kernelMacsPerSecond, lambdaCpuSpeed, lambdaVcpus,
+  latencyConstants, latencyConstantsFile, LATENCY_CONSTANT_NAMES, messageBytes, parseCalibrationProfile, parseWireFormat,
+  type CalibrationProfile, type WireFormat,
 } from '../../planner/latency/index.ts';
 import { defaultPrices } from '../../planner/cost/index.ts';
-import { ConfigModel, partitionStats, serialStats, type EstimateContext } from '../../planner/optimize/index.ts';
+import {
+  ConfigModel, estimateContext, expectedReceiveCalls, partitionStats, serialStats, slowestPeerWaitSeconds,
+  type EstimateContext,
+} from '../../planner/optimize/index.ts';
 import { partitionNetwork } from '../../planner/partition/index.ts';
+import { AWS_LIMITS } from '../../planner/aws-limits.ts';
 import { inferSerial } from '../../functions/serial/serial-inference.ts';
 import { calibrateKernel } from '../../functions/calibration/calibrate.ts';
-import { ModelFormatError } from '../../model/errors.ts';
+import { ModelFormatError, UsageError } from '../../model/errors.ts';
 import { readGraphChallengeNetwork, readInputTsv, graphChallengePaths, defaultGraphChallengeDir } from '../../model/graphchallenge.ts';
 import type { WorkloadProfile } from '../../planner/latency/workload.ts';
-import type { SparseNetwork } from '../../model/network.ts';
-import { requireData } from '../helpers/shared-data.ts';
+import type { SparseNetwork, SparseRows } from '../../model/network.ts';
+import { FSD_RUNS, requireData } from '../helpers/shared-data.ts';
 import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kernel.ts';
-import { profileWorkload, stridedRows } from '../../functions/serial/workload-profile.ts';
+import { pickRows, profileWorkload, sampleOrder } from '../../functions/serial/workload-profile.ts';
+import { readRunRecords } from '../../cli/files.ts';
+import { fsdComparisons } from '../../bench/fsd.ts';
 
 const c = latencyConstants();
 
 function context(network: SparseNetwork, workload: WorkloadProfile, profile: CalibrationProfile = defaultCalibrationProfile()): EstimateContext {
-  return {
-    neurons: network.neurons, layerCount: network.layers.length, layerNonzeros: network.layers.map(layerNonzeros),
-    workload, rates: computeRates(profile, network.neurons), constants: c, prices: defaultPrices(),
-    bytesPerNonzero: 8, threads: 1, architecture: 'x86_64', gatherMemoryMB: 1024, safetyFactor: 1.5,
-  };
+  return estimateContext(network, workload, { prices: defaultPrices(), calibration: profile, constants: c });
 }
 
 describe('Lambda CPU share', () => {
@@ -58,6 +62,31 @@ describe('constants and calibration profiles', () => {
       expect(file.constants[name].unit.length, name).toBeGreaterThan(3);
     }
     expect(latencyConstants({ snsPublishSeconds: 1 }).snsPublishSeconds).toBe(1);
+  });
+
+  it('takes the AWS hard limits from AWS_LIMITS, not from a second copy', () => {
+    expect(c.sqsMessageMaxBytes).toBe(AWS_LIMITS.sqsMessageMaxBytes.value);
+    expect(c.snsPublishBatchEntries).toBe(AWS_LIMITS.snsPublishBatchEntries.value);
+    expect(c.sfnInlineMapMaxConcurrency).toBe(AWS_LIMITS.sfnInlineMapMaxConcurrency.value);
+    expect(c.lambdaMaxSeconds).toBe(AWS_LIMITS.lambdaMaxTimeoutSeconds.value);
+    expect(latencyConstantsFile().constants.sqsMessageMaxBytes.source).toContain('AWS_LIMITS.sqsMessageMaxBytes');
+  });
+
+  it('says which published run each fitted constant was fitted on, and that none is held out', () => {
+    const file = latencyConstantsFile();
+    const fitted = LATENCY_CONSTANT_NAMES.filter((name) => file.constants[name].fit);
+    expect(fitted.sort()).toEqual(['exchangeArrivalSpreadSeconds', 'objectExchangeSettleSeconds', 'snsToSqsDeliverySeconds']);
+    expect(file.constants.snsToSqsDeliverySeconds.fit!.runs).toEqual(['fsd-1024x120-8w-queue']);
+    expect(file.constants.objectExchangeSettleSeconds.fit!.runs).toEqual(['fsd-1024x120-8w-object']);
+    expect(file.constants.exchangeArrivalSpreadSeconds.fit!.runs).toEqual(['fsd-1024x120-8w-object']);
+    for (const name of fitted) {
+      expect(file.constants[name].fit!.heldOutRuns, name).toEqual([]);
+      expect(file.constants[name].fit!.note, name).toMatch(/^no held-out run/);
+      expect(file.constants[name].source, name).toMatch(/^fitted, not measured/);
+    }
+    // The constants fitted to one run and used as if general are gone.
+    expect(LATENCY_CONSTANT_NAMES).not.toContain('sqsMessagesPerReceive');
+    expect(LATENCY_CONSTANT_NAMES).not.toContain('s3ListsPerExchange');
   });
 
   it('ships a default profile marked as such, with both regimes', () => {
@@ -101,6 +130,35 @@ describe('constants and calibration profiles', () => {
   });
 });
 
+describe('wire format', () => {
+  const format: WireFormat = { ...defaultWireFormat(), messageHeaderBytes: 20, rowHeaderBytes: 6, bytesPerNonzero: 1.5 };
+
+  it('prices a message as header + rows x row header + nonzeros x bytes per nonzero', () => {
+    expect(messageBytes(format, 10, 1000)).toBe(20 + 10 * 6 + 1000 * 1.5);
+    expect(messageBytes(format, 0, 0)).toBe(20);
+  });
+
+  it('ships an assumed default that says so plainly, and names the field of a bad file', () => {
+    const d = defaultWireFormat();
+    expect(d.status).toBe('assumed');
+    expect(d.note).toMatch(/^ASSUMED, NOT MEASURED/);
+    expect(d.compression).toBe('none');
+    expect(() => parseWireFormat({ ...d, compression: 'lz4' }, 'wire.json')).toThrow(/wire\.json, field compression/);
+    expect(() => parseWireFormat({ ...d, bytesPerNonzero: 0 }, 'wire.json')).toThrow(/field bytesPerNonzero/);
+    expect(() => parseWireFormat({ ...d, extra: 1 }, 'wire.json')).toThrow(ModelFormatError);
+  });
+
+  it('drives the bytes the channels send: halving bytes per nonzero halves the object payload', () => {
+    const network = generateRadixNetwork({ neurons: 1024, layers: 4, seed: 5 });
+    const workload = profileWorkload(network, generateInputs({ neurons: 1024, samples: 200, seed: 5 }));
+    const stats = partitionStats(network, partitionNetwork(network, 4, 'block'));
+    const bytes = (f: WireFormat) => new ConfigModel({ ...context(network, workload), wireFormat: f }, stats, { workers: 4, channel: 'object', launch: { kind: 'map' }, workflowType: 'STANDARD' })
+      .exchangeTraffic(1, 4).wireBytes;
+    const bare = { ...defaultWireFormat(), messageHeaderBytes: 0, rowHeaderBytes: 0 };
+    expect(bytes({ ...bare, bytesPerNonzero: 4 })).toBeCloseTo(bytes({ ...bare, bytesPerNonzero: 8 }) / 2, 6);
+  });
+});
+
 describe('workload profile', () => {
   const network = generateRadixNetwork({ neurons: 1024, layers: 8, seed: 3 });
   const inputs = generateInputs({ neurons: 1024, samples: 300, seed: 3 });
@@ -111,29 +169,61 @@ describe('workload profile', () => {
     const macs = w.layers.reduce((t, l) => t + l.scatterMultiplyAdds + l.gatherMultiplyAdds, 0);
     expect(macs).toBe(serial.multiplyAdds);
     expect(w.source).toBe('serial-sample');
-    expect(w.sampleSelection).toBe('none');
+    expect(w.sampleSelection).toBe('all');
     expect(w.categoryFraction).toBeCloseTo(serial.categories.length / 300, 12);
     expect(w.layers[0].inputNonzeros).toBe(inputs.rowStart[300]);
     for (const l of w.layers) expect(l.inputDensity).toBeGreaterThanOrEqual(0);
+    // Affordable: the default runs every row too, with the same counts.
+    expect(profileWorkload(network, inputs)).toEqual(w);
   });
 
-  it('scales a strided sample to all rows, deterministically', () => {
+  it('adds batches exactly: a pilot and the rest of the rows give the full run', () => {
+    // A budget the a-priori estimate thinks too small, the measured cost affords: pilot + rest = all.
+    const full = profileWorkload(network, inputs, { sampleRows: 300 });
+    const batched = profileWorkload(network, inputs, { multiplyAddBudget: full.layers.reduce((t, l) => t + l.scatterMultiplyAdds + l.gatherMultiplyAdds, 0) * 1.01 });
+    expect(batched).toEqual(full);
+  });
+
+  it('samples rows at random (seeded), scaled to all rows, deterministically', () => {
     const a = profileWorkload(network, inputs, { sampleRows: 100 });
     const b = profileWorkload(network, inputs, { sampleRows: 100 });
     expect(a).toEqual(b);
     expect(a.sampleRows).toBe(100);
-    expect(a.sampleSelection).toBe('strided');
+    expect(a.sampleSelection).toBe('random');
+    expect(profileWorkload(network, inputs, { sampleRows: 100, seed: 2 })).not.toEqual(a);
     // Generated inputs have the same nonzeros per row: the scaled count is exact.
     expect(a.layers[0].inputNonzeros).toBe(inputs.rowStart[300]);
-    const sample = stridedRows(inputs, 100);
-    expect(sample.rows).toBe(100);
-    // Sample row i is input row floor(i x 300 / 100) = 3i.
-    expect(Array.from(sample.columnIndex.subarray(sample.rowStart[1], sample.rowStart[2]))).toEqual(Array.from(inputs.columnIndex.subarray(inputs.rowStart[3], inputs.rowStart[4])));
+    const order = sampleOrder(300, 1);
+    expect([...order].sort((x, y) => x - y)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    const picks = Uint32Array.of(3, 7);
+    const sample = pickRows(inputs, picks);
+    expect(Array.from(sample.columnIndex.subarray(sample.rowStart[1], sample.rowStart[2]))).toEqual(Array.from(inputs.columnIndex.subarray(inputs.rowStart[7], inputs.rowStart[8])));
+  });
+
+  it('is unbiased where a strided sample was not: rows alternating light and heavy', () => {
+    // Even rows hold 10 nonzeros, odd rows 30 (the real inputs alternate lighter and heavier rows);
+    // every 10th row would see only light rows and estimate 10 per row instead of 20.
+    const n = 64, R = 1000;
+    const small = generateRadixNetwork({ neurons: n, layers: 1, seed: 1, bias: -0.3 });
+    const rowStart = new Uint32Array(R + 1);
+    for (let r = 0; r < R; r++) rowStart[r + 1] = rowStart[r] + (r % 2 === 0 ? 10 : 30);
+    const columnIndex = new Uint32Array(rowStart[R]);
+    for (let r = 0; r < R; r++) for (let i = rowStart[r]; i < rowStart[r + 1]; i++) columnIndex[i] = i - rowStart[r];
+    const alternating: SparseRows = { rows: R, columns: n, rowStart, columnIndex, value: new Float32Array(rowStart[R]).fill(1) };
+    const truth = rowsNonzeros(alternating);
+    let sum = 0;
+    const seeds = 20;
+    for (let seed = 1; seed <= seeds; seed++) sum += profileWorkload(small, alternating, { sampleRows: 100, seed }).layers[0].inputNonzeros;
+    // Measured: the mean of 20 seeded samples of 100 rows is within 1% of the truth.
+    expect(Math.abs(sum / seeds / truth - 1)).toBeLessThan(0.01);
+    const strided = pickRows(alternating, Uint32Array.from({ length: 100 }, (_, i) => i * 10));
+    expect(rowsNonzeros(strided) * 10 / truth).toBe(0.5);
   });
 
   it('states an assumed density explicitly', () => {
     const w = assumedWorkload(network, 1000, 0.1, DEFAULT_GATHER_ABOVE_DENSITY);
     expect(w.source).toBe('assumed-density');
+    expect(w.sampleSelection).toBe('none');
     expect(w.assumedDensity).toBe(0.1);
     expect(w.layers[0].scatterMultiplyAdds).toBeCloseTo(1000 * 0.1 * layerNonzeros(network.layers[0]), 6);
     expect(assumedWorkload(network, 10, 0.5, DEFAULT_GATHER_ABOVE_DENSITY).layers[0].gatherMultiplyAdds).toBe(10 * layerNonzeros(network.layers[0]));
@@ -182,59 +272,155 @@ describe('stage estimates', () => {
     expect(slow.stage(1, 6, 10240).reasons.join()).toMatch(/over Lambda's 900 s limit/);
   });
 
-  it('counts the channels\' requests: queue publishes per 64 KB, object PUT per worker pair', () => {
-    const partition = partitionNetwork(network, 4, 'random', { seed: 2 });
-    const stats = partitionStats(network, partition);
-    const queue = new ConfigModel(ctx, stats, { workers: 4, channel: 'queue', launch: { kind: 'map' }, workflowType: 'STANDARD' }).stage(1, 6, 1769);
+  it('counts the object channel\'s requests from FSD\'s key layout and LIST polling', () => {
+    const stats = partitionStats(network, partitionNetwork(network, 4, 'random', { seed: 2 }));
     const object = new ConfigModel(ctx, stats, { workers: 4, channel: 'object', launch: { kind: 'map' }, workflowType: 'STANDARD' }).stage(1, 6, 1769);
-    expect(queue.counters.snsPublishCalls).toBeGreaterThan(0);
-    expect(queue.counters.snsBilledPublishRequests!).toBeGreaterThanOrEqual(queue.counters.snsPublishCalls);
-    expect(queue.counters.sqsReceiveCalls).toBeGreaterThan(0);
     expect(object.counters.snsPublishCalls).toBe(0);
-    // 5 in-stage exchanges x 4 x 3 objects, plus handoff: staging 4 + final 4 PUTs.
+    // 5 in-stage exchanges x 4 workers x 3 objects (empty markers included), plus handoff: staging 4 + final 4 PUTs.
     expect(object.counters.s3PutRequests).toBe(5 * 4 * 3 + 4 + 4);
-    expect(object.counters.s3ListRequests).toBeCloseTo(5 * 4 * c.s3ListsPerExchange, 9);
+    // The same GETs, plus one shard and one staged input object per worker.
+    expect(object.counters.s3GetRequests).toBe(5 * 4 * 3 + 4 + 4);
+    // LISTs: one, plus one per LIST cycle of the expected wait for the slowest of 3 peers.
+    const wait = slowestPeerWaitSeconds(3, c.exchangeArrivalSpreadSeconds);
+    expect(wait).toBeCloseTo(c.exchangeArrivalSpreadSeconds * 3 / 10, 15);
+    expect(object.counters.s3ListRequests).toBeCloseTo(5 * 4 * (1 + wait / (c.s3ListSeconds + c.s3ListIntervalSeconds)), 9);
+    // No spread, no waiting: one LIST per worker and exchange.
+    const still = new ConfigModel({ ...ctx, constants: latencyConstants({ exchangeArrivalSpreadSeconds: 0 }) }, stats, { workers: 4, channel: 'object', launch: { kind: 'map' }, workflowType: 'STANDARD' }).stage(1, 6, 1769);
+    expect(still.counters.s3ListRequests).toBe(5 * 4);
+  });
+
+  it('counts the queue channel\'s messages, publishes, receives and deletes from message counts and arrivals', () => {
+    const stats = partitionStats(network, partitionNetwork(network, 4, 'random', { seed: 2 }));
+    // A compact wire format keeps every message under the size limit: one per (source, target).
+    const compact = { ...ctx, wireFormat: { ...ctx.wireFormat, bytesPerNonzero: 0.5 } };
+    const model = new ConfigModel(compact, stats, { workers: 4, channel: 'queue', launch: { kind: 'map' }, workflowType: 'STANDARD' });
+    const queue = model.stage(1, 6, 1769);
+    const traffic = model.exchangeTraffic(1, 6);
+    // Small messages here: one per (source, target) pair and exchange.
+    let pairs = 0, expectedReceives = 0;
+    for (let l = 2; l <= 6; l++) {
+      const s = stats.layers[l - 1];
+      let messages = 0, receives = 0;
+      for (let w = 0; w < 4; w++) { messages += s.targetsByWorker[w]; receives += s.receivesByWorker[w]; }
+      pairs += messages;
+      for (let w = 0; w < 4; w++) {
+        expectedReceives += expectedReceiveCalls(messages * s.receivesByWorker[w] / receives, s.sourcesByWorker[w], 10, c.exchangeArrivalSpreadSeconds, c.sqsReceiveSeconds);
+      }
+    }
+    expect(traffic.messages).toBe(pairs);
+    // At 8 bytes per nonzero some targets' rows exceed 256 KiB once base64-encoded: split.
+    expect(new ConfigModel(ctx, stats, { workers: 4, channel: 'queue', launch: { kind: 'map' }, workflowType: 'STANDARD' }).exchangeTraffic(1, 6).messages).toBeGreaterThan(pairs);
+    expect(queue.counters.snsPublishCalls).toBe(5 * 4);
+    expect(queue.counters.snsBilledPublishRequests!).toBeGreaterThanOrEqual(queue.counters.snsPublishCalls);
+    expect(traffic.emptyReceives).toBe(0);
+    expect(queue.counters.sqsReceiveCalls).toBeCloseTo(expectedReceives, 9);
+    // One DeleteMessageBatch per non-empty receive; billed: receives per 64 KB chunk + deletes.
+    expect(queue.counters.sqsDeleteCalls).toBeCloseTo(expectedReceives, 9);
+    expect(queue.counters.sqsBilledRequests!).toBeGreaterThanOrEqual(2 * expectedReceives - 1e-9);
     // Each worker computes about a quarter of the layers' work.
     expect(queue.parts.compute).toBeLessThan(serial.stage(1, 6, 1769).parts.compute / 2);
     // Inline Map: Map state + 4 iterations.
     expect(queue.counters.sfnStandardTransitions).toBe(5);
+    // Peers arriving over 30 s: long polls of 1 s run out before the first arrival.
+    const slow = new ConfigModel({ ...compact, constants: latencyConstants({ exchangeArrivalSpreadSeconds: 30 }) }, stats, { workers: 4, channel: 'queue', launch: { kind: 'map' }, workflowType: 'STANDARD' });
+    expect(slow.exchangeTraffic(1, 6).emptyReceives).toBeGreaterThan(0);
+    expect(slow.stage(1, 6, 1769).counters.sqsEmptyReceiveCalls).toBe(slow.exchangeTraffic(1, 6).emptyReceives);
   });
 
-  it('launches a tree of b + b^2 + ... workers with a coordinator', () => {
-    const partition = partitionNetwork(network, 6, 'block');
-    const tree = new ConfigModel(ctx, partitionStats(network, partition), { workers: 6, channel: 'queue', launch: { kind: 'tree', branchingFactor: 2, levels: 2 }, workflowType: 'STANDARD' }).stage(1, 6, 1769);
+  it('expects receives from the arrivals: early ones 10 at a time, later ones each their own, at most one per round trip', () => {
+    // 7 sources of one message each, a receiver uniform among them: (7 + sum_{k=1..7} (1 + 7 - k)) / 8.
+    expect(expectedReceiveCalls(7, 7, 10, 0.25, 0.02)).toBe(35 / 8);
+    // 2 sources of 25 messages: k = 0: 2 x 3; k = 1: 3 + 3; k = 2: 5.
+    expect(expectedReceiveCalls(50, 2, 10, 10, 0.02)).toBeCloseTo(17 / 3, 15);
+    // 100 sources over 0.2 s at 0.02 s a receive: at most 10 receives for the later ones.
+    expect(expectedReceiveCalls(100, 100, 10, 0.2, 0.02)).toBeCloseTo(1505 / 101, 12);
+    expect(expectedReceiveCalls(0, 3, 10, 0.2, 0.02)).toBe(0);
+  });
+
+  it('launches a tree of b + b^2 + ... workers with a coordinator, and never prices a tree of another size', () => {
+    const stats = partitionStats(network, partitionNetwork(network, 6, 'block'));
+    const tree = new ConfigModel(ctx, stats, { workers: 6, channel: 'queue', launch: { kind: 'tree', branchingFactor: 2, levels: 2 }, workflowType: 'STANDARD' }).stage(1, 6, 1769);
     expect(tree.feasible).toBe(true);
     expect(tree.counters.lambda.map((u) => [u.role, u.invocations])).toEqual([['worker', 6], ['coordinator', 1]]);
-    const wrong = new ConfigModel(ctx, partitionStats(network, partition), { workers: 6, channel: 'queue', launch: { kind: 'tree', branchingFactor: 3, levels: 1 }, workflowType: 'STANDARD' }).stage(1, 6, 1769);
-    expect(wrong.reasons.join()).toMatch(/has 3 workers, not 6/);
+    const wrong = () => new ConfigModel(ctx, stats, { workers: 6, channel: 'queue', launch: { kind: 'tree', branchingFactor: 3, levels: 1 }, workflowType: 'STANDARD' });
+    expect(wrong).toThrow(UsageError);
+    expect(wrong).toThrow(/a launch tree 3\^1 starts 3 workers, not 6/);
+    expect(() => new ConfigModel(ctx, stats, { workers: 6, channel: 'queue', launch: { kind: 'task' }, workflowType: 'STANDARD' })).toThrow(/a single Task launches one worker, not 6/);
   });
 });
 
 const GC = defaultGraphChallengeDir();
-describe('the published FSD-Inference configuration (1024 x 120, 10,000 inputs, 8 workers of 1000 MB)', () => {
-  it('predicts latency and cost of the same order as the published runs', () => {
-    const paths = graphChallengePaths(GC);
-    requireData(paths.weightsDir, 'the real GraphChallenge network');
-    requireData(paths.inputs, 'the real GraphChallenge inputs');
-    const network = readGraphChallengeNetwork(paths.weightsDir);
-    const workload = profileWorkload(network, readInputTsv(paths.inputs, 1024), { sampleRows: 250 });
-    const stats = partitionStats(network, partitionNetwork(network, 8, 'hypergraph'));
-    const ctx = context(network, workload);
-    const predict = (channel: 'queue' | 'object') =>
-      new ConfigModel(ctx, stats, { workers: 8, channel, launch: { kind: 'tree', branchingFactor: 8, levels: 1 }, workflowType: 'STANDARD' })
-        .plan([{ firstLayer: 1, lastLayer: 120, memoryMB: 1000 }]);
-    const queue = predict('queue'), object = predict('object');
-    // Published: 63.5 s (queue) and 58.2 s (object) per worker; $0.0215 and $0.0539.
-    expect(queue.latencySeconds).toBeGreaterThan(63.5 / 2);
-    expect(queue.latencySeconds).toBeLessThan(63.5 * 2);
-    expect(object.latencySeconds).toBeGreaterThan(58.2 / 2);
-    expect(object.latencySeconds).toBeLessThan(58.2 * 2);
-    expect(object.cost.totalUSD).toBeGreaterThan(0.0539 / 2);
-    expect(object.cost.totalUSD).toBeLessThan(0.0539 * 2);
-    // The queue channel here sends base64 without compression (theirs: zlib): more SNS bytes.
-    expect(queue.cost.totalUSD).toBeGreaterThan(0.0215 / 2);
-    expect(queue.cost.totalUSD).toBeLessThan(0.0215 * 5);
-    // Compute is a small part of either (published: 22 s over 8 workers, 4% of the time).
-    expect(queue.parts.compute).toBeLessThan(0.1 * queue.latencySeconds);
+describe('the real 1024 x 120 case and FSD-Inference\'s published runs of it (10,000 inputs, 8 workers of 1000 MB, launch tree 8^1, one group)', () => {
+  let real: { network: SparseNetwork; inputs: SparseRows; full: WorkloadProfile } | undefined;
+  const load = () => {
+    if (!real) {
+      const paths = graphChallengePaths(GC);
+      requireData(paths.weightsDir, 'the real GraphChallenge network');
+      requireData(paths.inputs, 'the real GraphChallenge inputs');
+      const network = readGraphChallengeNetwork(paths.weightsDir);
+      const inputs = readInputTsv(paths.inputs, 1024);
+      real = { network, inputs, full: profileWorkload(network, inputs, { sampleRows: inputs.rows }) };
+    }
+    return real;
+  };
+  const total = (w: WorkloadProfile, from = 0) => w.layers.slice(from).reduce((t, l) => t + l.inputNonzeros, 0);
+
+  it('profiles every real row by default (the per-layer nonzeros are the full run\'s), where every 10th row understated them by a third', () => {
+    const { network, inputs, full } = load();
+    const byDefault = profileWorkload(network, inputs);
+    expect(byDefault.sampleSelection).toBe('all');
+    expect(byDefault.layers.map((l) => l.inputNonzeros)).toEqual(full.layers.map((l) => l.inputNonzeros));
+    expect(total(full)).toBe(47_365_996);
+    // The old strided sample (rows 0, 10, 20, ...: the real inputs' lighter even rows), scaled x10.
+    const strided = profileWorkload(network, pickRows(inputs, Uint32Array.from({ length: 1000 }, (_, i) => i * 10)), { sampleRows: 1000 });
+    expect(total(strided, 1) * 10 / total(full, 1)).toBeCloseTo(0.6722, 4);
+    // A seeded random sample of 1,000 rows: unbiased, but with about 34 surviving rows it varies;
+    // measured for seed 1: every layer within 11.3% of the full run, all layers within 5.8%.
+    const sample = profileWorkload(network, inputs, { sampleRows: 1000, seed: 1 });
+    for (const [i, l] of sample.layers.entries()) expect(Math.abs(l.inputNonzeros / full.layers[i].inputNonzeros - 1), `layer ${i + 1}`).toBeLessThanOrEqual(0.113);
+    expect(Math.abs(total(sample) / total(full) - 1)).toBeLessThanOrEqual(0.058);
+  });
+
+  it('predicts the published counters of both runs: held-out ratios as measured, in-sample ones marked', () => {
+    const records = readRunRecords(requireData(FSD_RUNS, 'the published FSD-Inference runs'));
+    const { network, inputs } = load();
+    // Today's assumed wire format, spelled out so that measured parameters in the data file do not
+    // move these pinned ratios (bench fsd prints the ratios for the data file's parameters).
+    const wireFormat: WireFormat = { ...defaultWireFormat(), messageHeaderBytes: 32, rowHeaderBytes: 8, bytesPerNonzero: 8, compression: 'none' };
+    const { comparisons } = fsdComparisons({ records, network, inputs, scheme: 'hypergraph', seed: 1, wireFormat });
+    const [queue, object] = comparisons;
+    expect(queue.runId).toBe('fsd-1024x120-8w-queue');
+    expect(object.runId).toBe('fsd-1024x120-8w-object');
+    const ratios = (cmp: typeof queue, heldOut: boolean) => Object.fromEntries(cmp.quantities.filter((q) => q.heldOut === heldOut).map((q) => [q.name, Number(q.ratio.toFixed(3))]));
+    // Predictions (no constant fitted on the run compared). Bytes are priced as the assumed,
+    // uncompressed format: FSD compressed with zlib, hence the bytes, SNS and publish-call ratios.
+    expect(ratios(queue, true)).toEqual({
+      'Lambda invocations': 1,
+      'queue messages': 0.97,
+      'SNS publish calls': 2.693,
+      'SNS published bytes': 5.792,
+      'SQS receive calls': 0.93,
+      'cost: sns (USD)': 5.727,
+      'cost: sqs (USD)': 3.431,
+    });
+    expect(ratios(object, true)).toEqual({
+      'Lambda invocations': 1,
+      'S3 PUT requests': 1.033,
+      'S3 GET requests': 1.033,
+      'S3 bytes written': 1.879,
+    });
+    // Fits, not predictions: each names the constant fitted on this run.
+    for (const cmp of comparisons) {
+      for (const q of cmp.quantities.filter((x) => !x.heldOut)) {
+        expect(q.fittedOnThisRun.length, q.name).toBeGreaterThan(0);
+        for (const name of q.fittedOnThisRun) expect(latencyConstantsFile().constants[name].fit!.runs).toContain(cmp.runId);
+      }
+    }
+    expect(queue.quantities.filter((q) => !q.heldOut).map((q) => q.name)).toEqual([
+      'Lambda billed seconds (all instances)', 'seconds per worker', 'cost: lambda (USD)', 'cost: total (USD)', "cost: total, FSD's counting (USD)",
+    ]);
+    expect(object.quantities.filter((q) => !q.heldOut).map((q) => q.name)).toEqual([
+      'Lambda billed seconds (all instances)', 'seconds per worker', 'S3 LIST requests', 'cost: lambda (USD)', 'cost: s3 (USD)', 'cost: total (USD)', "cost: total, FSD's counting (USD)",
+    ]);
   });
 });

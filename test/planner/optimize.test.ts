@@ -1,17 +1,19 @@
 // The optimizer: serial chosen when it is faster and cheaper, partitioned plans when communication
-// is cheap, the SLO error naming the fastest reachable plan, bad input, the HiGHS stage program
-// against brute force, and determinism.
+// is cheap, the SLO error naming the fastest reachable plan, bad input, restrictions (channel,
+// shape, groups, launch) honored or refused with the reason, the HiGHS stage program against brute
+// force and its optimality proof (or the lack of one), determinism, and the plan chosen for the
+// real 1024 x 120 case pinned.
 
 import { describe, it, expect } from 'vitest';
 import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
-import { layerNonzeros } from '../../model/network.ts';
-import { assumedWorkload, computeRates, defaultCalibrationProfile, latencyConstants } from '../../planner/latency/index.ts';
+import { assumedWorkload, defaultCalibrationProfile, latencyConstants } from '../../planner/latency/index.ts';
 import { defaultPrices } from '../../planner/cost/index.ts';
 import {
-  bruteForceStageProgram, ConfigModel, paretoFront, pruneDominated, searchPlans, serialStats, 
-  solveStageProgram, treeShapes, partitionStats,
-  type EstimateContext, type PlanSearchOptions, type StageOption, type StageProgram,
+  bruteForceStageProgram, ConfigModel, describeOptimality, estimateContext, paretoFront, pruneDominated, searchPlans, serialStats,
+  solveStageProgram, partitionStats,
+  type PlanSearchOptions, type StageOption, type StageProgram,
 } from '../../planner/optimize/index.ts';
+import { treeShapes } from '../../planner/launch-tree.ts';
 import { partitionNetwork } from '../../planner/partition/index.ts';
 import { SeededRandom } from '../../model/random.ts';
 import { UsageError, SloUnreachableError } from '../../model/errors.ts';
@@ -74,7 +76,9 @@ describe('choosing a plan', () => {
     await expect(searchPlans(network, workload, { ...base, sloSeconds: -1 })).rejects.toThrow(/SLO must be a positive number/);
     await expect(searchPlans(network, workload, { ...base, workerCounts: [2048] })).rejects.toThrow(/2048 workers exceed the network's 1024 neurons \(P must be <= N\)/);
     await expect(searchPlans(network, workload, { ...base, maxWorkers: 4096, workerCounts: undefined })).rejects.toThrow(/exceeds the network's 1024 neurons/);
-    await expect(searchPlans(network, workload, { ...base, memoryMB: 64 })).rejects.toThrow(/between 128 and 10240 MB/);
+    await expect(searchPlans(network, workload, { ...base, memoryMB: 64 })).rejects.toThrow(/in Lambda's 128-10,240 MB, got 64/);
+    await expect(searchPlans(network, workload, { ...base, groups: 9 })).rejects.toThrow(/groups must be an integer from 1 to the network's 8 layers/);
+    await expect(searchPlans(network, workload, { ...base, channels: [] })).rejects.toThrow(/channels is empty/);
     await expect(searchPlans(network, workload, { ...base, memoryMB: 20000 })).rejects.toThrow(UsageError);
   });
 
@@ -102,6 +106,41 @@ describe('choosing a plan', () => {
       expect(dominated || onFront || f.estimate.latencySeconds >= front[0].estimate.latencySeconds).toBe(true);
     }
     expect(paretoFront([])).toEqual([]);
+  });
+});
+
+describe('restricting the search', () => {
+  it('honors --channel queue: no plan of another channel, not even serial or map-per-layer', async () => {
+    const r = await searchPlans(network, workload, { ...base, sloSeconds: 60, channels: ['queue'] });
+    expect(r.chosen.config.channel).toBe('queue');
+    expect(r.chosen.shape).toBe('layer-groups');
+    for (const c of [...r.pareto, ...r.families]) expect(c.config.channel, c.label).toBe('queue');
+    expect(r.workerCounts).toEqual([1, 2, 4, 8]);
+    expect(r.partition?.workers).toBe(r.chosen.config.workers);
+  });
+
+  it('prices exactly a given configuration: shape, groups, launch, workers, memory', async () => {
+    const r = await searchPlans(network, workload, {
+      ...base, workerCounts: [6], channels: ['object'], shapes: ['layer-groups'], groups: 1, launches: ['tree'], memoryMB: 1000, workflowTypes: ['STANDARD'],
+    });
+    expect(r.chosen.label).toBe('6 workers, object, one group, tree 6^1, 1000 MB');
+    expect(r.chosen.stages).toEqual([{ firstLayer: 1, lastLayer: 8, memoryMB: 1000 }]);
+    for (const c of [...r.pareto, ...r.families]) expect(c.stages).toHaveLength(1);
+    const serialGroups = await searchPlans(network, workload, { ...base, workerCounts: [1], shapes: ['stages'], groups: 3, memoryMB: 512 });
+    expect(serialGroups.chosen.stages.map((s) => [s.firstLayer, s.lastLayer])).toEqual([[1, 3], [4, 6], [7, 8]]);
+    expect(serialGroups.chosen.shape).toBe('stages');
+  });
+
+  it.each([
+    [{ workerCounts: [1], channels: ['queue'] }, /no plan can match: channel queue needs 2 or more workers, but only 1 worker is searched/],
+    [{ workerCounts: [4, 8], shapes: ['serial'] }, /shape serial runs on one worker, but the worker counts searched are 4, 8/],
+    [{ shapes: ['layer-groups'], channels: ['none'] }, /layer groups exchange rows over a channel/],
+    [{ shapes: ['map-per-layer'], groups: 2 }, /map-per-layer has one group per layer \(8\), not 2/],
+    [{ shapes: ['serial'], groups: 2 }, /a serial plan is one group, not 2/],
+  ] as [Partial<PlanSearchOptions>, RegExp][])('says why nothing matches %j', async (restriction, message) => {
+    const error = await searchPlans(network, workload, { ...base, ...restriction }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toMatch(message);
   });
 });
 
@@ -167,11 +206,7 @@ describe('the stage program (HiGHS) against brute force', () => {
   it('finds the brute-force optimum of the stage/memory choice of a real model', async () => {
     const small = generateRadixNetwork({ neurons: 1024, layers: 6, seed: 2 });
     const w = assumedWorkload(small, 20_000, 0.2, DEFAULT_GATHER_ABOVE_DENSITY);
-    const ctx: EstimateContext = {
-      neurons: 1024, layerCount: 6, layerNonzeros: small.layers.map(layerNonzeros), workload: w,
-      rates: computeRates(defaultCalibrationProfile(), 1024), constants: latencyConstants(), prices: defaultPrices(),
-      bytesPerNonzero: 8, threads: 1, architecture: 'x86_64', gatherMemoryMB: 1024, safetyFactor: 1.5,
-    };
+    const ctx = estimateContext(small, w, { prices: defaultPrices(), calibration: defaultCalibrationProfile() });
     for (const [workers, stats] of [[1, serialStats(small)], [4, partitionStats(small, partitionNetwork(small, 4, 'block'))]] as const) {
       const model = new ConfigModel(ctx, stats, { workers, channel: workers === 1 ? 'none' : 'queue', launch: workers === 1 ? { kind: 'task' } : { kind: 'map' }, workflowType: 'STANDARD' });
       const options: StageOption[] = [];
@@ -195,6 +230,44 @@ describe('the stage program (HiGHS) against brute force', () => {
         expect(plan.latencySeconds).toBeCloseTo(milp.seconds, 9);
       }
     }
+  });
+
+  it('says when HiGHS stopped before proving optimality, with its gap, and proves it otherwise', async () => {
+    const random = new SeededRandom(7);
+    const layers = 24;
+    const options: StageOption[] = [];
+    for (let a = 1; a <= layers; a++) for (let b = a; b <= layers; b++) for (const memoryMB of [512, 1024, 1769, 3008, 4096]) {
+      const seconds = 0.3 + ((b - a + 1) * (1 + random.next())) / Math.min(1, memoryMB / 1769);
+      options.push({ firstLayer: a, lastLayer: b, memoryMB, seconds, costUSD: seconds * memoryMB * 1e-8 + 2e-7 * (1 + random.next()), historyEvents: 5 + (b - a) });
+    }
+    const p: StageProgram = { layers, options, objective: 'cost', sloSeconds: 30, fixedSeconds: 0.2, fixedCostUSD: 1e-6, maxHistoryEvents: 60, fixedHistoryEvents: 2 };
+    const proven = (await solveStageProgram(p))!;
+    expect(proven.optimality).toEqual({ proven: true, relativeGap: 0, status: 'Optimal' });
+    // Stopped after its first improving solution (as a time limit would stop it, but reproducibly).
+    const stopped = (await solveStageProgram({ ...p, improvingSolutionLimit: 1 }))!;
+    expect(stopped.optimality.proven).toBe(false);
+    expect(stopped.optimality.status).toBe('Solution limit reached');
+    expect(stopped.optimality.relativeGap).toBeCloseTo(0.0576, 4);
+    expect(stopped.costUSD).toBeGreaterThan(proven.costUSD);
+    expect(stopped.seconds).toBeLessThanOrEqual(30 + 1e-9);
+  });
+
+  it('carries the proof (or its absence) from HiGHS to every refined plan and its description', async () => {
+    const r = await searchPlans(network, workload, { ...base, sloSeconds: 60, refineTop: 8 });
+    expect(r.refined.length).toBeGreaterThan(0);
+    for (const c of r.refined) {
+      expect(c.method).toBe('milp');
+      expect(c.optimality).toEqual({ proven: true, relativeGap: 0, status: 'Optimal' });
+      expect(describeOptimality(c)).toBe('optimal for the stage program (proven by HiGHS)');
+    }
+    for (const c of [...r.pareto, ...r.families].filter((x) => x.method === 'screen')) {
+      expect(c.optimality).toBeNull();
+      expect(describeOptimality(c)).toMatch(/best of the screened grid/);
+    }
+    // A plan HiGHS returned at its time limit is feasible, never "optimal".
+    const cut = { ...r.refined[0], optimality: { proven: false, relativeGap: 0.0576, status: 'Time limit reached' } };
+    expect(describeOptimality(cut)).toBe("feasible, NOT proven optimal: HiGHS stopped with 'Time limit reached' (relative gap 5.76%)");
+    expect(describeOptimality({ ...cut, optimality: { ...cut.optimality, relativeGap: null } })).toMatch(/gap unknown/);
   });
 
   it('prunes only dominated memory options', () => {

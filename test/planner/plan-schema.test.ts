@@ -25,7 +25,7 @@ async function makePlan(partitioned: boolean): Promise<Plan> {
   const workload = partitioned ? assumedWorkload(network, 50_000, 0.3, DEFAULT_GATHER_ABOVE_DENSITY) : profileWorkload(network, inputs);
   const search = await searchPlans(network, workload, {
     objective: partitioned ? 'latency' : 'cost', sloSeconds: 600, scheme: 'random', seed: 7, workerCounts: partitioned ? [4] : [1, 2],
-    channels: ['queue'], prices: defaultPrices(), calibration: defaultCalibrationProfile(), constants,
+    channels: partitioned ? ['queue'] : ['queue', 'none'], prices: defaultPrices(), calibration: defaultCalibrationProfile(), constants,
   });
   return buildPlan({
     network,
