@@ -1,9 +1,10 @@
-// `npm run bench [kernel|partition] [options]`: benchmarks that print measured numbers next to a
+// `npm run bench [kernel|partition|wire] [options]`: benchmarks that print measured numbers next to a
 // reference run, in one go. With no arguments it runs the kernel benchmark. Benchmarks sit beside
 // the CLI (they use its helpers; the CLI never imports them).
 import { Command } from 'commander';
 import { runKernelBenchmark, type KernelBenchOptions } from './kernel.ts';
 import { benchPartition, type PartitionBenchOptions } from './partition.ts';
+import { benchWire, DEFAULT_BENCH_CODECS, type WireBenchOptions } from './wire.ts';
 import { integerOption } from '../cli/options.ts';
 import { runProgram } from '../cli/main.ts';
 
@@ -37,6 +38,15 @@ function buildBenchProgram(): Command {
     .option('--seed <n>', 'partitioner seed', integerOption(0), 1)
     .option('--json', 'print the result as JSON')
     .action(async (o: PartitionBenchOptions) => benchPartition(o));
+  bench
+    .command('wire')
+    .description("The activation-row wire format on the real traffic: codecs, worker counts and the planner's byte model, next to FSD-Inference's published queue run")
+    .option('--codecs <list>', 'codecs compared at P=8', DEFAULT_BENCH_CODECS)
+    .option('--codec <codec>', "codec of the worker-count table and the model fit (default: the runtime's)")
+    .option('--workers <list>', 'worker counts: 2,4,8', '2,4,8')
+    .option('--transport <name>', 'base64-body or binary-attribute', 'base64-body')
+    .option('--json', 'print the result as JSON')
+    .action(async (o: WireBenchOptions) => benchWire(o));
   return bench;
 }
 

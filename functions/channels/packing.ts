@@ -2,12 +2,14 @@
 // message (transport.ts): whole rows per part, as many as fit after compression; a row too big for
 // a message alone is one part in several chunks; every waiting target without a row gets the
 // explicit empty marker. A row group addressed to several targets (multicast) is published once.
+// A part is compressed only where that pays: when the codec's output is not smaller than the
+// encoded rows, the part goes uncompressed (its header says so).
 
 import { WireFormatError } from '../../model/errors.ts';
 import { AWS_LIMITS } from '../../planner/aws-limits.ts';
 import {
   compressBody, encodeRowsBody, encodeWireMessage, headerBytesBound,
-  type ActivationRow, type WireCodec, type WireTarget,
+  type ActivationRow, type BodyStats, type WireCodec, type WireCodecName, type WireTarget,
 } from './wire.ts';
 import { maxWireBytes, queueMessageBytes, type QueueTransport } from './transport.ts';
 
@@ -53,6 +55,10 @@ export interface PackedPart {
   readonly empty: boolean;
   readonly rows: number;
   readonly nonzeros: number;
+  /** Sample indices and values spelled out (not repeated from the previous row or constant). */
+  readonly stats: BodyStats;
+  /** The codec its payload was compressed with: the one asked for, or none where that did not pay. */
+  readonly codec: WireCodecName;
   /** Encoded rows before compression. */
   readonly bodyBytes: number;
   /** After compression. */
@@ -73,6 +79,8 @@ interface Part {
   readonly targets: readonly number[];
   readonly rows: number;
   readonly nonzeros: number;
+  readonly stats: BodyStats;
+  readonly codec: WireCodecName;
   readonly bodyBytes: number;
   readonly payload: Uint8Array;
   readonly empty: boolean;
@@ -87,12 +95,15 @@ function checkTargets(targets: readonly number[], what: string): void {
 
 /** Whole-row parts whose compressed payload fits `budget`; a lone row that does not is returned for chunking. */
 function splitIntoParts(rows: readonly ActivationRow[], targets: readonly number[], samples: number, codec: WireCodec, budget: number, out: Part[]): void {
-  const body = encodeRowsBody(rows, samples);
-  const payload = compressBody(body, codec);
+  const stats: BodyStats = { sampleEntries: 0, valueEntries: 0 };
+  const body = encodeRowsBody(rows, samples, stats);
+  const compressed = compressBody(body, codec);
+  const pays = compressed.length < body.length;
+  const payload = pays ? compressed : body;
   if (payload.length <= budget || rows.length === 1) {
     let nonzeros = 0;
     for (const row of rows) nonzeros += row.sampleIndex.length;
-    out.push({ targets, rows: rows.length, nonzeros, bodyBytes: body.length, payload, empty: false });
+    out.push({ targets, rows: rows.length, nonzeros, stats, codec: pays ? codec.name : 'none', bodyBytes: body.length, payload, empty: false });
     return;
   }
   // Cut into pieces of about equal size (estimated from nonzeros) that should fit with a 10%
@@ -133,7 +144,7 @@ export function packLayerRows(groups: readonly RowGroup[], o: PackOptions): Pack
   }
   const unserved = o.peers.filter((t) => !served.has(t));
   const emptyGroups = o.multicastEmptyMarker ? (unserved.length > 0 ? [unserved] : []) : unserved.map((t) => [t]);
-  for (const targets of emptyGroups) parts.push({ targets, rows: 0, nonzeros: 0, bodyBytes: 0, payload: new Uint8Array(0), empty: true });
+  for (const targets of emptyGroups) parts.push({ targets, rows: 0, nonzeros: 0, stats: { sampleEntries: 0, valueEntries: 0 }, codec: 'none', bodyBytes: 0, payload: new Uint8Array(0), empty: true });
 
   const partsOf = new Map<number, number>();
   for (const part of parts) for (const t of part.targets) partsOf.set(t, (partsOf.get(t) ?? 0) + 1);
@@ -147,7 +158,7 @@ export function packLayerRows(groups: readonly RowGroup[], o: PackOptions): Pack
     for (let c = 0; c < chunkCount; c++) {
       const wire = encodeWireMessage({
         run: o.run, layer: o.layer, source: o.source, samples: o.samples, part: index, chunkIndex: c, chunkCount,
-        empty: part.empty, codec: part.empty ? 'none' : o.codec.name, targets, bodyBytes: part.bodyBytes,
+        empty: part.empty, codec: part.codec, targets, bodyBytes: part.bodyBytes,
       }, part.payload.subarray(c * budget, (c + 1) * budget));
       const bytes = queueMessageBytes(o.transport, wire.length, part.targets);
       if (bytes > limitBytes) throw new WireFormatError(`internal: message of ${bytes} bytes over the ${limitBytes}-byte limit`);
@@ -156,7 +167,7 @@ export function packLayerRows(groups: readonly RowGroup[], o: PackOptions): Pack
       queueBytes += bytes;
     }
     packed.push({
-      part: index, targets: part.targets, empty: part.empty, rows: part.rows, nonzeros: part.nonzeros,
+      part: index, targets: part.targets, empty: part.empty, rows: part.rows, nonzeros: part.nonzeros, stats: part.stats, codec: part.codec,
       bodyBytes: part.bodyBytes, payloadBytes: part.payload.length, wireBytes, queueBytes, chunks: chunkCount,
     });
   });

@@ -290,12 +290,20 @@ function allEqual(bits: Uint32Array): boolean {
   return true;
 }
 
+/** What a body spelled out, for byte models: the entries not covered by SAME or CONST. */
+export interface BodyStats {
+  /** Sample indices written (rows that do not repeat the previous row's samples). */
+  sampleEntries: number;
+  /** Values written one by one (RAW or PALETTE rows). */
+  valueEntries: number;
+}
+
 /**
  * Encodes rows (neuron ids ascending, distinct; sample indices ascending, distinct, < samples) as
  * a body. Each row takes the smallest index form and the cheapest value form; values that neither
  * repeat the previous row nor are constant go through a palette when that is smaller.
  */
-export function encodeRowsBody(rows: readonly ActivationRow[], samples: number): Uint8Array {
+export function encodeRowsBody(rows: readonly ActivationRow[], samples: number, stats?: BodyStats): Uint8Array {
   // Pass 1: validate, choose the index and value forms, collect palette candidates.
   const indexMode = new Uint8Array(rows.length);
   const valueMode = new Uint8Array(rows.length);
@@ -344,6 +352,14 @@ export function encodeRowsBody(rows: readonly ActivationRow[], samples: number):
   const palette = usePalette ? Uint32Array.from(distinct).sort() : new Uint32Array(0);
   const code = new Map<number, number>();
   palette.forEach((bits, i) => code.set(bits, i));
+
+  if (stats) {
+    for (let r = 0; r < rows.length; r++) {
+      const n = rows[r].sampleIndex.length;
+      if (indexMode[r] !== INDEX_SAME) stats.sampleEntries += n;
+      if (valueMode[r] === VALUE_PALETTE) stats.valueEntries += n;
+    }
+  }
 
   // Pass 2: write.
   const w = new ByteWriter(16 + 4 * paletteSize + 4 * rows.length + 2 * nonzeros);

@@ -66,8 +66,11 @@ describe('wire format, version 1', () => {
   });
 
   it('encodes those rows to exactly the hand-made bytes', () => {
-    const body = encodeRowsBody(HAND_ROWS, 20);
+    const stats = { sampleEntries: 0, valueEntries: 0 };
+    const body = encodeRowsBody(HAND_ROWS, 20, stats);
     expect(Array.from(body)).toEqual(HAND_BODY);
+    // Rows 4 and 200 spell out their samples and palette codes; rows 6 and 7 repeat or are constant.
+    expect(stats).toEqual({ sampleEntries: 8, valueEntries: 8 });
     expect(encodeWireMessage(HAND_ADDRESS, body)).toEqual(HAND_MESSAGE);
   });
 
@@ -294,6 +297,17 @@ describe('packing', () => {
       [{ worker: 1, parts: 1 }, { worker: 2, parts: 2 }],
       [{ worker: 2, parts: 2 }],
     ]);
+  });
+
+  it('compresses a part only where that pays', () => {
+    const zstd = parseWireCodec('zstd-3');
+    const tiny = packLayerRows([{ targets: [1], rows: [row(4, [1, 2], [1, 2])] }], { ...base, codec: zstd, peers: [1], multicastEmptyMarker: false });
+    const long = Array.from({ length: 400 }, (_, i) => 2 * i);
+    const repetitive = packLayerRows([{ targets: [1], rows: [row(4, long, long.map((i) => (i % 4 === 0 ? 0.5 : 1.5)))] }], { ...base, codec: zstd, peers: [1], multicastEmptyMarker: false });
+    expect([tiny.parts[0].codec, decodeWireMessage(tiny.messages[0].wire).header.codec]).toEqual(['none', 'none']);
+    expect(tiny.parts[0].payloadBytes).toBe(tiny.parts[0].bodyBytes);
+    expect([repetitive.parts[0].codec, decodeWireMessage(repetitive.messages[0].wire).header.codec]).toEqual(['zstd', 'zstd']);
+    expect(repetitive.parts[0].payloadBytes).toBeLessThan(repetitive.parts[0].bodyBytes / 4);
   });
 
   it('chunks a row too big for one message and keeps every message within the limit', () => {
