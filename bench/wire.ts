@@ -27,9 +27,9 @@ import { DEFAULT_WIRE_CODEC, parseWireCodec, wireCodecLabel, type WireCodec } fr
 import { packLayerRows } from '../functions/channels/packing.ts';
 import { RowInbox } from '../functions/channels/reassembly.ts';
 import { activationColumns, rowTargets, sourceRowGroups, type ActivationColumns, type SendMode } from '../functions/channels/routing.ts';
-import { publishBatches, QUEUE_TRANSPORTS, type QueueTransport } from '../functions/channels/transport.ts';
+import { publishBatches, queueMessageBytes, QUEUE_TRANSPORTS, type QueueTransport } from '../functions/channels/transport.ts';
 import { communicationVolume, estimateBytes, partitionNetwork, type LayerPartition, type PartitionScheme } from '../planner/partition/index.ts';
-import { BILLING_CHUNK_BYTES, defaultPrices, priceCounters, recordCounters, zeroCounters, type UsageCounters } from '../planner/cost/index.ts';
+import { BILLING_CHUNK_BYTES, defaultPrices, overridePriceValues, priceCounters, recordCounters, zeroCounters, type UsageCounters } from '../planner/cost/index.ts';
 import { latencyConstants } from '../planner/latency/index.ts';
 import { resolveWorkload } from '../cli/workload.ts';
 import { readRunRecords } from '../cli/files.ts';
@@ -65,6 +65,8 @@ interface Traffic {
   queueBytes: number;
   /** Before the transport encoding. */
   wireBytes: number;
+  /** As published in the other transport (base64 body <-> Binary attribute). */
+  otherTransportBytes: number;
   deliveries: number;
   deliveredBytes: number;
   publishCalls: number;
@@ -79,7 +81,7 @@ interface Traffic {
 
 function emptyTraffic(layers: number): Traffic {
   return {
-    rows: 0, nonzeros: 0, messages: 0, emptyMarkers: 0, chunkedParts: 0, queueBytes: 0, wireBytes: 0, deliveries: 0, deliveredBytes: 0,
+    rows: 0, nonzeros: 0, messages: 0, emptyMarkers: 0, chunkedParts: 0, queueBytes: 0, wireBytes: 0, otherTransportBytes: 0, deliveries: 0, deliveredBytes: 0,
     publishCalls: 0, snsBilledRequests: 0, receiveCalls: 0, sqsBilledReceives: 0, encodeSeconds: 0, decodeSeconds: 0,
     byLayer: Array.from({ length: layers }, () => ({ rows: 0, nonzeros: 0, messages: 0, queueBytes: 0 })),
   };
@@ -135,6 +137,7 @@ function runLayer(config: Config, layer: number, columns: ActivationColumns, net
       t.messages++;
       t.queueBytes += m.queueBytes;
       t.wireBytes += m.wire.length;
+      t.otherTransportBytes += queueMessageBytes(transport === 'base64-body' ? 'binary-attribute' : 'base64-body', m.wire.length, m.targets);
       perLayer.messages++;
       perLayer.queueBytes += m.queueBytes;
       for (const target of m.targets) inboxOf[target].push(m);
@@ -202,8 +205,9 @@ interface Priced {
   readonly totalUSD: number;
 }
 
-function price(t: Traffic): Priced {
-  const prices = defaultPrices();
+/** Prices at planner/prices, or with published data free (same-region SNS to SQS may carry no data charge). */
+function price(t: Traffic, dataCharge = true): Priced {
+  const prices = dataCharge ? defaultPrices() : overridePriceValues(defaultPrices(), { snsPerByte: 0 }, 'bench: published data free');
   const breakdown = priceCounters(queueCounters(t), prices);
   const bytesUSD = breakdown.byServiceUSD.sns + breakdown.byServiceUSD.sqs;
   // A CPU-second costs the same at any memory up to one vCPU: the share of a vCPU is proportional to memory.
@@ -396,12 +400,13 @@ export async function benchWire(o: WireBenchOptions): Promise<void> {
   const fsdMessages = (fsd.published as { messagesSent?: number } | undefined)?.messagesSent;
   const ranked = sweep.map((c) => ({ config: c, priced: price(c.traffic) })).sort((a, b) => a.priced.totalUSD - b.priced.totalUSD);
   const pick = ranked[0];
+  const pickWithoutDataCharge = sweep.map((c) => ({ config: c, priced: price(c.traffic, false) })).sort((a, b) => a.priced.totalUSD - b.priced.totalUSD)[0];
 
   if (o.json) {
     const traffic = (c: Config) => ({ workers: c.workers, scheme: c.scheme, mode: c.mode, codec: wireCodecLabel(c.codec), ...c.traffic, byLayer: undefined });
     process.stdout.write(`${JSON.stringify({
       transport,
-      sweep: ranked.map((r) => ({ ...traffic(r.config), ...r.priced })),
+      sweep: ranked.map((r) => ({ ...traffic(r.config), ...r.priced, withoutDataChargeUSD: price(r.config.traffic, false).totalUSD })),
       configs: configs.map((c) => ({ ...traffic(c), plannerAssumptionBytes: plannerBytes(c.partition) })),
       perLayer: SHOWN_LAYERS.filter((l) => l <= layers).map((l) => ({ layer: l, none: perLayerNone.traffic.byLayer[l - 1], [wireCodecLabel(codec)]: configs.find((c) => c.workers === SWEEP_WORKERS && c.scheme === 'hypergraph' && c.mode === 'unicast')?.traffic.byLayer[l - 1] })),
       fsd: { publishedBytes: fsdBytes, publishCalls: fsdCounters.snsPublishCalls, receiveCalls: fsdCounters.sqsReceiveCalls, messages: fsdMessages },
@@ -431,6 +436,7 @@ export async function benchWire(o: WireBenchOptions): Promise<void> {
   ));
   out(`receives: at least, 10 messages a call and no empty polls (FSD's count includes its polls). $: SNS + SQS (planner/prices, deletes included) and CPU seconds (all workers) at one vCPU of Lambda; FSD's row priced the same way.`);
   out(`pick (lowest total $): ${wireCodecLabel(pick.config.codec)} ${pick.config.mode}: ${megabytes(pick.config.traffic.queueBytes)}, ${(pick.config.traffic.queueBytes / fsdBytes * 100).toFixed(1)}% of FSD-Inference's ${megabytes(fsdBytes)} (goal: at most a third, ${megabytes(fsdBytes / 3)}: ${pick.config.traffic.queueBytes <= fsdBytes / 3 ? 'met' : 'NOT met'})`);
+  out(`without the $${defaultPrices().prices.snsPerByte.value * 1e9}/GB charge for published data (same-region SNS to SQS may have none): ${wireCodecLabel(pickWithoutDataCharge.config.codec)} ${pickWithoutDataCharge.config.mode} (${usd(pickWithoutDataCharge.priced.totalUSD)}; ${wireCodecLabel(pick.config.codec)} ${pick.config.mode}: ${usd(price(pick.config.traffic, false).totalUSD)})`);
   if (wireCodecLabel(pick.config.codec) !== wireCodecLabel(DEFAULT_WIRE_CODEC)) out(`note: the runtime's DEFAULT_WIRE_CODEC is ${wireCodecLabel(DEFAULT_WIRE_CODEC)}, this run picked ${wireCodecLabel(pick.config.codec)} (timings on a shared machine vary)`);
   out();
 
@@ -455,6 +461,8 @@ export async function benchWire(o: WireBenchOptions): Promise<void> {
       c.traffic.publishCalls, c.traffic.receiveCalls, megabytes(c.traffic.queueBytes), percent(c.traffic.queueBytes / fsdBytes - 1), megabytes(plannerBytes(c.partition)),
     ]),
   ));
+  const other = transport === 'base64-body' ? 'binary-attribute' : 'base64-body';
+  out(`in the ${other} transport${other === 'binary-attribute' ? ' (if AWS counts a Binary attribute at its raw size: to verify)' : ''}: ${configs.map((c) => `P=${c.workers} ${c.scheme} ${c.mode} ${megabytes(c.traffic.otherTransportBytes)}`).join(', ')}`);
   for (const workers of workerCounts) {
     const [h, c] = SCHEMES.map((scheme) => partitionOf(network, 'real', workers, scheme));
     if (h.maps.every((m, l) => m.owner.every((owner, j) => owner === c.maps[l].owner[j]))) out(`P=${workers}: hypergraph kept cyclic's map on this network (no map with fewer row-sends found), so their traffic is the same`);
