@@ -93,7 +93,7 @@ function checkTargets(targets: readonly number[], what: string): void {
   }
 }
 
-/** Whole-row parts whose compressed payload fits `budget`; a lone row that does not is returned for chunking. */
+/** Whole-row parts whose payload fits `budget`; a lone row that does not stays one part, sent in chunks. */
 function splitIntoParts(rows: readonly ActivationRow[], targets: readonly number[], samples: number, codec: WireCodec, budget: number, out: Part[]): void {
   const stats: BodyStats = { sampleEntries: 0, valueEntries: 0 };
   const body = encodeRowsBody(rows, samples, stats);
@@ -161,7 +161,7 @@ export function packLayerRows(groups: readonly RowGroup[], o: PackOptions): Pack
         empty: part.empty, codec: part.codec, targets, bodyBytes: part.bodyBytes,
       }, part.payload.subarray(c * budget, (c + 1) * budget));
       const bytes = queueMessageBytes(o.transport, wire.length, part.targets);
-      if (bytes > limitBytes) throw new WireFormatError(`internal: message of ${bytes} bytes over the ${limitBytes}-byte limit`);
+      if (bytes > limitBytes) throw new WireFormatError(`packing bug: a message of ${bytes} bytes exceeds the ${limitBytes}-byte limit`);
       messages.push({ targets: part.targets, wire, queueBytes: bytes, part: index, chunkIndex: c, chunkCount });
       wireBytes += wire.length;
       queueBytes += bytes;

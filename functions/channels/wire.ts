@@ -81,10 +81,9 @@ const CODEC_LEVELS: Readonly<Record<WireCodecName, readonly [number, number]>> =
  * The codec the runtime uses unless told otherwise, picked by `npm run bench -- wire` on the real
  * 1024 x 120 traffic at P = 8 by the rule: lowest SNS + SQS price of the bytes and requests plus
  * the encode and decode CPU seconds at Lambda's price (planner/prices). brotli-5 published 20%
- * fewer bytes than zstd-3 (8.8 vs 11.0 MB) for about 2 more CPU-seconds over all workers and
+ * fewer bytes than zstd-3 (8.80 vs 11.04 MB) for 1-3 more CPU-seconds over all workers and
  * layers; the bytes win at the price file's $0.09/GB for published data. Were that data charge 0
- * (same-region SNS to SQS), the request counts would be equal and zstd-1..3 would win on CPU, by
- * under 10% of the channel's cost.
+ * (same-region SNS to SQS), request counts would be equal and zstd-9 would win by under 1%.
  */
 export const DEFAULT_WIRE_CODEC: WireCodec = { name: 'brotli', level: 5 };
 
