@@ -309,8 +309,15 @@ function newConfig(workers: number, scheme: PartitionScheme, mode: SendMode, cod
 
 export async function benchWire(o: WireBenchOptions): Promise<void> {
   const log = (text: string) => { if (!o.json) process.stderr.write(`${text}\n`); };
-  const sweepCodecs = o.codecs.split(',').map((c) => parseWireCodec(c));
-  const codec = o.codec ? parseWireCodec(o.codec) : DEFAULT_WIRE_CODEC;
+  const codecOption = (text: string, field: string) => {
+    try {
+      return parseWireCodec(text);
+    } catch (error) {
+      throw new UsageError((error as Error).message, { field });
+    }
+  };
+  const sweepCodecs = o.codecs.split(',').map((c) => codecOption(c, 'codecs'));
+  const codec = o.codec ? codecOption(o.codec, 'codec') : DEFAULT_WIRE_CODEC;
   if (!(QUEUE_TRANSPORTS as readonly string[]).includes(o.transport)) throw new UsageError(`--transport must be ${QUEUE_TRANSPORTS.join(' or ')}, got "${o.transport}"`, { field: 'transport' });
   const transport = o.transport as QueueTransport;
   const workerCounts = parseWorkerList(o.workers);
