@@ -23,13 +23,8 @@ import {
 } from '../planner/optimize/index.ts';
 import { partitionNetwork, type PartitionScheme } from '../planner/partition/index.ts';
 import { profileWorkload } from '../functions/serial/workload-profile.ts';
-import { readCalibrationProfile, readJsonFile, readRunRecords } from '../cli/files.ts';
+import { defaultFsdRunsFile, readCalibrationProfile, readJsonFile, readRunRecords } from '../cli/files.ts';
 import { table } from '../cli/output.ts';
-
-/** The published runs beside the GraphChallenge data (so STEPINFER_DATA moves both). */
-export function defaultFsdRunsPath(): string {
-  return resolve(defaultGraphChallengeDir(), '..', 'fsd-inference', 'runs-1024n-8w.json');
-}
 
 export interface FsdComparisonOptions {
   readonly records: readonly RunRecord[];
@@ -84,7 +79,7 @@ export interface FsdBenchOptions {
 const number = (v: number) => (Math.abs(v) >= 1000 ? Math.round(v).toLocaleString('en-US') : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(4));
 
 export async function benchFsd(o: FsdBenchOptions): Promise<void> {
-  const runs = o.runs ?? defaultFsdRunsPath();
+  const runs = o.runs ?? defaultFsdRunsFile();
   const records = readRunRecords(runs);
   const paths = graphChallengePaths(defaultGraphChallengeDir());
   const network = readGraphChallengeNetwork(paths.weightsDir);

@@ -1,4 +1,4 @@
-// `npm run bench [kernel|partition|fsd] [options]`: benchmarks that print measured numbers next to a
+// `npm run bench [kernel|partition|fsd|wire] [options]`: benchmarks that print measured numbers next to a
 // reference run, in one go. With no arguments it runs the kernel benchmark. Benchmarks sit beside
 // the CLI (they use its helpers; the CLI never imports them).
 import { Command, Option } from 'commander';
@@ -7,6 +7,8 @@ import { benchPartition, type PartitionBenchOptions } from './partition.ts';
 import { integerOption, seedOption, shapeOption, workerListOption } from '../cli/options.ts';
 import { benchFsd, type FsdBenchOptions } from './fsd.ts';
 import { PARTITION_SCHEMES } from '../planner/partition/index.ts';
+import { benchWire, DEFAULT_BENCH_CODECS, type WireBenchOptions } from './wire.ts';
+import { QUEUE_TRANSPORTS } from '../functions/channels/transport.ts';
 import { runProgram } from '../cli/main.ts';
 
 function buildBenchProgram(): Command {
@@ -44,11 +46,20 @@ function buildBenchProgram(): Command {
     .description("The planner's predicted counters and cost of FSD-Inference's published configurations next to the published runs, with ratios")
     .option('--runs <file>', 'published run records (default: data/fsd-inference/runs-1024n-8w.json beside the GraphChallenge data)')
     .addOption(new Option('--scheme <scheme>', 'partition scheme').choices(PARTITION_SCHEMES).default('hypergraph'))
-    .option('--seed <n>', 'partitioner seed', integerOption(0), 1)
+    .option('--seed <n>', 'partitioner seed', seedOption, 1)
     .option('--calibration <file>', 'calibration profile (default: the checked-in one)')
     .option('--wire-format <file>', 'wire-format parameters instead of planner/latency/wire-format.json (what-if)')
     .option('--json', 'print the result as JSON')
     .action(async (o: FsdBenchOptions) => benchFsd(o));
+  bench
+    .command('wire')
+    .description("The activation-row wire format on the real traffic: codecs, worker counts and the planner's byte model, next to FSD-Inference's published queue run")
+    .option('--codecs <list>', 'codecs compared at P=8', DEFAULT_BENCH_CODECS)
+    .option('--codec <codec>', "codec of the worker-count table and the model fit (default: the runtime's)")
+    .option('--workers <list>', 'worker counts (default 2,4,8)', workerListOption, [2, 4, 8])
+    .addOption(new Option('--transport <name>', 'how binary messages travel in SNS/SQS').choices(QUEUE_TRANSPORTS).default('base64-body'))
+    .option('--json', 'print the result as JSON')
+    .action(async (o: WireBenchOptions) => benchWire(o));
   return bench;
 }
 

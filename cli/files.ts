@@ -5,6 +5,7 @@
 import { closeSync, existsSync, openSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
+import { defaultGraphChallengeDir } from '../model/graphchallenge.ts';
 import { FileAccessError, ModelFormatError, UsageError, fileAccessError, fileErrorReason } from '../model/errors.ts';
 import { readDataFile } from '../model/read-file.ts';
 import { defaultPrices, parsePriceOverride, type PriceTable } from '../planner/cost/prices.ts';
@@ -99,4 +100,9 @@ export function readRunRecords(file: string): RunRecord[] {
 
 export function readCalibrationProfile(file: string): CalibrationProfile {
   return parseCalibrationProfile(readJsonFile(file, 'calibration profile not found (run stepinfer calibrate --out <file>)'), file);
+}
+
+/** FSD-Inference's published runs (shared data beside the GraphChallenge data; $STEPINFER_DATA moves both). */
+export function defaultFsdRunsFile(): string {
+  return resolve(defaultGraphChallengeDir(), '..', 'fsd-inference', 'runs-1024n-8w.json');
 }

@@ -81,6 +81,13 @@ export class ModelFormatError extends StepinferError {
 /** A plan file that is malformed or inconsistent (planner/plan/schema.ts). */
 export class PlanFormatError extends ModelFormatError {}
 
+/**
+ * A channel message between workers (functions/channels/wire.ts) that is truncated, corrupt, of
+ * another format version, or inconsistent with the other chunks and parts of its source; the
+ * message names the source worker, layer, part and chunk it is about.
+ */
+export class WireFormatError extends StepinferError {}
+
 /** Data of a different shape than the code it is given to (a kernel for N neurons and inputs of M columns). */
 export class ShapeMismatchError extends StepinferError {}
 

@@ -1,11 +1,10 @@
 // The shared benchmark data the tests run on. Missing data fails the test that needs it, loudly:
 // a real-data case must never be skipped.
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { defaultGraphChallengeDir } from '../../model/graphchallenge.ts';
+import { defaultFsdRunsFile } from '../../cli/files.ts';
 
 /** The published FSD-Inference runs, beside the GraphChallenge data (so $STEPINFER_DATA moves both). */
-export const FSD_RUNS = resolve(defaultGraphChallengeDir(), '..', 'fsd-inference', 'runs-1024n-8w.json');
+export const FSD_RUNS = defaultFsdRunsFile();
 
 /** Returns `path`, or throws naming what is missing and where. */
 export function requireData(path: string, what: string): string {

@@ -1,0 +1,115 @@
+// Which activation rows a worker sends to whom between layers, from a layer partition: the traffic
+// the wire format (wire.ts) carries. In layer l, input neuron k is owned by maps[l-1].owner[k] and
+// must reach every other worker that owns an output of layer l reading k (the row-sends of
+// planner/partition/volume.ts, pair for pair). A row is neuron k's activations over the samples: a
+// column of the activation matrix Y (samples x neurons), so Y is transposed once per layer.
+
+import type { SparseLayer, SparseRows } from '../../model/network.ts';
+import type { ActivationRow } from './wire.ts';
+import type { RowGroup } from './packing.ts';
+
+/** Y by columns: neuron k's samples are sampleIndex[start[k] .. start[k+1]), ascending, with their values. */
+export interface ActivationColumns {
+  readonly neurons: number;
+  readonly samples: number;
+  readonly start: Uint32Array;
+  readonly sampleIndex: Uint32Array;
+  readonly value: Float32Array;
+}
+
+/** Transposes activations (samples x neurons, CSR) into columns. O(nonzeros). */
+export function activationColumns(y: SparseRows): ActivationColumns {
+  const nonzeros = y.rowStart[y.rows];
+  const start = new Uint32Array(y.columns + 1);
+  for (let i = 0; i < nonzeros; i++) start[y.columnIndex[i] + 1]++;
+  for (let k = 0; k < y.columns; k++) start[k + 1] += start[k];
+  const cursor = start.slice(0, y.columns);
+  const sampleIndex = new Uint32Array(nonzeros);
+  const value = new Float32Array(nonzeros);
+  for (let r = 0; r < y.rows; r++) {
+    for (let i = y.rowStart[r]; i < y.rowStart[r + 1]; i++) {
+      const at = cursor[y.columnIndex[i]]++;
+      sampleIndex[at] = r;
+      value[at] = y.value[i];
+    }
+  }
+  return { neurons: y.columns, samples: y.rows, start, sampleIndex, value };
+}
+
+/** Neuron k's row: views into the columns, no copy. */
+export function activationRow(columns: ActivationColumns, neuron: number): ActivationRow {
+  const lo = columns.start[neuron], hi = columns.start[neuron + 1];
+  return { neuron, sampleIndex: columns.sampleIndex.subarray(lo, hi), value: columns.value.subarray(lo, hi) };
+}
+
+/** For every input neuron k of a layer, the workers other than its owner that need it: target[start[k] .. start[k+1]), ascending. */
+export interface RowTargets {
+  readonly start: Uint32Array;
+  readonly target: Uint16Array;
+}
+
+/** The targets of every input row of `layer` under the input and output owners. O(nonzeros). */
+export function rowTargets(layer: SparseLayer, inputOwner: Uint16Array, outputOwner: Uint16Array, workers: number): RowTargets {
+  const n = layer.neurons;
+  // Outputs grouped by owner, so each target is one pass with an epoch-stamped "seen" array.
+  const partStart = new Uint32Array(workers + 1);
+  for (let j = 0; j < n; j++) partStart[outputOwner[j] + 1]++;
+  for (let q = 0; q < workers; q++) partStart[q + 1] += partStart[q];
+  const cursor = partStart.slice(0, workers);
+  const byPart = new Uint32Array(n);
+  for (let j = 0; j < n; j++) byPart[cursor[outputOwner[j]]++] = j;
+  const seen = new Int32Array(n).fill(-1);
+  const pairInput: number[] = [];
+  const pairTarget: number[] = [];
+  for (let q = 0; q < workers; q++) {
+    for (let i = partStart[q]; i < partStart[q + 1]; i++) {
+      const j = byPart[i];
+      for (let e = layer.outputStart[j]; e < layer.outputStart[j + 1]; e++) {
+        const k = layer.inputIndex[e];
+        if (seen[k] === q) continue;
+        seen[k] = q;
+        if (inputOwner[k] !== q) { pairInput.push(k); pairTarget.push(q); }
+      }
+    }
+  }
+  const start = new Uint32Array(n + 1);
+  for (const k of pairInput) start[k + 1]++;
+  for (let k = 0; k < n; k++) start[k + 1] += start[k];
+  const at = start.slice(0, n);
+  const target = new Uint16Array(pairInput.length);
+  // Pairs come target by target, ascending: each input's targets land ascending.
+  for (let p = 0; p < pairInput.length; p++) target[at[pairInput[p]]++] = pairTarget[p];
+  return { start, target };
+}
+
+export type SendMode = 'unicast' | 'multicast';
+
+/**
+ * The row groups `source` sends in a layer: one group per target (unicast: a row needed by three
+ * workers is sent three times), or one group per distinct set of targets (multicast: every row
+ * published once). Rows without a nonzero are not sent (the receiver's missing rows are zeros).
+ * Groups are ordered by target (unicast) or by their first neuron (multicast); rows ascend.
+ */
+export function sourceRowGroups(source: number, columns: ActivationColumns, targets: RowTargets, inputOwner: Uint16Array, mode: SendMode): RowGroup[] {
+  const byKey = new Map<string, { targets: number[]; rows: ActivationRow[] }>();
+  const unicast: ActivationRow[][] = [];
+  for (let k = 0; k < columns.neurons; k++) {
+    if (inputOwner[k] !== source || columns.start[k + 1] === columns.start[k]) continue;
+    const lo = targets.start[k], hi = targets.start[k + 1];
+    if (hi === lo) continue;
+    const row = activationRow(columns, k);
+    if (mode === 'unicast') {
+      for (let i = lo; i < hi; i++) (unicast[targets.target[i]] ??= []).push(row);
+    } else {
+      const list = Array.from(targets.target.subarray(lo, hi));
+      const key = list.join(',');
+      let group = byKey.get(key);
+      if (!group) byKey.set(key, group = { targets: list, rows: [] });
+      group.rows.push(row);
+    }
+  }
+  if (mode === 'multicast') return [...byKey.values()];
+  const groups: RowGroup[] = [];
+  unicast.forEach((rows, target) => { if (rows) groups.push({ targets: [target], rows }); });
+  return groups;
+}
