@@ -10,11 +10,11 @@
 //   48 layer table: per layer { nonzeros u32, reserved u32, byte offset u64 }
 //   then per layer: outputStart u32[N+1], inputIndex u32[nnz], weight f32[nnz]
 
-import { crc32 } from 'node:zlib';
 import { endianness } from 'node:os';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { ModelFormatError, UsageError, FileAccessError } from './errors.ts';
 import { layerNonzeros, type SparseLayer, type SparseNetwork } from './network.ts';
+import { fileCrc32 } from './checksum.ts';
 
 export const SDNN_MAGIC = 'SDNN';
 export const SDNN_FORMAT_VERSION = 1;
@@ -30,8 +30,7 @@ function layerBytes(neurons: number, nnz: number): number {
 }
 
 function fileChecksum(bytes: Uint8Array): number {
-  const before = crc32(bytes.subarray(0, CHECKSUM_OFFSET));
-  return crc32(bytes.subarray(CHECKSUM_OFFSET + 4), before);
+  return fileCrc32(bytes, CHECKSUM_OFFSET);
 }
 
 export function encodeNetwork(network: SparseNetwork): Uint8Array {
