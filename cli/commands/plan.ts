@@ -22,7 +22,7 @@ import {
   formatCost, formatSeconds, searchPlans, type Candidate, type ChannelKind, type PlanSearchResult, type WorkflowType,
 } from '../../planner/optimize/index.ts';
 import {
-  buildPlan, DEFAULT_STACK_PREFIX, planReportPath, serializePlan, serializePlanReport, STACK_PREFIX_MAX_CHARS, STACK_PREFIX_PATTERN,
+  buildPlan, DEFAULT_STACK_PREFIX, planReportPath, serializePlan, serializePlanReport, STACK_PREFIX_MAX_CHARS, stackPrefixProblem,
   type InputsReference, type ModelReference, type Plan, type PlanReport,
 } from '../../planner/plan/index.ts';
 import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kernel.ts';
@@ -230,9 +230,8 @@ Examples:
       const workflowTypes = parseList<'standard' | 'express'>(o.workflow, 'workflow', ['standard', 'express'])?.map((w) => w.toUpperCase() as WorkflowType);
       const assumed = numberOption(o.assumeDensity, 'assume-density');
       const sampleRows = integerOption(o.sampleRows, 'sample-rows', 1);
-      if (!STACK_PREFIX_PATTERN.test(o.stackPrefix) || o.stackPrefix.length > STACK_PREFIX_MAX_CHARS) {
-        throw new UsageError(`--stack-prefix must be lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen, at most ${STACK_PREFIX_MAX_CHARS} characters; got '${o.stackPrefix}'`, { field: 'stack-prefix' });
-      }
+      const prefixProblem = stackPrefixProblem(o.stackPrefix);
+      if (prefixProblem) throw new UsageError(`--stack-prefix: ${prefixProblem}`, { field: 'stack-prefix' });
       // Both outputs are checked before the work, so a long search never ends in a refused write.
       if (o.out === undefined) mkdirSync(dirname(resolve(DEFAULT_PLAN_PATH)), { recursive: true });
       const planPath = checkOutputPath(o.out ?? DEFAULT_PLAN_PATH, { overwrite: o.force, option: '--out' });

@@ -10,11 +10,13 @@ export const PLAN_JSON_SCHEMA_FILE = 'planner/plan/plan.schema.json';
 
 /** The JSON Schema of plan.json, as pretty-printed JSON text. */
 export function planJsonSchemaText(): string {
+  const generated = z.toJSONSchema(planSchema, { target: 'draft-2020-12' });
   const schema = {
-    ...z.toJSONSchema(planSchema, { target: 'draft-2020-12' }),
-    $id: `https://stepinfer.dev/schemas/plan-v${PLAN_FORMAT_VERSION}.json`,
+    $schema: generated.$schema,
+    $id: `urn:stepinfer:plan:v${PLAN_FORMAT_VERSION}`,
     title: 'stepinfer plan.json',
     description: 'The deployment contract written by stepinfer plan: workflows, handlers and the CDK stack are generated from it alone.',
+    ...generated,
   };
   return `${JSON.stringify(schema, null, 2)}\n`;
 }

@@ -113,6 +113,22 @@ export function nameProblems(names: PlanNames): { readonly field: (string | numb
   return out;
 }
 
+/**
+ * Why `prefix` cannot start the plan's names, or null: its own rule, then every kind of name
+ * derived from it with the longest suffixes (a 16-digit id, a 10,240 MB coordinator, worker 65534).
+ */
+export function stackPrefixProblem(prefix: string): string | null {
+  if (prefix.length > STACK_PREFIX_MAX_CHARS || !STACK_PREFIX_PATTERN.test(prefix)) {
+    return `the stack prefix "${prefix}" must be lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen, at most ${STACK_PREFIX_MAX_CHARS} characters`;
+  }
+  const longest = planNames({
+    planId: 'f'.repeat(PLAN_ID_HEX_DIGITS), stackPrefix: prefix, workers: 65535, functionIds: ['coordinator-10240'],
+    topics: 10, queues: 0, deadLetterQueue: true, exchangeBuckets: 10,
+  });
+  const problems = nameProblems({ ...longest, queues: [`${longest.stack}-w65534`] });
+  return problems.length === 0 ? null : `the stack prefix "${prefix}" gives invalid names: ${problems[0].message}`;
+}
+
 /** Placeholders storage key patterns may use. */
 export type KeyPlaceholder = 'execution' | 'worker' | 'stage' | 'layer' | 'target' | 'source';
 

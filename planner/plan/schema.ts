@@ -13,7 +13,7 @@ import { AWS_LIMITS, SQS_QUEUE_LIMITS } from '../aws-limits.ts';
 import { launchTreeSize } from '../launch-tree.ts';
 import { decodeNeuronMap, encodedNeuronMapSchema } from './neuron-maps.ts';
 import {
-  computePlanId, nameProblems, planNames, PLAN_ID_HEX_DIGITS, STACK_PREFIX_MAX_CHARS, STACK_PREFIX_PATTERN,
+  computePlanId, nameProblems, planNames, PLAN_ID_HEX_DIGITS, stackPrefixProblem, STACK_PREFIX_MAX_CHARS, STACK_PREFIX_PATTERN,
   type PlanNames,
 } from './names.ts';
 
@@ -135,7 +135,8 @@ export const planSchema = z.object({
   planId: z.string().regex(new RegExp(`^[0-9a-f]{${PLAN_ID_HEX_DIGITS}}$`), `a plan id: ${PLAN_ID_HEX_DIGITS} lowercase hex digits`)
     .describe('SHA-256 of the canonical JSON of every other field but names, first 16 hex digits'),
   stackPrefix: z.string().max(STACK_PREFIX_MAX_CHARS, `at most ${STACK_PREFIX_MAX_CHARS} characters`)
-    .regex(STACK_PREFIX_PATTERN, 'lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen'),
+    .regex(STACK_PREFIX_PATTERN, 'lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen')
+    .describe('first part of every resource name'),
   model: z.object({
     source: z.enum(['graphchallenge-tsv', 'sdnn', 'generated']),
     path: z.string().nullable().describe('directory or file as given on the command line (null when generated)'),
@@ -272,6 +273,8 @@ export const planSchema = z.object({
   }
 
   // Names: derived from the prefix and the plan id, valid for AWS.
+  const prefixProblem = stackPrefixProblem(plan.stackPrefix);
+  if (prefixProblem) issue(['stackPrefix'], prefixProblem);
   const expected = planNames({
     planId: plan.planId,
     stackPrefix: plan.stackPrefix,
