@@ -50,7 +50,8 @@ describe('planner commands', () => {
     expect(summary.alternatives.length).toBeGreaterThan(1);
     expect(existsSync(out)).toBe(true);
     const plan = parsePlan(JSON.parse(readFileSync(out, 'utf8')), out);
-    expect(plan.formatVersion).toBe(1);
+    expect(plan.formatVersion).toBe(2);
+    expect(existsSync(join(dir, 'plan.report.json'))).toBe(true);
     const priced = stepinfer('cost', out, '--json');
     expect(priced.code, priced.stderr).toBe(0);
   });
