@@ -6,7 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { PlanFormatError } from '../../model/errors.ts';
-import { awsNameProblem, type AwsNameKind } from '../aws-limits.ts';
+import { AWS_LIMITS, awsNameProblem, type AwsNameKind } from '../aws-limits.ts';
 
 /** Hex digits of the plan id: 64 bits of SHA-256, short enough for 64-character function names. */
 export const PLAN_ID_HEX_DIGITS = 16;
@@ -15,7 +15,8 @@ export const DEFAULT_STACK_PREFIX = 'stepinfer';
 
 /**
  * Longest stack prefix: the longest derived name, a Lambda function name
- * `<prefix>-<plan id>-coordinator-10240`, must stay within 64 characters.
+ * `<prefix>-<plan id>-coordinator-10240`, must stay within Lambda's 64 characters (checked by
+ * stackPrefixProblem against every rule).
  */
 export const STACK_PREFIX_MAX_CHARS = 24;
 
@@ -122,9 +123,10 @@ export function stackPrefixProblem(prefix: string): string | null {
     return `the stack prefix "${prefix}" must be lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen, at most ${STACK_PREFIX_MAX_CHARS} characters`;
   }
   const longest = planNames({
-    planId: 'f'.repeat(PLAN_ID_HEX_DIGITS), stackPrefix: prefix, workers: 65535, functionIds: ['coordinator-10240'],
-    topics: 10, queues: 0, deadLetterQueue: true, exchangeBuckets: 10,
+    planId: 'f'.repeat(PLAN_ID_HEX_DIGITS), stackPrefix: prefix, workers: 1, functionIds: [`coordinator-${AWS_LIMITS.lambdaMaxMemoryMB.value}`],
+    topics: 1, queues: 0, deadLetterQueue: true, exchangeBuckets: 1,
   });
+  // Worker ids are 16-bit (neuron maps): 65534 is the longest queue suffix.
   const problems = nameProblems({ ...longest, queues: [`${longest.stack}-w65534`] });
   return problems.length === 0 ? null : `the stack prefix "${prefix}" gives invalid names: ${problems[0].message}`;
 }

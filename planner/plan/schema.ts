@@ -91,7 +91,7 @@ const queueChannelSchema = z.object({
   filterAttribute: z.string().min(1).describe('String message attribute listing the target workers, comma-delimited with a leading and a trailing comma (",0,2,"): one publish reaches every target'),
   filterPolicyPattern: z.string().min(1).describe('filter policy of worker <worker> queue subscriptions'),
   rawMessageDelivery: z.literal(true),
-  maximumMessageSizeBytes: int.min(1024).max(L.sqsMessageMaxBytes.value).describe('MaximumMessageSize of every queue'),
+  maximumMessageSizeBytes: z.literal(L.sqsMessageMaxBytes.value).describe('MaximumMessageSize of every queue (new AWS queues allow more; senders must not rely on it)'),
   bodyEncoding: z.literal('base64').describe('SNS and SQS carry text: message bodies are the base64 of the wire bytes'),
   chunkBytes: int.min(1).describe('wire bytes per message at most: a payload is split into chunks of this size'),
   attributeAllowanceBytes: int.nonnegative().describe('bytes kept free in every message for its attributes'),

@@ -3,7 +3,7 @@
 // manifest, refuses another model and an edited plan; cost reads a plan's prediction from its report.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { crc32Hex } from '../../model/checksum.ts';
 import { writeNetworkFile } from '../../model/binary.ts';
@@ -74,8 +74,10 @@ describe('plan output files', () => {
     const other = stepinfer(dir, 'cost', 'p.json');
     expect(other.code).toBe(1);
     expect(other.stderr).toContain('p.report.json, field planId: belongs to plan ffffffffffffffff, not to p.json');
-    const gone = stepinfer(dir, 'cost', join(dir, 'p.json').replace('p.json', 'missing.json'));
+    rmSync(join(dir, 'p.report.json'));
+    const gone = stepinfer(dir, 'cost', 'p.json');
     expect(gone.code).toBe(1);
+    expect(gone.stderr).toBe("stepinfer: p.report.json: the plan's report is missing (stepinfer plan writes it beside p.json)\n");
   });
 });
 
