@@ -9,6 +9,7 @@ import { registerCostCommand } from './commands/cost.ts';
 import { registerCalibrateCommand } from './commands/calibrate.ts';
 import { registerPlanCommand } from './commands/plan.ts';
 import { registerPartitionCommand } from './commands/partition.ts';
+import { registerShardsCommand } from './commands/shards.ts';
 
 export function buildProgram(): Command {
   const program = new Command('stepinfer')
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerInferCommand(program);
   registerPartitionCommand(program);
   registerPlanCommand(program);
+  registerShardsCommand(program);
   registerCostCommand(program);
   registerCalibrateCommand(program);
   return program;

@@ -13,11 +13,11 @@
 // far beyond any real file), so no field can make the reader wrap around, over-allocate or run a
 // kernel on NaN.
 
-import { crc32 } from 'node:zlib';
 import { endianness } from 'node:os';
 import { ModelFormatError, StepinferError } from './errors.ts';
 import { readDataFile } from './read-file.ts';
 import { layerNonzeros, type SparseLayer, type SparseNetwork } from './network.ts';
+import { fileCrc32 } from './checksum.ts';
 
 export const SDNN_MAGIC = 'SDNN';
 export const SDNN_FORMAT_VERSION = 1;
@@ -34,8 +34,7 @@ function layerBytes(neurons: number, nnz: number): number {
 }
 
 function fileChecksum(bytes: Uint8Array): number {
-  const before = crc32(bytes.subarray(0, CHECKSUM_OFFSET));
-  return crc32(bytes.subarray(CHECKSUM_OFFSET + 4), before);
+  return fileCrc32(bytes, CHECKSUM_OFFSET);
 }
 
 /** The header values every .sdnn file must have; the writer checks them too, so it never writes a file the reader refuses. */

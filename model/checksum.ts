@@ -1,8 +1,10 @@
 // A content checksum of a network, independent of the file format it came from (TSV directory,
 // .sdnn, generated): SHA-256 over a canonical little-endian serialization. Workers and the
-// workflow generator compare it with the model they load.
+// workflow generator compare it with the model they load. Also the one file checksum of the
+// binary formats (.sdnn, shards): CRC-32 of every byte but the checksum field itself.
 
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import type { SparseNetwork } from './network.ts';
 
 export const NETWORK_CHECKSUM_ALGORITHM = 'sha256-network-v1';
@@ -33,4 +35,15 @@ export function networkChecksum(network: SparseNetwork): string {
     }
   }
   return hash.digest('hex');
+}
+
+/** CRC-32 of `bytes` without the 4-byte checksum field at `fieldOffset` (where the file stores it). */
+export function fileCrc32(bytes: Uint8Array, fieldOffset: number): number {
+  const before = crc32(bytes.subarray(0, fieldOffset));
+  return crc32(bytes.subarray(fieldOffset + 4), before);
+}
+
+/** CRC-32 of all of `bytes` as 8 hex digits (S3's ChecksumCRC32 is the same value, base64). */
+export function crc32Hex(bytes: Uint8Array): string {
+  return crc32(bytes).toString(16).padStart(8, '0');
 }

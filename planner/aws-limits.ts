@@ -54,3 +54,68 @@ export function isLambdaMemoryMB(memoryMB: number): boolean {
 
 /** "128-10,240 MB", for messages. */
 export const LAMBDA_MEMORY_RANGE_TEXT = `${AWS_LIMITS.lambdaMinMemoryMB.value}-${AWS_LIMITS.lambdaMaxMemoryMB.value.toLocaleString('en-US')} MB`;
+
+// Queue settings the plan's channel carries (SetQueueAttributes / RedrivePolicy ranges).
+const SQS_QUEUE_ATTRIBUTES = 'https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html';
+
+export const SQS_QUEUE_LIMITS = {
+  maxVisibilityTimeoutSeconds: limit(43200, 'seconds a received message stays hidden (VisibilityTimeout, 12 hours)', SQS_QUEUE_ATTRIBUTES),
+  minRetentionSeconds: limit(60, 'seconds a queue keeps a message at least (MessageRetentionPeriod)', SQS_QUEUE_ATTRIBUTES),
+  maxRetentionSeconds: limit(1209600, 'seconds a queue keeps a message at most (MessageRetentionPeriod, 14 days)', SQS_QUEUE_ATTRIBUTES),
+  maxReceiveCount: limit(1000, 'receives of a message before the redrive policy moves it to the dead-letter queue (maxReceiveCount 1-1,000)', SQS_QUEUE_ATTRIBUTES),
+} as const satisfies Record<string, AwsLimit>;
+
+/** What a resource name may look like, with the page the rule was read from. */
+export interface AwsNameRule {
+  readonly what: string;
+  readonly minChars: number;
+  readonly maxChars: number;
+  readonly pattern: RegExp;
+  /** The allowed characters, for messages. */
+  readonly allowed: string;
+  readonly source: string;
+}
+
+const LETTERS_DIGITS_HYPHENS_UNDERSCORES = /^[A-Za-z0-9_-]+$/;
+const nameRule = (what: string, minChars: number, maxChars: number, pattern: RegExp, allowed: string, source: string): AwsNameRule =>
+  ({ what, minChars, maxChars, pattern, allowed, source });
+
+export const AWS_NAME_RULES = {
+  sqsQueue: nameRule('SQS queue name', 1, 80, LETTERS_DIGITS_HYPHENS_UNDERSCORES, 'letters, digits, hyphens and underscores',
+    'https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-queues.html'),
+  snsTopic: nameRule('SNS topic name', 1, 256, LETTERS_DIGITS_HYPHENS_UNDERSCORES, 'letters, digits, hyphens and underscores',
+    'https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html'),
+  lambdaFunction: nameRule('Lambda function name', 1, 64, LETTERS_DIGITS_HYPHENS_UNDERSCORES, 'letters, digits, hyphens and underscores',
+    'https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html (a bare function name is limited to 64 characters)'),
+  // Names may hold more characters, but CloudWatch logging of the state machine needs this set.
+  stateMachine: nameRule('Step Functions state machine name', 1, 80, LETTERS_DIGITS_HYPHENS_UNDERSCORES, 'letters, digits, hyphens and underscores',
+    'https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html'),
+  stack: nameRule('CloudFormation stack name', 1, 128, /^[A-Za-z][A-Za-z0-9-]*$/, 'letters, digits and hyphens, starting with a letter',
+    'https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html'),
+  s3Bucket: nameRule('S3 bucket name', 3, 63, /^[a-z0-9][a-z0-9.-]*[a-z0-9]$/, 'lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit',
+    'https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html'),
+} as const satisfies Record<string, AwsNameRule>;
+
+export type AwsNameKind = keyof typeof AWS_NAME_RULES;
+
+// General purpose buckets: reserved prefixes and suffixes (same page as the s3Bucket rule).
+const S3_RESERVED_PREFIXES = ['xn--', 'sthree-', 'amzn-s3-demo-'];
+const S3_RESERVED_SUFFIXES = ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3'];
+
+/** Why `name` is not a valid name of that kind, or null when it is. */
+export function awsNameProblem(kind: AwsNameKind, name: string): string | null {
+  const rule: AwsNameRule = AWS_NAME_RULES[kind];
+  if (name.length < rule.minChars || name.length > rule.maxChars) {
+    return `${rule.what} "${name}" has ${name.length} characters, allowed ${rule.minChars}-${rule.maxChars}`;
+  }
+  if (!rule.pattern.test(name)) return `${rule.what} "${name}" may hold only ${rule.allowed}`;
+  if (kind === 's3Bucket') {
+    if (name.includes('..')) return `${rule.what} "${name}" has two adjacent dots`;
+    if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return `${rule.what} "${name}" looks like an IP address`;
+    const prefix = S3_RESERVED_PREFIXES.find((p) => name.startsWith(p));
+    if (prefix) return `${rule.what} "${name}" starts with the reserved prefix ${prefix}`;
+    const suffix = S3_RESERVED_SUFFIXES.find((s) => name.endsWith(s));
+    if (suffix) return `${rule.what} "${name}" ends with the reserved suffix ${suffix}`;
+  }
+  return null;
+}

@@ -9,7 +9,8 @@ import {
   defaultPrices, parseRunRecords, priceRecord, COST_SERVICES,
   type PricedRecord, type CostBreakdown, type RunRecord,
 } from '../../planner/cost/index.ts';
-import { parsePlan } from '../../planner/plan/schema.ts';
+import { parsePlan, parsePlanReport, planReportPath, type PlanReport } from '../../planner/plan/index.ts';
+import { PlanFormatError } from '../../model/errors.ts';
 import { readJsonFile, readPriceFile } from '../files.ts';
 
 interface CostOptions {
@@ -37,20 +38,33 @@ export function breakdownTable(breakdown: CostBreakdown): string {
   return table(['service', 'item', 'quantity', 'unit', 'USD/unit', 'cost'], rows);
 }
 
+/** A plan report's predicted counters as a record, with its prices and its predicted total as the "published" one. */
+function predictionRecord(report: PlanReport, label: string): RunRecord {
+  const chosen = report.alternatives.find((a) => a.chosen);
+  return {
+    source: `prediction of ${label}${chosen ? ` (${chosen.label})` : ''}`,
+    counters: report.predicted.counters,
+    prices: report.prices.values,
+    published: { totalUSD: report.predicted.costUSD, breakdownUSD: report.predicted.cost.byServiceUSD },
+  };
+}
+
 /**
- * Run records from a file: one record, an array of records, or a plan.json, whose predicted
- * counters become a record with the plan's prices and its predicted total as the "published" one.
+ * Run records from a file: one record, an array of records, a plan report (plan.report.json), or
+ * a plan.json, whose prediction is read from the report beside it (the same plan id).
  */
 export function readCostInput(file: string): RunRecord[] {
   const json = readJsonFile(file, 'run record file not found');
-  if (json && typeof json === 'object' && (json as { kind?: unknown }).kind === 'stepinfer-plan') {
+  const kind = json && typeof json === 'object' ? (json as { kind?: unknown }).kind : undefined;
+  if (kind === 'stepinfer-plan-report') return [predictionRecord(parsePlanReport(json, file), file)];
+  if (kind === 'stepinfer-plan') {
     const plan = parsePlan(json, file);
-    return [{
-      source: `prediction of ${file} (${plan.shape}, ${plan.workers} worker${plan.workers > 1 ? 's' : ''})`,
-      counters: plan.predicted.counters,
-      prices: plan.prices.values,
-      published: { totalUSD: plan.predicted.costUSD, breakdownUSD: plan.predicted.cost.byServiceUSD },
-    }];
+    const reportFile = planReportPath(file);
+    const report = parsePlanReport(readJsonFile(reportFile, `the plan's report is missing (stepinfer plan writes it beside ${file})`), reportFile);
+    if (report.planId !== plan.planId) {
+      throw new PlanFormatError(`belongs to plan ${report.planId}, not to ${file} (plan ${plan.planId}): re-run stepinfer plan`, { file: reportFile, field: 'planId' });
+    }
+    return [predictionRecord(report, file)];
   }
   return parseRunRecords(json, file);
 }
@@ -75,7 +89,7 @@ export function registerCostCommand(program: Command): void {
   program
     .command('cost')
     .description('price the counters of run records (one record or an array, as in data/fsd-inference/runs-1024n-8w.json) and print the breakdown')
-    .argument('<file>', 'JSON file: a run record, an array of run records (counters, optional prices and published totals), or a plan.json (its predicted counters)')
+    .argument('<file>', "JSON file: a run record, an array of run records (counters, optional prices and published totals), a plan.json or its plan.report.json (the plan's predicted counters)")
     .option('--prices <file>', 'price file overriding the defaults (planner/prices/aws-us-east-1.json format; entries may be numbers)')
     .option('--ignore-record-prices', "price at the defaults / --prices instead of the record's own prices")
     .option('--json', 'print one JSON document')

@@ -1,10 +1,12 @@
-// `stepinfer plan`: from a model, a workload and an objective to plan.json: workers, neuron maps,
-// channel, grouping of layers into stages, memory, launch, workflow type, predicted latency and
-// cost with breakdowns, and the alternatives (Pareto front, best per family, serial, a server).
+// `stepinfer plan`: from a model, a workload and an objective to plan.json, the deployment
+// contract (workers, neuron maps, channel, stages, functions, names), and plan.report.json beside
+// it (predicted latency and cost with breakdowns, the Pareto front, the best plan per family, a
+// server). Both go where --out says, by default under the git-ignored .stepinfer/; an existing
+// file is replaced only with --force.
 // Options that restrict the search (--workers, --channel, --shape, --groups, --launch, --memory,
 // --workflow) are honored, or the command says why nothing matches them.
 
-import { existsSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../model/errors.ts';
@@ -20,10 +22,13 @@ import {
   CHANNEL_CHOICES, describeOptimality, formatCost, formatSeconds, LAUNCH_KINDS, searchPlans, SHAPES,
   type Candidate, type ChannelChoice, type LaunchKind, type PlanSearchResult, type Shape, type WorkflowType,
 } from '../../planner/optimize/index.ts';
-import { buildPlan, serializePlan, type Plan } from '../../planner/plan/index.ts';
+import {
+  buildPlan, DEFAULT_STACK_PREFIX, planReportPath, serializePlan, serializePlanReport, STACK_PREFIX_MAX_CHARS, stackPrefixProblem,
+  type Plan, type PlanReport,
+} from '../../planner/plan/index.ts';
 import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kernel.ts';
 import { profileWorkload } from '../../functions/serial/workload-profile.ts';
-import { readCalibrationProfile, readPriceFile } from '../files.ts';
+import { checkOutputPath, readCalibrationProfile, readPriceFile, writeOutputFile } from '../files.ts';
 import {
   checkWorkerCounts, choiceListOption, fractionOption, integerOption, numberOption, seedOption, shapeOption, workerListOption,
   type Shape as ShapeNxL,
@@ -59,7 +64,9 @@ interface PlanOptions {
   readonly workflow?: ('standard' | 'express')[];
   readonly prices?: string;
   readonly calibration?: string;
-  readonly out: string;
+  readonly out?: string;
+  readonly force?: boolean;
+  readonly stackPrefix: string;
   readonly json?: boolean;
   readonly progress?: boolean;
 }
@@ -97,7 +104,10 @@ function services(byService: Record<string, number>): string {
   return Object.entries(byService).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${formatCost(v)}`).join(', ');
 }
 
-function describe(plan: Plan, search: PlanSearchResult, wl: WorkloadProfile, out: string, calibrationPath: string | null, scheme: string): string {
+/** Where `plan` writes when --out is not given: git-ignored, inside the project. */
+export const DEFAULT_PLAN_PATH = '.stepinfer/plan.json';
+
+function describe(plan: Plan, report: PlanReport, search: PlanSearchResult, wl: WorkloadProfile, out: { plan: string; report: string }, calibrationPath: string | null, scheme: string): string {
   const c = search.chosen;
   const parts = c.estimate.parts;
   const density = wl.source === 'serial-sample'
@@ -111,15 +121,15 @@ function describe(plan: Plan, search: PlanSearchResult, wl: WorkloadProfile, out
       `(launch ${parts.launch.toFixed(2)} s, load ${parts.load.toFixed(2)} s, compute ${parts.compute.toFixed(2)} s, communication ${parts.communication.toFixed(2)} s, orchestration ${parts.orchestration.toFixed(2)} s)`,
     `  cost: ${services(c.estimate.cost.byServiceUSD)}`,
     `  optimality: ${describeOptimality(c)}`,
-    `  stages: ${plan.stages.map((s) => `${s.firstLayer}-${s.lastLayer}@${s.memoryMB}MB`).slice(0, 12).join(' ')}${plan.stages.length > 12 ? ` ... (${plan.stages.length} stages)` : ''}`,
+    `  stages: ${report.predicted.stages.map((s) => `${s.firstLayer}-${s.lastLayer}@${s.memoryMB}MB`).slice(0, 12).join(' ')}${report.predicted.stages.length > 12 ? ` ... (${report.predicted.stages.length} stages)` : ''}`,
     plan.workers > 1
-      ? `partition: ${plan.partition.scheme} over ${plan.workers} workers, ${plan.partition.totalRowSends.toLocaleString('en-US')} row-sends over all layers, nonzero imbalance ${(plan.partition.maxNonzeroImbalance * 100).toFixed(1)}%`
+      ? `partition: ${report.partition.scheme} over ${plan.workers} workers, ${report.partition.totalRowSends.toLocaleString('en-US')} row-sends over all layers, nonzero imbalance ${(report.partition.maxNonzeroImbalance * 100).toFixed(1)}%`
       : `partition: none (one worker); the partitioned alternatives used ${scheme} maps`,
     `workload: ${wl.rows} rows x ${plan.model.neurons} neurons x ${plan.model.layers} layers; activation density ${density}: ` +
       `layer 1 reads ${densities[0].toFixed(3)}, peak ${Math.max(...densities).toFixed(3)}, final ${wl.outputDensity.toFixed(3)}`,
     `bytes: ${describeWireFormat(search.context.wireFormat)}; queue bodies x${search.context.constants.queueEncodingOverhead} (base64)`,
-    `calibration: ${calibrationPath ?? 'checked-in default profile (not this machine; run stepinfer calibrate)'}: scatter ${(plan.calibration.scatterMacsPerSecond / 1e6).toFixed(0)} M, gather ${(plan.calibration.gatherMacsPerSecond / 1e6).toFixed(0)} M multiply-adds/s per core`,
-    `searched ${search.workerCounts.length} worker counts (${search.workerCounts.join(', ')}), ${search.evaluated} plans, ${search.milpSolves} stage programs (HiGHS); prices ${plan.prices.region} of ${plan.prices.date}`,
+    `calibration: ${calibrationPath ?? 'checked-in default profile (not this machine; run stepinfer calibrate)'}: scatter ${(report.calibration.scatterMacsPerSecond / 1e6).toFixed(0)} M, gather ${(report.calibration.gatherMacsPerSecond / 1e6).toFixed(0)} M multiply-adds/s per core`,
+    `searched ${search.workerCounts.length} worker counts (${search.workerCounts.join(', ')}), ${search.evaluated} plans, ${search.milpSolves} stage programs (HiGHS); prices ${report.prices.region} of ${report.prices.date}`,
     '',
     'Pareto front (latency vs cost):',
     table(HEADER, search.pareto.map((x) => row(x, c))),
@@ -127,9 +137,9 @@ function describe(plan: Plan, search: PlanSearchResult, wl: WorkloadProfile, out
     'best of each family:',
     table(HEADER, search.families.map((x) => row(x, c))),
     '',
-    `always-on server (${plan.server.instanceType}, ${(plan.server.utilization * 100).toFixed(0)}% utilization, comparison only): ` +
-      `${formatSeconds(plan.server.latencySeconds)}, ${formatCost(plan.server.costUSD)} per request${plan.server.feasible ? '' : ' (does not fit)'}`,
-    `wrote ${out}`,
+    `always-on server (${report.server.instanceType}, ${(report.server.utilization * 100).toFixed(0)}% utilization, comparison only): ` +
+      `${formatSeconds(report.server.latencySeconds)}, ${formatCost(report.server.costUSD)} per request${report.server.feasible ? '' : ' (does not fit)'}`,
+    `wrote ${out.plan} (plan ${plan.planId}) and ${out.report}`,
   ];
   return lines.join('\n');
 }
@@ -161,7 +171,9 @@ export function registerPlanCommand(program: Command): void {
     .option('--workflow <list>', 'workflow types searched: standard, express (default both)', choiceListOption(['standard', 'express'] as const))
     .option('--prices <file>', 'price file overriding planner/prices/aws-us-east-1.json')
     .option('--calibration <file>', `calibration profile (default ${DEFAULT_CALIBRATION_PATH} if present, else the checked-in default)`)
-    .option('--out <file>', 'where to write the plan', 'plan.json')
+    .option('-o, --out <file>', `where to write the plan; its report goes beside it as <name>.report.json (default ${DEFAULT_PLAN_PATH})`)
+    .option('--force', 'replace existing plan and report files')
+    .option('--stack-prefix <name>', `first part of every resource name (lowercase, at most ${STACK_PREFIX_MAX_CHARS} characters)`, DEFAULT_STACK_PREFIX)
     .option('--json', 'print a JSON summary instead of text')
     .option('--progress', 'show progress on stderr even when it is not a terminal')
     .addHelpText('after', `
@@ -177,9 +189,15 @@ Examples:
   stepinfer plan --model ../shared/data/graphchallenge/neuron1024 --inputs ../shared/data/graphchallenge/sparse-images-1024-first10000.tsv --slo 30
   FSD-Inference's configuration (8 workers, queue, one group of all layers, launch tree, 1000 MB):
   stepinfer plan --model ../shared/data/graphchallenge/neuron1024 --inputs ../shared/data/graphchallenge/sparse-images-1024-first10000.tsv --workers 8 --channel queue --shape layer-groups --groups 1 --launch tree --memory 1000 --workflow standard
-  stepinfer plan --generate 65536x24 --samples 10000 --sample-rows 200 --slo 120 --out plan-65536.json`)
+  stepinfer plan --generate 65536x24 --samples 10000 --sample-rows 200 --slo 120 -o plan-65536.json`)
     .action(async (o: PlanOptions) => {
       refuseContradictions(o);
+      const prefixProblem = stackPrefixProblem(o.stackPrefix);
+      if (prefixProblem) throw new UsageError(`--stack-prefix: ${prefixProblem}`, { field: 'stack-prefix' });
+      // Both outputs are checked before the work, so a long search never ends in a refused write.
+      if (o.out === undefined) mkdirSync(dirname(resolve(DEFAULT_PLAN_PATH)), { recursive: true });
+      const planPath = checkOutputPath(o.out ?? DEFAULT_PLAN_PATH, { overwrite: o.force, option: '--out' });
+      const reportPath = checkOutputPath(planReportPath(planPath), { overwrite: o.force, option: '--out' });
       const prices = o.prices ? readPriceFile(resolve(o.prices)) : defaultPrices();
       const calibration = loadCalibration(o.calibration);
 
@@ -217,29 +235,33 @@ Examples:
       } finally {
         bar.stop();
       }
-      const plan = buildPlan({
+      const { plan, report: planReport } = buildPlan({
         network, model, inputs: inputsRef, search, objective: o.objective, sloSeconds: o.slo,
         scheme, seed, calibration: calibration.profile, calibrationPath: calibration.path, version: packageJson.version,
+        kernel: { gatherAboveDensity: DEFAULT_GATHER_ABOVE_DENSITY, gatherEngine: 'wasm-simd' }, stackPrefix: o.stackPrefix,
       });
-      const out = resolve(o.out);
-      mkdirSync(dirname(out), { recursive: true });
-      writeFileSync(out, serializePlan(plan));
+      // The report first: a plan on disk always has its report beside it.
+      writeOutputFile(reportPath, serializePlanReport(planReport));
+      writeOutputFile(planPath, serializePlan(plan));
+      const functionOf = (id: string) => plan.functions.find((f) => f.id === id)!;
       report(o, {
-        out,
+        out: planPath,
+        report: reportPath,
+        planId: plan.planId,
         shape: plan.shape,
         workers: plan.workers,
-        memoryMB: plan.memoryMB,
+        memoryMB: Math.max(...plan.functions.filter((f) => f.role === 'worker' || f.role === 'stage').map((f) => f.memoryMB)),
         channel: plan.channel.kind,
         workflowType: plan.workflow.type,
-        stages: plan.stages.map((s) => ({ firstLayer: s.firstLayer, lastLayer: s.lastLayer, memoryMB: s.memoryMB, launch: s.launch })),
-        explanation: plan.explanation,
+        stages: plan.workflow.stages.map((s) => ({ firstLayer: s.firstLayer, lastLayer: s.lastLayer, memoryMB: functionOf(s.functionId).memoryMB, launch: s.launch })),
+        explanation: planReport.explanation,
         optimality: search.chosen.optimality,
-        predicted: plan.predicted,
+        predicted: planReport.predicted,
         workload: { rows: workload.rows, densitySource: workload.source, sampleRows: workload.sampleRows, sampleSelection: workload.sampleSelection },
         wireFormat: search.context.wireFormat,
-        calibration: plan.calibration,
-        alternatives: plan.alternatives,
-        server: plan.server,
-      }, () => describe(plan, search, workload, out, calibration.path, scheme));
+        calibration: planReport.calibration,
+        alternatives: planReport.alternatives,
+        server: planReport.server,
+      }, () => describe(plan, planReport, search, workload, { plan: planPath, report: reportPath }, calibration.path, scheme));
     });
 }

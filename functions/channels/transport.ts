@@ -25,13 +25,14 @@
 
 import { AWS_LIMITS } from '../../planner/aws-limits.ts';
 import { WireFormatError } from '../../model/errors.ts';
+import { TARGETS_ATTRIBUTE } from '../../planner/plan/build.ts';
 
 export type QueueTransport = 'base64-body' | 'binary-attribute';
 
 export const QUEUE_TRANSPORTS: readonly QueueTransport[] = ['base64-body', 'binary-attribute'];
 
-/** Message attribute naming the target workers, for the queues' filter policies. */
-export const TARGETS_ATTRIBUTE = 'targets';
+/** Message attribute naming the target workers, for the queues' filter policies: the plan's (planner/plan/build.ts). */
+export { TARGETS_ATTRIBUTE };
 /** Message attribute carrying the wire bytes in the binary-attribute transport. */
 export const ROWS_ATTRIBUTE = 'rows';
 /** The body of a binary-attribute message (bodies must not be empty). */

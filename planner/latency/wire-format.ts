@@ -17,6 +17,8 @@ export const wireFormatSchema = z.object({
   /** Version of the wire format these parameters describe (functions/channels/). */
   wireFormatVersion: z.number().int().positive(),
   compression: z.enum(WIRE_COMPRESSIONS),
+  /** The codec's level (brotli 0-11, zstd 1-22, deflate 0-9); null without compression. */
+  compressionLevel: z.number().int().nonnegative().nullable(),
   messageHeaderBytes: z.number().nonnegative(),
   rowHeaderBytes: z.number().nonnegative(),
   bytesPerNonzero: z.number().positive(),
@@ -53,5 +55,5 @@ export function messageBytes(format: WireFormat, rows: number, nonzeros: number)
 /** One line for reports: what the byte model assumes, and whether it was measured. */
 export function describeWireFormat(format: WireFormat): string {
   return `wire format v${format.wireFormatVersion} (${format.status}${format.status === 'assumed' ? ', not measured' : ` ${format.date}`}): ` +
-    `${format.bytesPerNonzero} bytes per nonzero, ${format.rowHeaderBytes} per row, ${format.messageHeaderBytes} per message, compression ${format.compression}`;
+    `${format.bytesPerNonzero} bytes per nonzero, ${format.rowHeaderBytes} per row, ${format.messageHeaderBytes} per message, compression ${format.compression}${format.compressionLevel === null ? '' : `-${format.compressionLevel}`}`;
 }

@@ -1,16 +1,29 @@
-// Turns a search result into a plan.json document: resources of the chosen channel, one Lambda
-// function per distinct memory size, stages with launch and timeouts, predictions with their
-// breakdowns, the alternatives considered, and the prices, calibration and constants used.
+// Turns a search result into the contract (plan.json) and its report (plan.report.json). The
+// contract: the model and its checksum, the workflow's stages with their Task timeouts and
+// retries, one Lambda function per role and memory size with timeout and reserved concurrency,
+// the channel's settings (FSD-Inference's choices: 10 data topics, target filters, raw delivery,
+// 10 per publish batch, 1 s long poll; S3 keys <layer>/<target>/<target>_<source>), storage keys,
+// the wire format and kernel options as given, and every resource name, derived from the plan id.
+// The report: predictions with breakdowns, the alternatives, and the prices, calibration and
+// constants used.
 
 import { layerNonzeros, networkNonzeros, type SparseNetwork } from '../../model/network.ts';
+import { networkChecksum, NETWORK_CHECKSUM_ALGORITHM } from '../../model/checksum.ts';
+import { AWS_LIMITS, SQS_QUEUE_LIMITS } from '../aws-limits.ts';
+import { launchTreeLabel } from '../launch-tree.ts';
 import { PRICE_NAMES, priceValues, type PriceName } from '../cost/prices.ts';
 import { countersToRecord } from '../cost/record.ts';
 import { latencyConstantsFile, LATENCY_CONSTANT_NAMES, type LatencyConstantName } from '../latency/constants.ts';
 import type { CalibrationProfile } from '../latency/profile.ts';
 import type { Candidate, PlanSearchResult } from '../optimize/search.ts';
-import { networkChecksum } from '../../model/checksum.ts';
 import { encodeNeuronMaps } from './neuron-maps.ts';
-import { PLAN_FORMAT_VERSION, type Plan, type PlanAlternative, type PlanLaunch } from './schema.ts';
+import { computePlanId, DEFAULT_STACK_PREFIX, planNames } from './names.ts';
+import { PLAN_REPORT_FORMAT_VERSION, type PlanAlternative, type PlanReport } from './report.ts';
+import {
+  KERNEL_GATHER_ENGINES, PLAN_FORMAT_VERSION,
+  type Plan, type PlanFunction, type PlanLaunch, type PlanRetry,
+} from './schema.ts';
+import { describeWireFormat, type WireFormat } from '../latency/wire-format.ts';
 
 export interface ModelReference {
   readonly source: 'graphchallenge-tsv' | 'sdnn' | 'generated';
@@ -26,6 +39,24 @@ export interface InputsReference {
   readonly density: number | null;
 }
 
+/** The wire format of activation rows (defined in functions/channels/; the planner only carries it). */
+export interface WireOptions {
+  readonly version: number;
+  readonly compression: WireFormat['compression'];
+  readonly compressionLevel: number | null;
+}
+
+/** The wire format the planner priced (planner/latency/wire-format.json), as the contract names it. */
+export function wireOptionsOf(format: WireFormat): WireOptions {
+  return { version: format.wireFormatVersion, compression: format.compression, compressionLevel: format.compressionLevel };
+}
+
+/** The layer kernel's options (functions/kernels/layer-kernel.ts), as the workers must run it. */
+export interface KernelOptions {
+  readonly gatherAboveDensity: number;
+  readonly gatherEngine: (typeof KERNEL_GATHER_ENGINES)[number];
+}
+
 export interface BuildPlanInput {
   readonly network: SparseNetwork;
   readonly model: ModelReference;
@@ -38,24 +69,86 @@ export interface BuildPlanInput {
   readonly calibration: CalibrationProfile;
   readonly calibrationPath: string | null;
   readonly version: string;
+  readonly kernel: KernelOptions;
+  /** Default: the wire format the search priced (search.context.wireFormat). */
+  readonly wire?: WireOptions;
+  /** First part of every resource name. Default DEFAULT_STACK_PREFIX. */
+  readonly stackPrefix?: string;
 }
 
-/** Lambda task timeout for a predicted duration: three times it plus 10 s, within 900 s. */
-export function taskTimeoutSeconds(predictedSeconds: number): number {
-  return Math.min(900, Math.max(10, Math.ceil(predictedSeconds * 3 + 10)));
+export interface BuiltPlan {
+  readonly plan: Plan;
+  readonly report: PlanReport;
 }
 
-function launchOf(c: Candidate, index: number): PlanLaunch {
+/** FSD-Inference's public code: 10 data topics, and objects spread over 10 buckets. */
+const FSD_DATA_TOPICS = 10;
+const FSD_EXCHANGE_BUCKETS = 10;
+
+/** String attribute listing a message's targets (",0,2,"), matched by per-queue wildcard filters (DESIGN.md). */
+export const TARGETS_ATTRIBUTE = 'targets';
+
+/**
+ * Bytes of every message kept for its attributes (the targets list of a multicast and the
+ * wire format's headers); the rest carries base64 of at most `chunkBytes` wire bytes.
+ */
+const ATTRIBUTE_ALLOWANCE_BYTES = 4096;
+
+/**
+ * Receives of one message before it moves to the dead-letter queue. A worker deletes what it
+ * received; a message comes back only when its receiver died (after the visibility timeout), so
+ * a third receive means the run it belonged to is gone.
+ */
+const MAX_RECEIVE_COUNT = 3;
+
+/**
+ * Retry of every Lambda Task (policy "lambda-transient"): the transient Lambda service errors AWS advises retrying
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html) and
+ * throttling. Short (1, 2, 4 s): the peers of a retried worker wait for it on the channel.
+ * A function's own failure or timeout is not retried: peers would have moved on.
+ */
+const LAMBDA_RETRY_POLICY = 'lambda-transient';
+const lambdaTaskRetry = (): PlanRetry => [{
+  errorEquals: [
+    'Lambda.ClientExecutionTimeoutException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException',
+    'Lambda.SdkClientException', 'Lambda.TooManyRequestsException',
+  ],
+  intervalSeconds: 1,
+  maxAttempts: 3,
+  backoffRate: 2,
+}];
+
+/** S3 keys in the plan's bucket; <execution> is the Step Functions execution name. */
+export const STORAGE_KEYS: Plan['storage'] = {
+  shards: { keyPattern: 'shards/worker-<worker>.shard', manifestKey: 'shards/manifest.json' },
+  inputs: 'runs/<execution>/inputs/worker-<worker>',
+  handoff: 'runs/<execution>/handoff/<stage>/<target>/<source>',
+  outputs: 'runs/<execution>/outputs/worker-<worker>',
+  result: 'runs/<execution>/result',
+};
+
+/** FSD-Inference's object-channel key layout, under the execution. */
+const EXCHANGE_KEY_PATTERN = '<execution>/<layer>/<target>/<target>_<source>';
+
+/**
+ * Timeout of a Task (and of the function it runs) for a predicted duration: three times it plus
+ * 10 s, at most `limitSeconds` (Lambda's 900 s; 300 s inside an Express execution).
+ */
+export function taskTimeoutSeconds(predictedSeconds: number, limitSeconds: number = AWS_LIMITS.lambdaMaxTimeoutSeconds.value): number {
+  return Math.min(limitSeconds, Math.max(10, Math.ceil(predictedSeconds * 3 + 10)));
+}
+
+function launchOf(c: Candidate, index: number, coordinatorFunctionId: string): PlanLaunch {
   const l = c.config.launch;
   if (l.kind === 'task') return { kind: 'task' };
-  if (l.kind === 'tree') return { kind: 'tree', branchingFactor: l.branchingFactor, levels: l.levels };
+  if (l.kind === 'tree') return { kind: 'tree', branchingFactor: l.branchingFactor, levels: l.levels, coordinatorFunctionId };
   const mode = c.estimate.stages[index].mapMode === 'distributed' ? 'distributed' : 'inline';
-  return { kind: 'map', mode, maxConcurrency: mode === 'inline' ? Math.min(40, c.config.workers) : c.config.workers };
+  return { kind: 'map', mode, maxConcurrency: mode === 'inline' ? Math.min(AWS_LIMITS.sfnInlineMapMaxConcurrency.value, c.config.workers) : c.config.workers };
 }
 
 function launchText(c: Candidate): string {
   const l = c.config.launch;
-  return l.kind === 'tree' ? `tree ${l.branchingFactor}^${l.levels}` : l.kind;
+  return l.kind === 'tree' ? launchTreeLabel(l) : l.kind;
 }
 
 function alternativeOf(c: Candidate, flags: { pareto: boolean; chosen: boolean }): PlanAlternative {
@@ -79,50 +172,145 @@ function alternativeOf(c: Candidate, flags: { pareto: boolean; chosen: boolean }
   };
 }
 
-export function buildPlan(input: BuildPlanInput): Plan {
+/** Adds a function or raises the timeout of the one with that id. */
+function addFunction(functions: PlanFunction[], f: PlanFunction): void {
+  const seen = functions.find((x) => x.id === f.id);
+  if (seen) seen.timeoutSeconds = Math.max(seen.timeoutSeconds, f.timeoutSeconds);
+  else functions.push(f);
+}
+
+const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
+
+export function buildPlan(input: BuildPlanInput): BuiltPlan {
   const { network, search } = input;
   const chosen = search.chosen;
   const ctx = search.context;
   const p = chosen.config.workers;
   const L = network.layers.length;
+  const express = chosen.config.workflowType === 'EXPRESS';
   const channelKind = p === 1 || chosen.shape === 'map-per-layer' ? 'none' : chosen.config.channel;
+  const expressMax = AWS_LIMITS.sfnExpressMaxSeconds.value;
 
-  // One worker function per distinct memory size; its timeout covers the longest stage it runs.
-  const functions: Plan['functions'] = [];
-  const stageTimeouts = chosen.estimate.stages.map((s) => {
+  // Functions and Tasks. A worker's timeout covers its predicted run; a tree's coordinator waits
+  // for its workers; Tasks inside Express executions (the workflow, or distributed Map children)
+  // end within 300 s.
+  const functions: PlanFunction[] = [];
+  const role = p === 1 ? 'stage' : 'worker';
+  const stages: Plan['workflow']['stages'] = chosen.estimate.stages.map((s, i) => {
+    const distributed = s.mapMode === 'distributed';
+    const limit = express || distributed ? expressMax : AWS_LIMITS.lambdaMaxTimeoutSeconds.value;
+    const workerTimeout = taskTimeoutSeconds(s.workerSeconds, limit);
+    const functionId = `${role}-${s.memoryMB}`;
+    addFunction(functions, { id: functionId, role, memoryMB: s.memoryMB, timeoutSeconds: workerTimeout, reservedConcurrency: role === 'worker' ? p : 1, architecture: ctx.architecture });
+    const coordinatorFunctionId = `coordinator-${s.memoryMB}`;
+    let taskTimeout = workerTimeout;
     const coordinator = s.counters.lambda.find((u) => u.role === 'coordinator');
-    return taskTimeoutSeconds(Math.max(s.workerSeconds, coordinator ? coordinator.billedSeconds : 0));
+    if (chosen.config.launch.kind === 'tree' && coordinator) {
+      taskTimeout = taskTimeoutSeconds(coordinator.billedSeconds, limit);
+      addFunction(functions, { id: coordinatorFunctionId, role: 'coordinator', memoryMB: s.memoryMB, timeoutSeconds: taskTimeout, reservedConcurrency: 1, architecture: ctx.architecture });
+    }
+    return {
+      index: i,
+      firstLayer: s.firstLayer,
+      lastLayer: s.lastLayer,
+      functionId,
+      launch: launchOf(chosen, i, coordinatorFunctionId),
+      channel: s.lastLayer > s.firstLayer && p > 1 ? channelKind : 'none',
+      task: { timeoutSeconds: taskTimeout, retry: LAMBDA_RETRY_POLICY },
+    };
   });
-  for (const [i, s] of chosen.estimate.stages.entries()) {
-    const id = `worker-${s.memoryMB}`;
-    const seen = functions.find((f) => f.id === id);
-    if (seen) seen.timeoutSeconds = Math.max(seen.timeoutSeconds, stageTimeouts[i]);
-    else functions.push({ id, role: 'worker', memoryMB: s.memoryMB, timeoutSeconds: stageTimeouts[i], architecture: ctx.architecture });
+  let gather: Plan['workflow']['gather'] = null;
+  if (p > 1) {
+    const gatherSeconds = chosen.estimate.overhead.counters.lambda.find((u) => u.role === 'gather')?.billedSeconds ?? 0;
+    const timeout = taskTimeoutSeconds(gatherSeconds, express ? expressMax : AWS_LIMITS.lambdaMaxTimeoutSeconds.value);
+    const id = `gather-${ctx.gatherMemoryMB}`;
+    addFunction(functions, { id, role: 'gather', memoryMB: ctx.gatherMemoryMB, timeoutSeconds: timeout, reservedConcurrency: 1, architecture: ctx.architecture });
+    gather = { functionId: id, task: { timeoutSeconds: timeout, retry: LAMBDA_RETRY_POLICY } };
   }
-  const gatherSeconds = chosen.estimate.overhead.counters.lambda.find((u) => u.role === 'gather')?.billedSeconds ?? 0;
-  const gather = p > 1 ? { functionId: `gather-${ctx.gatherMemoryMB}`, timeoutSeconds: taskTimeoutSeconds(gatherSeconds) } : null;
-  if (gather) functions.push({ id: gather.functionId, role: 'gather', memoryMB: ctx.gatherMemoryMB, timeoutSeconds: gather.timeoutSeconds, architecture: ctx.architecture });
+  const allTasks = stages.reduce((t, s) => t + s.task.timeoutSeconds, 0) + (gather?.task.timeoutSeconds ?? 0);
+  const executionTimeoutSeconds = express ? Math.min(expressMax, allTasks + 60) : allTasks + 60;
 
-  const stages: Plan['stages'] = chosen.estimate.stages.map((s, i) => ({
-    index: i,
-    firstLayer: s.firstLayer,
-    lastLayer: s.lastLayer,
-    memoryMB: s.memoryMB,
-    functionId: `worker-${s.memoryMB}`,
-    launch: launchOf(chosen, i),
-    channel: s.lastLayer > s.firstLayer && p > 1 ? channelKind : 'none',
-    timeoutSeconds: stageTimeouts[i],
-    predicted: { seconds: s.seconds, workerSeconds: s.workerSeconds, costUSD: s.costUSD, requiredMemoryMB: s.requiredMemoryMB, latency: { ...s.parts } },
-  }));
-  const executionTimeout = Math.ceil(stageTimeouts.reduce((t, x) => t + x, 0) + (gather?.timeoutSeconds ?? 0) + 60);
+  // Channel.
+  const workerTimeout = Math.max(...functions.filter((f) => f.role === role).map((f) => f.timeoutSeconds));
+  const maximumMessageSizeBytes = AWS_LIMITS.sqsMessageMaxBytes.value;
+  const queue: Plan['channel']['queue'] = channelKind !== 'queue' ? null : {
+    topics: Math.min(FSD_DATA_TOPICS, p),
+    subscriptions: 'every-queue-every-topic',
+    filterAttribute: TARGETS_ATTRIBUTE,
+    filterPolicyPattern: JSON.stringify({ [TARGETS_ATTRIBUTE]: [{ wildcard: '*,<worker>,*' }] }),
+    rawMessageDelivery: true,
+    maximumMessageSizeBytes,
+    bodyEncoding: 'base64',
+    chunkBytes: Math.floor((maximumMessageSizeBytes - ATTRIBUTE_ALLOWANCE_BYTES) / 4) * 3,
+    attributeAllowanceBytes: ATTRIBUTE_ALLOWANCE_BYTES,
+    publishBatchEntries: ctx.constants.snsPublishBatchEntries,
+    publishBatchBytes: AWS_LIMITS.snsPublishBatchBytes.value,
+    receiveBatchMessages: AWS_LIMITS.sqsReceiveMaxMessages.value,
+    waitTimeSeconds: ctx.constants.sqsReceiveWaitSeconds,
+    // A received message stays hidden as long as its receiver may live.
+    visibilityTimeoutSeconds: workerTimeout,
+    // A run's messages are worthless after its execution.
+    messageRetentionSeconds: clamp(executionTimeoutSeconds, SQS_QUEUE_LIMITS.minRetentionSeconds.value, SQS_QUEUE_LIMITS.maxRetentionSeconds.value),
+    deadLetter: { maxReceiveCount: MAX_RECEIVE_COUNT, messageRetentionSeconds: SQS_QUEUE_LIMITS.maxRetentionSeconds.value },
+  };
+  const object: Plan['channel']['object'] = channelKind !== 'object' ? null : {
+    buckets: Math.min(FSD_EXCHANGE_BUCKETS, p),
+    bucketOfKey: 'target-mod-buckets',
+    keyPattern: EXCHANGE_KEY_PATTERN,
+    readiness: { method: 'list', intervalSeconds: ctx.constants.s3ListIntervalSeconds },
+    emptyMarkers: true,
+  };
 
   const owners = search.partition
     ? search.partition.maps.map((m) => m.owner)
     : Array.from({ length: L + 1 }, () => new Uint16Array(network.neurons));
-  const topics = channelKind === 'queue' ? Math.min(10, p) : 0;
-  const objectBuckets = channelKind === 'object' ? Math.min(10, p) : 0;
-  const constantsFile = latencyConstantsFile();
+  const stackPrefix = input.stackPrefix ?? DEFAULT_STACK_PREFIX;
+  const withoutNames: Omit<Plan, 'names'> = {
+    formatVersion: PLAN_FORMAT_VERSION,
+    kind: 'stepinfer-plan',
+    planId: '',
+    stackPrefix,
+    model: {
+      source: input.model.source,
+      path: input.model.path,
+      generate: input.model.generate ? { ...input.model.generate } : null,
+      neurons: network.neurons,
+      layers: L,
+      bias: network.bias,
+      activationCap: network.activationCap,
+      checksum: { algorithm: NETWORK_CHECKSUM_ALGORITHM, value: networkChecksum(network) },
+    },
+    inputRows: ctx.workload.rows,
+    shape: chosen.shape,
+    workers: p,
+    partition: { maps: encodeNeuronMaps(owners) },
+    wire: { ...(input.wire ?? wireOptionsOf(ctx.wireFormat)) },
+    kernel: { gatherAboveDensity: input.kernel.gatherAboveDensity, gatherEngine: input.kernel.gatherEngine, threads: ctx.threads },
+    functions,
+    workflow: { type: chosen.config.workflowType, executionTimeoutSeconds, retryPolicies: { [LAMBDA_RETRY_POLICY]: lambdaTaskRetry() }, stages, gather },
+    channel: { kind: channelKind, queue, object },
+    storage: { ...STORAGE_KEYS, shards: { ...STORAGE_KEYS.shards } },
+  };
+  const planId = computePlanId(withoutNames);
+  const names = planNames({
+    planId,
+    stackPrefix,
+    workers: p,
+    functionIds: functions.map((f) => f.id),
+    topics: queue?.topics ?? 0,
+    queues: queue ? p : 0,
+    deadLetterQueue: queue !== null,
+    exchangeBuckets: object?.buckets ?? 0,
+  });
+  const plan: Plan = { ...withoutNames, planId, names: { ...names, functions: { ...names.functions }, topics: [...names.topics], queues: [...names.queues], exchangeBuckets: [...names.exchangeBuckets] } };
+  return { plan, report: buildReport(input, planId) };
+}
 
+function buildReport(input: BuildPlanInput, planId: string): PlanReport {
+  const { network, search } = input;
+  const chosen = search.chosen;
+  const ctx = search.context;
+  const p = chosen.config.workers;
   const pareto = new Set(search.pareto);
   const listed = new Map<string, Candidate>();
   for (const c of [chosen, ...search.pareto, ...search.families]) {
@@ -137,23 +325,16 @@ export function buildPlan(input: BuildPlanInput): Plan {
   for (const name of PRICE_NAMES) sources[name] = ctx.prices.prices[name].source;
   const constantValues = {} as Record<LatencyConstantName, number>;
   for (const name of LATENCY_CONSTANT_NAMES) constantValues[name] = ctx.constants[name];
+  const constantsFile = latencyConstantsFile();
   const wl = ctx.workload;
 
   return {
-    formatVersion: PLAN_FORMAT_VERSION,
-    kind: 'stepinfer-plan',
+    formatVersion: PLAN_REPORT_FORMAT_VERSION,
+    kind: 'stepinfer-plan-report',
+    planId,
     generator: { name: 'stepinfer plan', version: input.version },
-    model: {
-      source: input.model.source,
-      path: input.model.path,
-      generate: input.model.generate ? { ...input.model.generate } : null,
-      neurons: network.neurons,
-      layers: L,
-      nonzeros: networkNonzeros(network),
-      bias: network.bias,
-      activationCap: network.activationCap,
-      checksum: { algorithm: 'sha256-network-v1', value: networkChecksum(network) },
-    },
+    objective: { kind: input.objective, sloSeconds: input.sloSeconds ?? null },
+    model: { nonzeros: networkNonzeros(network), layerNonzeros: network.layers.map(layerNonzeros) },
     workload: {
       inputs: { ...input.inputs },
       rows: wl.rows,
@@ -167,39 +348,12 @@ export function buildPlan(input: BuildPlanInput): Plan {
         scatterMultiplyAdds: a.scatterMultiplyAdds, gatherMultiplyAdds: a.gatherMultiplyAdds,
       })),
     },
-    objective: { kind: input.objective, sloSeconds: input.sloSeconds ?? null },
-    shape: chosen.shape,
-    workers: p,
-    memoryMB: Math.max(...chosen.stages.map((s) => s.memoryMB)),
-    architecture: ctx.architecture,
-    threadsPerWorker: ctx.threads,
-    workflow: {
-      type: chosen.config.workflowType,
-      executionTimeoutSeconds: chosen.config.workflowType === 'EXPRESS' ? Math.min(300, executionTimeout) : executionTimeout,
-      predictedHistoryEvents: chosen.estimate.historyEvents,
-    },
     partition: {
       scheme: p === 1 ? 'serial' : input.scheme,
       seed: input.seed,
-      workers: p,
-      maps: encodeNeuronMaps(owners),
       totalRowSends: search.stats.totalRowSends,
       maxNonzeroImbalance: search.stats.maxNonzeroImbalance,
     },
-    channel: {
-      kind: channelKind,
-      queue: channelKind === 'queue'
-        ? { topics, queues: p, messageMaxBytes: ctx.constants.sqsMessageMaxBytes, publishBatchEntries: ctx.constants.snsPublishBatchEntries, receiveBatchMessages: 10, waitTimeSeconds: ctx.constants.sqsReceiveWaitSeconds, rawMessageDelivery: true }
-        : null,
-      object: channelKind === 'object'
-        ? { buckets: objectBuckets, keyPattern: '<layer>/<target>/<target>_<source>', listIntervalSeconds: ctx.constants.s3ListIntervalSeconds, emptyMarkers: true }
-        : null,
-    },
-    handoff: { kind: 's3', keyPattern: 'handoff/<stage>/<target>/<source>' },
-    resources: { topics, queues: channelKind === 'queue' ? p : 0, buckets: 1 + objectBuckets },
-    functions,
-    stages,
-    gather,
     predicted: {
       latencySeconds: chosen.estimate.latencySeconds,
       costUSD: chosen.estimate.cost.totalUSD,
@@ -210,6 +364,11 @@ export function buildPlan(input: BuildPlanInput): Plan {
         lines: chosen.estimate.cost.lines.map((l) => ({ ...l })),
       },
       counters: countersToRecord(chosen.estimate.counters),
+      historyEvents: chosen.estimate.historyEvents,
+      stages: chosen.estimate.stages.map((s) => ({
+        firstLayer: s.firstLayer, lastLayer: s.lastLayer, memoryMB: s.memoryMB,
+        seconds: s.seconds, workerSeconds: s.workerSeconds, costUSD: s.costUSD, requiredMemoryMB: s.requiredMemoryMB, latency: { ...s.parts },
+      })),
     },
     explanation: search.explanation,
     alternatives,
@@ -239,7 +398,7 @@ export function buildPlan(input: BuildPlanInput): Plan {
         `activation density per layer: ${wl.source === 'serial-sample' ? `serial run of ${wl.sampleRows} of ${wl.rows} input rows (strided), scaled to all rows` : `assumed ${wl.assumedDensity} at every layer`}; every neuron's column is taken as equally dense`,
         `one kernel thread per worker: memory above ${ctx.constants.lambdaFullVcpuMemoryMB} MB buys no speed, below it compute slows in proportion`,
         `compute rate: ${input.calibration.default ? 'checked-in default calibration (not this machine)' : 'calibrated on this machine'}, a Lambda vCPU taken as ${ctx.constants.lambdaCoreSpeedRatio} x one calibrated core`,
-        `queue channel: rows base64-encoded (x${ctx.constants.queueEncodingOverhead}), no compression`,
+        `channel bytes: ${describeWireFormat(ctx.wireFormat)}; queue bodies base64-encoded (x${ctx.constants.queueEncodingOverhead})`,
         'the first stage starts cold, later stages warm (also when a later stage uses another memory size, i.e. another function, which would start cold: about +0.3 s each); inputs are staged by the client as one object per worker',
         `layer sizes: ${[...new Set(network.layers.map(layerNonzeros))].join(', ')} weight nonzeros per layer`,
       ],

@@ -1,7 +1,11 @@
-// plan.json: the versioned, schema-checked plan (schema.ts), built from a search result (build.ts),
-// with compact neuron maps (neuron-maps.ts) and a format-independent model checksum (checksum.ts).
+// plan.json, the deployment contract (schema.ts), with its identity and resource names
+// (names.ts), compact neuron maps (neuron-maps.ts) and exported JSON Schema (json-schema.ts);
+// plan.report.json, the predictions beside it (report.ts); both built from a search (build.ts).
 
 export * from './build.ts';
 export * from '../../model/checksum.ts';
+export * from './json-schema.ts';
+export * from './names.ts';
 export * from './neuron-maps.ts';
+export * from './report.ts';
 export * from './schema.ts';

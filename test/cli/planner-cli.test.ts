@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parsePlan } from '../../planner/plan/index.ts';
+import { parsePlan, parsePlanReport, planReportPath } from '../../planner/plan/index.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 import { FSD_RUNS, requireData } from '../helpers/shared-data.ts';
 import { defaultGraphChallengeDir, graphChallengePaths } from '../../model/graphchallenge.ts';
@@ -53,7 +53,8 @@ describe('planner commands', () => {
     expect(summary.alternatives.length).toBeGreaterThan(1);
     expect(existsSync(out)).toBe(true);
     const plan = parsePlan(JSON.parse(readFileSync(out, 'utf8')), out);
-    expect(plan.formatVersion).toBe(1);
+    expect(plan.formatVersion).toBe(2);
+    expect(existsSync(join(dir, 'plan.report.json'))).toBe(true);
     const priced = stepinfer('cost', out, '--json');
     expect(priced.code, priced.stderr).toBe(0);
   });
@@ -136,13 +137,15 @@ describe('plan on the real 1024 x 120 case', () => {
     expect(run.code, run.stderr).toBe(0);
     const summary = JSON.parse(run.stdout);
     expect([summary.shape, summary.workers, summary.channel, summary.workflowType]).toEqual(['layer-groups', 8, 'queue', 'STANDARD']);
-    expect(summary.stages).toEqual([{ firstLayer: 1, lastLayer: 120, memoryMB: 1000, launch: { kind: 'tree', branchingFactor: 8, levels: 1 } }]);
+    expect(summary.stages).toEqual([{ firstLayer: 1, lastLayer: 120, memoryMB: 1000, launch: { kind: 'tree', branchingFactor: 8, levels: 1, coordinatorFunctionId: 'coordinator-1000' } }]);
     expect(summary.workload).toEqual({ rows: 10000, densitySource: 'serial-sample', sampleRows: 10000, sampleSelection: 'all' });
-    expect(summary.wireFormat.status).toBe('assumed');
+    expect(summary.wireFormat.status).toBe('measured');
     // The prediction bench fsd sets beside the published run (63.5 s per worker there).
     const plan = parsePlan(JSON.parse(readFileSync(out, 'utf8')), out);
-    expect(plan.stages[0].predicted.workerSeconds).toBeCloseTo(63.59, 2);
-    expect(plan.predicted.counters.lambda!.find((u) => u.role === 'coordinator')!.invocations).toBe(1);
+    const planReport = parsePlanReport(JSON.parse(readFileSync(planReportPath(out), 'utf8')), planReportPath(out));
+    expect(planReport.planId).toBe(plan.planId);
+    expect(planReport.predicted.stages[0].workerSeconds).toBeCloseTo(63.50, 2);
+    expect(planReport.predicted.counters.lambda!.find((u) => u.role === 'coordinator')!.invocations).toBe(1);
   });
 
   it('picks the same plan for the real case with the default options and an SLO of 30 s (pinned)', { timeout: 400_000 }, () => {
@@ -152,8 +155,8 @@ describe('plan on the real 1024 x 120 case', () => {
     const summary = JSON.parse(run.stdout);
     expect({ shape: summary.shape, workers: summary.workers, memoryMB: summary.memoryMB, channel: summary.channel, workflowType: summary.workflowType })
       .toEqual({ shape: 'serial', workers: 1, memoryMB: 512, channel: 'none', workflowType: 'EXPRESS' });
-    expect(summary.predicted.costUSD).toBe(0.00006380729115014845);
-    expect(summary.predicted.latencySeconds).toBe(5.685774253291847);
+    expect(summary.predicted.costUSD).toBe(0.00006056312173468789);
+    expect(summary.predicted.latencySeconds).toBe(5.3394464160171715);
     expect(summary.optimality).toBeNull();
   });
 });

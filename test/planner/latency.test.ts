@@ -138,11 +138,12 @@ describe('wire format', () => {
     expect(messageBytes(format, 0, 0)).toBe(20);
   });
 
-  it('ships an assumed default that says so plainly, and names the field of a bad file', () => {
+  it('ships the measured default with its fit and its error on data it was not fitted to, and names the field of a bad file', () => {
     const d = defaultWireFormat();
-    expect(d.status).toBe('assumed');
-    expect(d.note).toMatch(/^ASSUMED, NOT MEASURED/);
-    expect(d.compression).toBe('none');
+    expect(d.status).toBe('measured');
+    expect(d.source).toMatch(/GENERATED workload/);
+    expect(d.note).toMatch(/checked on the real GraphChallenge traffic .* underestimates the total by 81\.8%/);
+    expect([d.compression, d.compressionLevel, d.messageHeaderBytes, d.rowHeaderBytes, d.bytesPerNonzero]).toEqual(['brotli', 5, 177.13, 0, 0.003222]);
     expect(() => parseWireFormat({ ...d, compression: 'lz4' }, 'wire.json')).toThrow(/wire\.json, field compression/);
     expect(() => parseWireFormat({ ...d, bytesPerNonzero: 0 }, 'wire.json')).toThrow(/field bytesPerNonzero/);
     expect(() => parseWireFormat({ ...d, extra: 1 }, 'wire.json')).toThrow(ModelFormatError);
@@ -308,8 +309,9 @@ describe('stage estimates', () => {
       }
     }
     expect(traffic.messages).toBe(pairs);
-    // At 8 bytes per nonzero some targets' rows exceed 256 KiB once base64-encoded: split.
-    expect(new ConfigModel(ctx, stats, { workers: 4, channel: 'queue', launch: { kind: 'map' }, workflowType: 'STANDARD' }).exchangeTraffic(1, 6).messages).toBeGreaterThan(pairs);
+    // At 8 bytes per nonzero (an uncompressed format) some targets' rows exceed 256 KiB once base64-encoded: split.
+    const uncompressed = { ...ctx, wireFormat: { ...ctx.wireFormat, messageHeaderBytes: 32, rowHeaderBytes: 8, bytesPerNonzero: 8 } };
+    expect(new ConfigModel(uncompressed, stats, { workers: 4, channel: 'queue', launch: { kind: 'map' }, workflowType: 'STANDARD' }).exchangeTraffic(1, 6).messages).toBeGreaterThan(pairs);
     expect(queue.counters.snsPublishCalls).toBe(5 * 4);
     expect(queue.counters.snsBilledPublishRequests!).toBeGreaterThanOrEqual(queue.counters.snsPublishCalls);
     expect(traffic.emptyReceives).toBe(0);

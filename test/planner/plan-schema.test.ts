@@ -7,8 +7,8 @@ import { assumedWorkload, defaultCalibrationProfile, latencyConstants } from '..
 import { defaultPrices } from '../../planner/cost/index.ts';
 import { searchPlans } from '../../planner/optimize/index.ts';
 import {
-  buildPlan, decodeNeuronMap, encodeNeuronMaps, networkChecksum, parsePlan, planNeuronMaps, 
-  serializePlan, taskTimeoutSeconds, type Plan,
+  buildPlan, computePlanId, decodeNeuronMap, encodeNeuronMaps, networkChecksum, parsePlan, parsePlanReport, planNeuronMaps,
+  serializePlan, serializePlanReport, taskTimeoutSeconds, type Plan, type PlanReport,
 } from '../../planner/plan/index.ts';
 import { ModelFormatError, PlanFormatError } from '../../model/errors.ts';
 import { SeededRandom } from '../../model/random.ts';
@@ -18,9 +18,11 @@ import { profileWorkload } from '../../functions/serial/workload-profile.ts';
 const network = generateRadixNetwork({ neurons: 1024, layers: 6, seed: 4 });
 const inputs = generateInputs({ neurons: 1024, samples: 200, seed: 4 });
 
-async function makePlan(partitioned: boolean): Promise<Plan> {
+/** partitioned: 4 workers, fast network; grouped: also slow Step Functions, so layers group into one stage. */
+async function makeBuilt(partitioned: boolean, grouped = false): Promise<{ plan: Plan; report: PlanReport }> {
+  const sfnSeconds = grouped ? { sfnTaskInvokeSeconds: 2, sfnTransitionSeconds: 1 } : { sfnTaskInvokeSeconds: 1e-4, sfnTransitionSeconds: 1e-4 };
   const constants = partitioned
-    ? latencyConstants({ lambdaNetworkBytesPerSecond: 1e13, serializeBytesPerSecond: 1e13, snsToSqsDeliverySeconds: 1e-4, s3PutSeconds: 1e-4, s3GetSeconds: 1e-4, sfnTaskInvokeSeconds: 1e-4, sfnTransitionSeconds: 1e-4, snsPublishSeconds: 1e-4, sqsReceiveSeconds: 1e-4, sfnMapIterationStaggerSeconds: 0 })
+    ? latencyConstants({ lambdaNetworkBytesPerSecond: 1e13, serializeBytesPerSecond: 1e13, snsToSqsDeliverySeconds: 1e-4, s3PutSeconds: 1e-4, s3GetSeconds: 1e-4, ...sfnSeconds, snsPublishSeconds: 1e-4, sqsReceiveSeconds: 1e-4, sfnMapIterationStaggerSeconds: 0 })
     : latencyConstants();
   const workload = partitioned ? assumedWorkload(network, 50_000, 0.3, DEFAULT_GATHER_ABOVE_DENSITY) : profileWorkload(network, inputs);
   const search = await searchPlans(network, workload, {
@@ -33,33 +35,58 @@ async function makePlan(partitioned: boolean): Promise<Plan> {
     inputs: { source: 'generated', path: null, samples: workload.rows, seed: 4, density: 0.104 },
     search, objective: partitioned ? 'latency' : 'cost', sloSeconds: 600, scheme: 'random', seed: 7,
     calibration: defaultCalibrationProfile(), calibrationPath: null, version: '0.1.0',
+    kernel: { gatherAboveDensity: DEFAULT_GATHER_ABOVE_DENSITY, gatherEngine: 'wasm-simd' },
   });
 }
 
+const makePlan = async (partitioned: boolean, grouped = false): Promise<Plan> => (await makeBuilt(partitioned, grouped)).plan;
+
 const clone = (plan: Plan): Plan => JSON.parse(JSON.stringify(plan)) as Plan;
+
+/** A hand-edited plan with its id and names made consistent again (to reach the other checks alone). */
+function reidentified(plan: Plan): Plan {
+  const out = clone(plan);
+  out.planId = computePlanId(out);
+  const rename = (name: string) => name.replace(plan.planId, out.planId);
+  out.names = {
+    ...out.names,
+    stack: rename(out.names.stack), stateMachine: rename(out.names.stateMachine), bucket: rename(out.names.bucket),
+    functions: Object.fromEntries(Object.entries(out.names.functions).map(([k, v]) => [k, rename(v)])),
+    topics: out.names.topics.map(rename), queues: out.names.queues.map(rename),
+    deadLetterQueue: out.names.deadLetterQueue && rename(out.names.deadLetterQueue), exchangeBuckets: out.names.exchangeBuckets.map(rename),
+  };
+  return out;
+}
 
 describe('plan.json round trip', () => {
   it('serializes and parses a serial plan unchanged', async () => {
-    const plan = await makePlan(false);
-    expect(plan.formatVersion).toBe(1);
+    const { plan, report } = await makeBuilt(false);
+    expect(plan.formatVersion).toBe(2);
     expect(plan.shape).toBe('serial');
     expect(plan.workers).toBe(1);
-    expect(plan.gather).toBeNull();
+    expect(plan.workflow.gather).toBeNull();
     expect(plan.channel.kind).toBe('none');
+    expect(plan.channel.queue).toBeNull();
     expect(plan.partition.maps[0]).toEqual({ encoding: 'runs', runs: '0x1024' });
     expect(plan.partition.maps[3]).toEqual({ encoding: 'same-as', map: 0 });
+    expect(plan.functions.map((f) => [f.role, f.reservedConcurrency])).toEqual([['stage', 1]]);
     const text = serializePlan(plan);
     expect(parsePlan(text, 'plan.json')).toEqual(plan);
     expect(plan.model.checksum.value).toBe(networkChecksum(network));
-    expect(plan.workload.densitySource).toBe('serial-sample');
-    expect(plan.alternatives.some((a) => a.chosen)).toBe(true);
-    expect(plan.prices.values.sfnStandardPerTransition).toBe(0.000025);
+    expect(plan.planId).toBe(computePlanId(plan));
+    expect(report.planId).toBe(plan.planId);
+    expect(report.workload.densitySource).toBe('serial-sample');
+    expect(report.alternatives.some((a) => a.chosen)).toBe(true);
+    expect(report.prices.values.sfnStandardPerTransition).toBe(0.000025);
+    expect(parsePlanReport(serializePlanReport(report), 'plan.report.json')).toEqual(report);
   });
 
-  it('keeps a partitioned plan\'s neuron maps, resources and launch', async () => {
+  it('keeps a partitioned plan\'s neuron maps, functions and names', async () => {
     const plan = await makePlan(true);
     expect(plan.workers).toBe(4);
-    expect(plan.shape === 'layer-groups' || plan.shape === 'map-per-layer').toBe(true);
+    expect(plan.shape).toBe('map-per-layer');
+    expect(plan.channel).toEqual({ kind: 'none', queue: null, object: null });
+    expect(plan.workflow.stages.map((s) => s.launch)).toEqual(Array(6).fill({ kind: 'map', mode: 'inline', maxConcurrency: 4 }));
     const parsed = parsePlan(serializePlan(plan), 'plan.json');
     expect(parsed).toEqual(plan);
     const maps = planNeuronMaps(parsed);
@@ -68,13 +95,31 @@ describe('plan.json round trip', () => {
       expect(m).toHaveLength(1024);
       expect(Math.max(...m)).toBeLessThan(4);
     }
-    expect(parsed.gather).not.toBeNull();
-    expect(parsed.functions.some((f) => f.role === 'gather')).toBe(true);
-    for (const s of parsed.stages) expect(parsed.functions.find((f) => f.id === s.functionId)!.memoryMB).toBe(s.memoryMB);
-    if (parsed.channel.kind === 'queue') {
-      expect(parsed.channel.queue).toMatchObject({ topics: 4, queues: 4, messageMaxBytes: 262144 });
-      expect(parsed.resources.queues).toBe(4);
-    }
+    expect(parsed.workflow.gather).not.toBeNull();
+    expect(parsed.functions.find((f) => f.role === 'gather')).toMatchObject({ reservedConcurrency: 1 });
+    for (const f of parsed.functions.filter((x) => x.role === 'worker')) expect(f.reservedConcurrency).toBe(4);
+    for (const s of parsed.workflow.stages) expect(parsed.functions.find((f) => f.id === s.functionId)!.role).toBe('worker');
+    expect(parsed.names.functions).toEqual({ 'worker-1769': `stepinfer-${parsed.planId}-worker-1769`, 'gather-1024': `stepinfer-${parsed.planId}-gather-1024` });
+    expect(parsed.names.queues).toEqual([]);
+    expect(parsed.names.deadLetterQueue).toBeNull();
+  });
+
+  it('keeps a layer group\'s launch tree, coordinator and queue channel', async () => {
+    const plan = parsePlan(serializePlan(await makePlan(true, true)), 'plan.json');
+    expect(plan.shape).toBe('layer-groups');
+    expect(plan.workflow.stages).toHaveLength(1);
+    expect(plan.workflow.stages[0]).toMatchObject({ functionId: 'worker-1769', channel: 'queue', launch: { kind: 'tree', branchingFactor: 4, levels: 1, coordinatorFunctionId: 'coordinator-1769' } });
+    expect(plan.functions.map((f) => [f.id, f.reservedConcurrency])).toEqual([['worker-1769', 4], ['coordinator-1769', 1], ['gather-1024', 1]]);
+    expect(plan.channel.queue).toEqual({
+      topics: 4, subscriptions: 'every-queue-every-topic', filterAttribute: 'targets', filterPolicyPattern: '{"targets":[{"wildcard":"*,<worker>,*"}]}',
+      rawMessageDelivery: true, maximumMessageSizeBytes: 262144, bodyEncoding: 'base64', chunkBytes: 193536, attributeAllowanceBytes: 4096,
+      publishBatchEntries: 10, publishBatchBytes: 262144, receiveBatchMessages: 10, waitTimeSeconds: 1,
+      visibilityTimeoutSeconds: plan.functions[0].timeoutSeconds, messageRetentionSeconds: 60 + plan.workflow.stages[0].task.timeoutSeconds + plan.workflow.gather!.task.timeoutSeconds,
+      deadLetter: { maxReceiveCount: 3, messageRetentionSeconds: 1209600 },
+    });
+    expect(plan.names.queues).toEqual([0, 1, 2, 3].map((w) => `stepinfer-${plan.planId}-w${w}`));
+    expect(plan.names.topics).toEqual([0, 1, 2, 3].map((k) => `stepinfer-${plan.planId}-t${k}`));
+    expect(plan.names.deadLetterQueue).toBe(`stepinfer-${plan.planId}-dlq`);
   });
 
   it('is byte-identical for the same inputs', async () => {
@@ -85,19 +130,19 @@ describe('plan.json round trip', () => {
 describe('plan.json errors name the file and the field', () => {
   it('rejects memory outside 128-10,240 MB at its path', async () => {
     const plan = clone(await makePlan(false));
-    plan.stages[0].memoryMB = 20000;
+    plan.functions[0].memoryMB = 20000;
     expect(() => parsePlan(plan, 'plan.json')).toThrow(PlanFormatError);
     expect(() => parsePlan(plan, 'plan.json')).toThrow(ModelFormatError);
-    expect(() => parsePlan(plan, 'plan.json')).toThrow(/^plan\.json, field stages\[0\]\.memoryMB: Lambda memory must be at most 10,240 MB/);
+    expect(() => parsePlan(plan, 'plan.json')).toThrow(/^plan\.json, field functions\[0\]\.memoryMB: Lambda memory must be at most 10,240 MB/);
   });
 
   it('checks that stages cover the layers in order', async () => {
     const plan = clone(await makePlan(false));
-    plan.stages.push({ ...plan.stages[0], index: 1 });
-    expect(() => parsePlan(plan, 'p.json')).toThrow(/p\.json, field stages\[1\]\.firstLayer: must be 7/);
+    plan.workflow.stages.push({ ...plan.workflow.stages[0], index: 1 });
+    expect(() => parsePlan(plan, 'p.json')).toThrow(/p\.json, field workflow\.stages\[1\]\.firstLayer: must be 7/);
     const gap = clone(await makePlan(false));
-    gap.stages[0].lastLayer = 5;
-    expect(() => parsePlan(gap, 'p.json')).toThrow(/field stages: stages end at layer 5, the model has 6 layers/);
+    gap.workflow.stages[0].lastLayer = 5;
+    expect(() => parsePlan(gap, 'p.json')).toThrow(/field workflow\.stages: stages end at layer 5, the model has 6 layers/);
   });
 
   it('checks neuron maps: count, length and owners', async () => {
@@ -121,21 +166,34 @@ describe('plan.json errors name the file and the field', () => {
 
   it('checks launch trees, version, JSON and unknown fields', async () => {
     const plan = clone(await makePlan(true));
-    plan.stages[0].launch = { kind: 'tree', branchingFactor: 3, levels: 1 };
-    expect(() => parsePlan(plan, 'plan.json')).toThrow(/field stages\[0\]\.launch: a tree of branching 3 and 1 levels launches 3 workers, the plan has 4/);
-    const v2 = { ...clone(plan), formatVersion: 2 };
-    expect(() => parsePlan(v2, 'plan.json')).toThrow(/field formatVersion: plan format version 2 is not supported/);
+    plan.workflow.stages[0].launch = { kind: 'tree', branchingFactor: 3, levels: 1, coordinatorFunctionId: 'coordinator-1769' };
+    expect(() => parsePlan(plan, 'plan.json')).toThrow(/field workflow\.stages\[0\]\.launch: a tree of branching 3 and 1 levels launches 3 workers, the plan has 4/);
+    const v1 = { ...clone(plan), formatVersion: 1 };
+    expect(() => parsePlan(v1, 'plan.json')).toThrow(/field formatVersion: plan format version 1 is not supported \(this stepinfer reads version 2\)/);
     expect(() => parsePlan('{ not json', 'plan.json')).toThrow(/^plan\.json: not valid JSON/);
     const extra = { ...clone(plan), surprise: true };
     expect(() => parsePlan(extra, 'plan.json')).toThrow(/plan\.json, field \(root\)|surprise/);
-    const negative = clone(plan);
-    negative.stages[0].timeoutSeconds = 1000;
-    expect(() => parsePlan(negative, 'plan.json')).toThrow(/field stages\[0\]\.timeoutSeconds: a Lambda timeout is at most 900 seconds/);
+    const long = clone(plan);
+    long.workflow.stages[0].task.timeoutSeconds = 1000;
+    expect(() => parsePlan(long, 'plan.json')).toThrow(/field workflow\.stages\[0\]\.task\.timeoutSeconds: a Lambda timeout is at most 900 seconds/);
+  });
+
+  it('checks functions, retries and the channel against each other', async () => {
+    const plan = await makePlan(true, true);
+    const noRetry = clone(plan);
+    noRetry.workflow.stages[0].task.retry = 'gone';
+    expect(() => parsePlan(reidentified(noRetry), 'plan.json')).toThrow(/field workflow\.stages\[0\]\.task\.retry: no retry policy "gone" in workflow\.retryPolicies/);
+    const concurrency = clone(plan);
+    concurrency.functions.find((f) => f.role === 'worker')!.reservedConcurrency = 2;
+    expect(() => parsePlan(reidentified(concurrency), 'plan.json')).toThrow(/reservedConcurrency: must be 4: every worker runs at once/);
+    const channel = clone(plan);
+    channel.channel.queue!.chunkBytes = 200_000;
+    expect(() => parsePlan(reidentified(channel), 'plan.json')).toThrow(/field channel\.queue\.chunkBytes: a chunk of 200000 bytes is 270764 bytes as base64 with its attribute allowance, over the 262144-byte message limit/);
   });
 
   it('collects every problem, not only the first', async () => {
     const plan = clone(await makePlan(false));
-    plan.stages[0].memoryMB = 1;
+    plan.functions[0].memoryMB = 1;
     plan.workers = 0;
     try {
       parsePlan(plan, 'plan.json');
@@ -160,9 +218,11 @@ describe('neuron map encoding', () => {
     decoded.forEach((d, i) => expect(Array.from(d)).toEqual(Array.from(maps[i])));
   });
 
-  it('sets task timeouts within Lambda\'s 900 s', () => {
+  it('sets task timeouts within Lambda\'s 900 s, and within 300 s when asked', () => {
     expect(taskTimeoutSeconds(0.1)).toBe(11);
     expect(taskTimeoutSeconds(100)).toBe(310);
     expect(taskTimeoutSeconds(500)).toBe(900);
+    expect(taskTimeoutSeconds(100, 300)).toBe(300);
+    expect(taskTimeoutSeconds(50, 300)).toBe(160);
   });
 });
