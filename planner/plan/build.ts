@@ -169,6 +169,7 @@ function alternativeOf(c: Candidate, flags: { pareto: boolean; chosen: boolean }
     meetsSlo: c.meetsSlo,
     pareto: flags.pareto,
     chosen: flags.chosen,
+    optimality: c.optimality ? { ...c.optimality } : null,
   };
 }
 
@@ -371,6 +372,7 @@ function buildReport(input: BuildPlanInput, planId: string): PlanReport {
       })),
     },
     explanation: search.explanation,
+    optimality: chosen.optimality ? { ...chosen.optimality } : null,
     alternatives,
     server: {
       instanceType: ctx.prices.server.instanceType,

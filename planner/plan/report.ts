@@ -55,6 +55,12 @@ const alternativeSchema = z.object({
   meetsSlo: z.boolean(),
   pareto: z.boolean(),
   chosen: z.boolean(),
+  /**
+   * The stage program's proof for a plan HiGHS refined: proven optimal among the stage cuts and
+   * memories, or feasible but unproven (HiGHS stopped on its time limit) with its relative gap.
+   * Null for a plan only screened on the grid, which claims nothing beyond it.
+   */
+  optimality: z.object({ proven: z.boolean(), relativeGap: z.number().nonnegative().nullable(), status: z.string() }).strict().nullable(),
 }).strict();
 
 export const planReportSchema = z.object({
@@ -112,6 +118,8 @@ export const planReportSchema = z.object({
     }).strict()),
   }).strict(),
   explanation: z.string(),
+  /** The chosen plan's optimality (as its entry in alternatives). */
+  optimality: alternativeSchema.shape.optimality,
   alternatives: z.array(alternativeSchema),
   server: z.object({
     instanceType: z.string(),

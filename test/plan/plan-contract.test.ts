@@ -12,7 +12,7 @@ import { defaultPrices } from '../../planner/cost/index.ts';
 import { assumedWorkload, defaultCalibrationProfile, latencyConstants, type LatencyConstants } from '../../planner/latency/index.ts';
 import { searchPlans, type PlanSearchOptions } from '../../planner/optimize/index.ts';
 import {
-  buildPlan, computePlanId, namedResources, parsePlan, PLAN_JSON_SCHEMA_FILE, planJsonSchemaText, serializePlan, stackPrefixProblem,
+  buildPlan, computePlanId, namedResources, parsePlan, parsePlanReport, PLAN_JSON_SCHEMA_FILE, serializePlanReport, planJsonSchemaText, serializePlan, stackPrefixProblem,
   type BuildPlanInput, type Plan,
 } from '../../planner/plan/index.ts';
 import { KERNEL_GATHER_ENGINES } from '../../planner/plan/schema.ts';
@@ -210,5 +210,30 @@ describe('the exported JSON Schema', () => {
     const priced = defaultWireFormat();
     expect(priced.wireFormatVersion).toBe(WIRE_FORMAT_VERSION);
     expect({ name: priced.compression, level: priced.compressionLevel }).toEqual(DEFAULT_WIRE_CODEC);
+  });
+});
+
+describe('the report', () => {
+  it("carries the stage program's proof: proven, or feasible but unproven with HiGHS's gap, never passed off as optimal", async () => {
+    const workload = assumedWorkload(network12, 2000, 0.3, DEFAULT_GATHER_ABOVE_DENSITY);
+    const search = await searchPlans(network12, workload, {
+      objective: 'cost', scheme: 'cyclic', seed: 1, prices: defaultPrices(), calibration: defaultCalibrationProfile(), workerCounts: [1],
+    });
+    const build = (s: typeof search) => buildPlan({
+      network: network12,
+      model: { source: 'generated', path: null, generate: { neurons: 1024, layers: 12, seed: 4 } },
+      inputs: { source: 'generated', path: null, samples: 2000, seed: 4, density: 0.1 },
+      search: s, objective: 'cost', scheme: 'cyclic', seed: 1,
+      calibration: defaultCalibrationProfile(), calibrationPath: null, version: '0.1.0',
+      kernel: { gatherAboveDensity: DEFAULT_GATHER_ABOVE_DENSITY, gatherEngine: 'wasm-simd' },
+    }).report;
+    const asSearched = build(search);
+    expect(asSearched.optimality).toEqual(search.chosen.optimality);
+    const cutShort = { proven: false, relativeGap: 0.0576, status: 'Time limit reached' };
+    const unproven = build({ ...search, chosen: { ...search.chosen, optimality: cutShort } });
+    expect(unproven.optimality).toEqual(cutShort);
+    expect(unproven.alternatives.find((a) => a.chosen)!.optimality).toEqual(cutShort);
+    const text = serializePlanReport(unproven);
+    expect(parsePlanReport(JSON.parse(text), 'plan.report.json').optimality).toEqual(cutShort);
   });
 });
