@@ -1,6 +1,6 @@
 // Writes planner/plan/plan.schema.json, plan.json's JSON Schema exported from its zod schema, for
 // editors ("$schema" in a plan, or a JSON-schema setting). test/plan/plan-contract.test.ts checks
-// that the committed file is current. Run: node scripts/plan-schema.ts
+// that the committed file is current. Run: npm run build:plan-schema
 import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

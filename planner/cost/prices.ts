@@ -4,7 +4,7 @@
 // `prices` of a run record.
 
 import { z } from 'zod';
-import { ModelFormatError, fromZodError } from '../../model/errors.ts';
+import { fromZodError } from '../../model/errors.ts';
 import defaultPriceFile from '../prices/aws-us-east-1.json' with { type: 'json' };
 
 export const PRICE_NAMES = [
@@ -101,7 +101,7 @@ export function defaultPrices(): PriceTable {
   if (!cachedDefaults) {
     const parsed = priceTableSchema.safeParse(defaultPriceFile);
     if (!parsed.success) {
-      throw new ModelFormatError(`checked-in price table is invalid: ${z.prettifyError(parsed.error)}`, { file: 'planner/prices/aws-us-east-1.json' });
+      throw fromZodError(parsed.error, 'planner/prices/aws-us-east-1.json');
     }
     const { formatVersion: _v, ...table } = parsed.data;
     cachedDefaults = table as PriceTable;

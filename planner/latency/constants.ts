@@ -7,7 +7,7 @@
 // they come from planner/aws-limits.ts under the names the model has always used.
 
 import { z } from 'zod';
-import { ModelFormatError } from '../../model/errors.ts';
+import { fromZodError } from '../../model/errors.ts';
 import { AWS_LIMITS, type AwsLimitName } from '../aws-limits.ts';
 import constantsJson from './aws-latency.json' with { type: 'json' };
 
@@ -88,7 +88,7 @@ let cached: LatencyConstantsFile | undefined;
 export function latencyConstantsFile(): LatencyConstantsFile {
   if (!cached) {
     const parsed = fileSchema.safeParse(constantsJson);
-    if (!parsed.success) throw new ModelFormatError(`invalid latency constants: ${z.prettifyError(parsed.error)}`, { file: 'planner/latency/aws-latency.json' });
+    if (!parsed.success) throw fromZodError(parsed.error, 'planner/latency/aws-latency.json');
     const constants = { ...parsed.data.constants } as Record<LatencyConstantName, LatencyConstantEntry>;
     for (const [name, limit] of Object.entries(FROM_AWS_LIMITS) as [keyof typeof FROM_AWS_LIMITS, AwsLimitName][]) {
       const { value, unit, source } = AWS_LIMITS[limit];

@@ -1,6 +1,6 @@
 // plan.json's zod schema as a JSON Schema (draft 2020-12), for editors and other tools. The
 // committed planner/plan/plan.schema.json is this document (a test keeps it current; regenerate
-// with `node scripts/plan-schema.ts`). Cross-field checks (stages cover the layers, names derive
+// with `npm run build:plan-schema`). Cross-field checks (stages cover the layers, names derive
 // from the plan id, ...) are beyond JSON Schema: only parsePlan runs them.
 
 import { z } from 'zod';

@@ -187,7 +187,7 @@ describe('resource names', () => {
 });
 
 describe('the exported JSON Schema', () => {
-  it('is current (regenerate with node scripts/plan-schema.ts)', () => {
+  it('is current (regenerate with npm run build:plan-schema)', () => {
     expect(readFileSync(resolve(repo, PLAN_JSON_SCHEMA_FILE), 'utf8')).toBe(planJsonSchemaText());
   });
 
