@@ -60,6 +60,25 @@ export function rowsNonzeros(rows: SparseRows): number {
   return rows.rowStart[rows.rows];
 }
 
+/** Neurons grouped by their owning worker: worker q's neurons are members[start[q] .. start[q+1]), ascending. */
+export interface OwnerGroups {
+  readonly start: Uint32Array;
+  readonly members: Uint32Array;
+}
+
+/** Groups neurons by owner (a counting sort, O(N + P)); `into` reuses the buffers of an earlier call of the same sizes. */
+export function groupByOwner(owner: Uint16Array, workers: number, into?: OwnerGroups): OwnerGroups {
+  const n = owner.length;
+  const start = into?.start ?? new Uint32Array(workers + 1);
+  const members = into?.members ?? new Uint32Array(n);
+  start.fill(0);
+  for (let j = 0; j < n; j++) start[owner[j] + 1]++;
+  for (let q = 0; q < workers; q++) start[q + 1] += start[q];
+  const cursor = start.slice(0, workers);
+  for (let j = 0; j < n; j++) members[cursor[owner[j]]++] = j;
+  return { start, members };
+}
+
 /** How many rows have at least one nonzero. */
 export function activeRowCount(rows: SparseRows): number {
   let active = 0;

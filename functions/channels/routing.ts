@@ -4,7 +4,7 @@
 // planner/partition/volume.ts, pair for pair). A row is neuron k's activations over the samples: a
 // column of the activation matrix Y (samples x neurons), so Y is transposed once per layer.
 
-import type { SparseLayer, SparseRows } from '../../model/network.ts';
+import { groupByOwner, type SparseLayer, type SparseRows } from '../../model/network.ts';
 import type { ActivationRow } from './wire.ts';
 import type { RowGroup } from './packing.ts';
 
@@ -52,12 +52,7 @@ export interface RowTargets {
 export function rowTargets(layer: SparseLayer, inputOwner: Uint16Array, outputOwner: Uint16Array, workers: number): RowTargets {
   const n = layer.neurons;
   // Outputs grouped by owner, so each target is one pass with an epoch-stamped "seen" array.
-  const partStart = new Uint32Array(workers + 1);
-  for (let j = 0; j < n; j++) partStart[outputOwner[j] + 1]++;
-  for (let q = 0; q < workers; q++) partStart[q + 1] += partStart[q];
-  const cursor = partStart.slice(0, workers);
-  const byPart = new Uint32Array(n);
-  for (let j = 0; j < n; j++) byPart[cursor[outputOwner[j]]++] = j;
+  const { start: partStart, members: byPart } = groupByOwner(outputOwner, workers);
   const seen = new Int32Array(n).fill(-1);
   const pairInput: number[] = [];
   const pairTarget: number[] = [];

@@ -8,7 +8,7 @@
 // ships, for every sample, neuron k's activation (when nonzero).
 
 import { ShapeMismatchError, UsageError } from '../../model/errors.ts';
-import type { SparseNetwork } from '../../model/network.ts';
+import { groupByOwner, type OwnerGroups, type SparseNetwork } from '../../model/network.ts';
 import type { LayerPartition, NeuronMap } from './types.ts';
 
 export interface LayerVolume {
@@ -68,10 +68,8 @@ export function communicationVolume(network: SparseNetwork, partition: LayerPart
   validatePartition(network, partition);
   const n = network.neurons;
   const p = partition.workers;
-  // Outputs grouped by owner (counting sort), so each target worker is handled in one pass.
-  const partStart = new Uint32Array(p + 1);
-  const byPart = new Uint32Array(n);
-  const cursor = new Uint32Array(p);
+  // Outputs grouped by owner, so each target worker is handled in one pass (buffers reused per layer).
+  let groups: OwnerGroups | undefined;
   // inputSeen[k] === epoch: k already counted for the current target worker.
   const inputSeen = new Int32Array(n).fill(-1);
   const sourceSeen = new Int32Array(p).fill(-1);
@@ -88,15 +86,10 @@ export function communicationVolume(network: SparseNetwork, partition: LayerPart
     const layer = network.layers[l - 1];
     const inOwner = partition.maps[l - 1].owner;
     const outOwner = partition.maps[l].owner;
-    partStart.fill(0);
+    groups = groupByOwner(outOwner, p, groups);
+    const { start: partStart, members: byPart } = groups;
     partNonzeros.fill(0);
-    for (let j = 0; j < n; j++) {
-      partStart[outOwner[j] + 1]++;
-      partNonzeros[outOwner[j]] += layer.outputStart[j + 1] - layer.outputStart[j];
-    }
-    for (let q = 0; q < p; q++) partStart[q + 1] += partStart[q];
-    cursor.set(partStart.subarray(0, p));
-    for (let j = 0; j < n; j++) byPart[cursor[outOwner[j]]++] = j;
+    for (let j = 0; j < n; j++) partNonzeros[outOwner[j]] += layer.outputStart[j + 1] - layer.outputStart[j];
 
     const sends = new Uint32Array(p);
     const receives = new Uint32Array(p);
@@ -148,12 +141,7 @@ export function communicationVolume(network: SparseNetwork, partition: LayerPart
 export function sharedMapRowSends(network: SparseNetwork, owner: Uint16Array, workers: number, stopAbove = Infinity): number {
   const n = network.neurons;
   const p = workers;
-  const partStart = new Uint32Array(p + 1);
-  for (let j = 0; j < n; j++) partStart[owner[j] + 1]++;
-  for (let q = 0; q < p; q++) partStart[q + 1] += partStart[q];
-  const cursor = partStart.slice(0, p);
-  const byPart = new Uint32Array(n);
-  for (let j = 0; j < n; j++) byPart[cursor[owner[j]]++] = j;
+  const { start: partStart, members: byPart } = groupByOwner(owner, p);
   const inputSeen = new Int32Array(n).fill(-1);
   let epoch = 0;
   let total = 0;
