@@ -82,8 +82,9 @@ const CODEC_LEVELS: Readonly<Record<WireCodecName, readonly [number, number]>> =
  * 1024 x 120 traffic at P = 8 against the rule: lowest SNS + SQS price of the bytes and requests
  * plus the encode and decode CPU seconds at Lambda's price. brotli-5 published 20% fewer bytes than
  * zstd-3 (8.80 vs 11.04 MB) for 1-3 more CPU-seconds over all workers and layers. With SNS-to-SQS
- * data free in one Region (planner/prices), brotli-5 and zstd-9 come within 1% of each other, less
- * than this shared machine's timing noise; brotli-5 is kept for its fewer bytes, which the
+ * data free in one Region (planner/prices), brotli-5, zstd-3 and zstd-9 come within 1% of each
+ * other ($0.001374, $0.001374, $0.001377 in one run), less than this shared machine's timing
+ * noise; brotli-5 is kept for its fewer bytes, which the
  * emulator's throughput and SQS's 64 KB billing chunks both reward. planner/latency/wire-format.json
  * names the same codec (a test keeps them equal).
  */

@@ -158,6 +158,10 @@ describe('no flag is ignored: contradictions and flags that cannot apply are ref
     await expectRun(bin, args, code, message);
   });
 
+  it('bench partition refuses an unknown option with the usage code, not a stack trace', async () => {
+    await expectRun(bench, ['partition', '--bogus'], 2, "error: unknown option '--bogus'");
+  });
+
   it('bench partition refuses options of the case it does not run', async () => {
     await expectRun(bench, ['partition', '--scale-workers', '8'], 2, 'stepinfer: field scale: --scale-workers and --scale-layers apply with --scale or --scale-only');
   });
