@@ -156,4 +156,31 @@ describe('stopping the local Lambda host', () => {
     await own.stop();
     await expect(fetch(`${own.endpoint}/2015-03-31/functions/echo/invocations`, { method: 'POST', body: '{}' })).rejects.toThrow();
   });
+
+  it('terminates a handler that is still spinning when the host stops', async () => {
+    const own = await startLambdaHost({ functions: [{ name: 'forever', handlerModule: fixture('forever'), memoryMB: 128, timeoutSeconds: 900 }] });
+    const response = await fetch(`${own.endpoint}/2015-03-31/functions/forever/invocations`, { method: 'POST', headers: { 'X-Amz-Invocation-Type': 'Event' }, body: '{}' });
+    expect(response.status).toBe(202);
+    expect(own.liveThreads()).toBe(1);
+    await own.stop();
+    await own.drained();
+    expect(own.liveThreads()).toBe(0);
+    expect(own.invocations.map(({ outcome, errorMessage }) => ({ outcome, errorMessage }))).toEqual([{ outcome: 'failed', errorMessage: 'the local Lambda host stopped' }]);
+  });
+});
+
+describe('configuring the local Lambda host', () => {
+  it.each([
+    [[{ name: 'a', handlerModule: fixture('echo'), memoryMB: 128, timeoutSeconds: 0 }], 'field functions[0].timeoutSeconds: timeoutSeconds 0 of a is not a whole number of seconds in 1-900'],
+    [[{ name: 'a', handlerModule: fixture('echo'), memoryMB: 0.5, timeoutSeconds: 3 }], 'field functions[0].memoryMB: memoryMB 0.5 of a is not a positive whole number of MB'],
+    [
+      [
+        { name: 'a', handlerModule: fixture('echo'), memoryMB: 128, timeoutSeconds: 3 },
+        { name: 'a', handlerModule: fixture('echo'), memoryMB: 128, timeoutSeconds: 3 },
+      ],
+      'field functions[1].name: function a is given twice',
+    ],
+  ])('refuses %j', async (functions, message) => {
+    await expect(startLambdaHost({ functions })).rejects.toThrow(message);
+  });
 });

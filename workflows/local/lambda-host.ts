@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { AWS_LIMITS } from '../../planner/aws-limits.ts';
+import { StepinferError } from '../../model/errors.ts';
 import type { InvokeMessage, ResultMessage, WorkerSetup } from './lambda-host-worker.ts';
 
 /** One function the host serves. */
@@ -124,6 +125,8 @@ class FunctionPool {
       workerData: setup,
       // The function's memory size is its old-generation (long-lived heap) limit; the young
       // generation and stack keep V8's defaults, which are small beside any Lambda memory size.
+      // Off-heap memory (ArrayBuffer and Buffer contents) is not counted: V8 limits only its heap,
+      // so a handler holding large typed arrays can exceed memoryMB here where Lambda would not let it.
       resourceLimits: { maxOldGenerationSizeMb: memoryMB },
       // A handler's console output goes to this process's, as it would go to CloudWatch.
       stdout: false,
@@ -208,13 +211,16 @@ async function readBody(request: IncomingMessage, limitBytes: number): Promise<{
 
 export async function startLambdaHost(options: { readonly functions: readonly HostedFunction[] }): Promise<LambdaHost> {
   const pools = new Map<string, FunctionPool>();
-  for (const definition of options.functions) {
-    if (pools.has(definition.name)) throw new Error(`local Lambda host: function ${definition.name} is given twice`);
-    if (!(definition.timeoutSeconds > 0 && definition.timeoutSeconds <= AWS_LIMITS.lambdaMaxTimeoutSeconds.value)) {
-      throw new Error(`local Lambda host: function ${definition.name} has timeoutSeconds ${definition.timeoutSeconds}; Lambda allows 1-${AWS_LIMITS.lambdaMaxTimeoutSeconds.value}`);
+  for (const [index, definition] of options.functions.entries()) {
+    const field = (name: string) => ({ field: `functions[${index}].${name}` });
+    if (pools.has(definition.name)) throw new StepinferError(`function ${definition.name} is given twice`, field('name'));
+    const maxTimeoutSeconds = AWS_LIMITS.lambdaMaxTimeoutSeconds.value;
+    if (!(Number.isInteger(definition.timeoutSeconds) && definition.timeoutSeconds >= 1 && definition.timeoutSeconds <= maxTimeoutSeconds)) {
+      throw new StepinferError(`timeoutSeconds ${definition.timeoutSeconds} of ${definition.name} is not a whole number of seconds in 1-${maxTimeoutSeconds}`, field('timeoutSeconds'));
     }
+    // Any whole MB, not only Lambda's range: tests run out of memory faster under a small limit.
     if (!(Number.isInteger(definition.memoryMB) && definition.memoryMB > 0)) {
-      throw new Error(`local Lambda host: function ${definition.name} has memoryMB ${definition.memoryMB}; expected a whole number of MB`);
+      throw new StepinferError(`memoryMB ${definition.memoryMB} of ${definition.name} is not a positive whole number of MB`, field('memoryMB'));
     }
     pools.set(definition.name, new FunctionPool(definition));
   }
