@@ -4,7 +4,9 @@
 // missing source handled as issue 8 says.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PublishBatchCommand } from '@aws-sdk/client-sns';
+import { GetSubscriptionAttributesCommand, PublishBatchCommand } from '@aws-sdk/client-sns';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { MemoryBus, MemoryChannel } from '../../functions/channels/memory-channel.ts';
 import { startLocalFauxqs, type Fauxqs } from '../helpers/fauxqs.ts';
 import { QueueChannel } from '../../functions/channels/queue-channel.ts';
 import { createQueueResources, queueResourceList, workerFilterPolicy, type QueueResources, type QueueSettings } from '../../functions/channels/queue-resources.ts';
@@ -90,6 +92,22 @@ describe('queue resources from plan.json', () => {
 });
 
 describe('queue channel over fauxqs', () => {
+  it('creates the listed queues with the DLQ redrive and the subscriptions with filter and raw delivery', async () => {
+    const resources = await deploy(2);
+    expect(resources.topicArns.length).toBe(2);
+    expect(resources.subscriptionArns.length).toBe(4);
+    const queue = await fauxqs.sqs.send(new GetQueueAttributesCommand({ QueueUrl: resources.queueUrls[1], AttributeNames: ['All'] }));
+    const dlqArn = (await fauxqs.sqs.send(new GetQueueAttributesCommand({ QueueUrl: resources.deadLetterQueueUrl!, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn;
+    expect(queue.Attributes!.MaximumMessageSize).toBe('262144');
+    expect(queue.Attributes!.VisibilityTimeout).toBe('60');
+    expect(JSON.parse(queue.Attributes!.RedrivePolicy!)).toEqual({ deadLetterTargetArn: dlqArn, maxReceiveCount: 3 });
+    // Subscriptions are topic-major: topic 1, worker 1 is the last.
+    const sub = await fauxqs.sns.send(new GetSubscriptionAttributesCommand({ SubscriptionArn: resources.subscriptionArns[3] }));
+    expect(sub.Attributes!.RawMessageDelivery).toBe('true');
+    expect(sub.Attributes!.FilterPolicy).toBe('{"targets":[{"wildcard":"*,1,*"}]}');
+    expect(sub.Attributes!.Endpoint).toBe(resources.queueArns[1]);
+  });
+
   it('4 workers exchange one generated layer: each gets exactly the rows routed to it, bit-exact, unicast and multicast', async () => {
     const workers = 4, samples = 300;
     const network = generateRadixNetwork({ neurons: 64, layers: 3, seed: 3, connections: 16, weight: 1 / 8, bias: -0.05 });
@@ -189,5 +207,20 @@ describe('queue channel over fauxqs', () => {
     const error = await chans[2].receive(1, [0, 1], soon(1500)).then(() => null, (e: unknown) => e);
     expect(error).toBeInstanceOf(ChannelTimeoutError);
     expect((error as Error).message).toMatch(/^layer 1, worker 2: run 7: receive gave up at its deadline after \d+\.\d s; missing worker 1: nothing yet$/);
+  });
+});
+
+describe('memory channel (for unit tests above a channel)', () => {
+  it('keeps the channel contract: rows to their targets, empty markers, early layers, a deadline error', async () => {
+    const bus = new MemoryBus();
+    const chans = [0, 1, 2].map((worker) => new MemoryChannel({ bus, run: RUN, worker, samples: 4, codec: CODEC, multicast: true }));
+    const rows = [row(5, [0, 3], [0.5, 1])];
+    await chans[0].send(2, [{ targets: [1], rows: [row(8, [2], [3])] }], [1]);
+    expect((await chans[0].send(1, [{ targets: [1, 2], rows }], [1, 2])).publishedMessages).toBe(1);
+    await chans[1].send(1, [], [2]);
+    expect(plain((await chans[2].receive(1, [0, 1], soon(5000))).rows)).toEqual(plain(rows));
+    expect(plain((await chans[1].receive(1, [0], soon(5000))).rows)).toEqual(plain(rows));
+    expect(plain((await chans[1].receive(2, [0], soon(5000))).rows)).toEqual([{ neuron: 8, samples: [2], bits: [0x40400000] }]);
+    await expect(chans[2].receive(2, [0, 1], soon(50))).rejects.toThrow(/^layer 2, worker 2: run 7: receive gave up at its deadline after \d+\.\d s; missing worker 0: nothing yet; worker 1: nothing yet$/);
   });
 });
