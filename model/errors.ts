@@ -88,6 +88,12 @@ export class PlanFormatError extends ModelFormatError {}
  */
 export class WireFormatError extends StepinferError {}
 
+/**
+ * A channel receive that waited past its deadline: the message names the run, layer, worker and
+ * every source still missing (no result is produced from incomplete data).
+ */
+export class ChannelTimeoutError extends StepinferError {}
+
 /** Data of a different shape than the code it is given to (a kernel for N neurons and inputs of M columns). */
 export class ShapeMismatchError extends StepinferError {}
 

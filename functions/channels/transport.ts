@@ -90,11 +90,13 @@ export function fromQueueMessage(transport: QueueTransport, body: string, rowsAt
 
 /**
  * Splits messages, in order, into PublishBatch calls: at most 10 entries and 256 KiB (counted as
- * for the message limit) each. Returns the index ranges [start, end) of the batches.
+ * for the message limit) each, or the smaller bounds given. Returns the index ranges [start, end) of the batches.
  */
-export function publishBatches(messageBytes: readonly number[]): Array<[number, number]> {
-  const maxEntries = AWS_LIMITS.snsPublishBatchEntries.value;
-  const maxBytes = AWS_LIMITS.snsPublishBatchBytes.value;
+export function publishBatches(
+  messageBytes: readonly number[],
+  // A plan may ask for smaller batches than AWS allows (plan.json channel.queue.publishBatch*).
+  { maxEntries = AWS_LIMITS.snsPublishBatchEntries.value, maxBytes = AWS_LIMITS.snsPublishBatchBytes.value } = {},
+): Array<[number, number]> {
   const batches: Array<[number, number]> = [];
   let start = 0, bytes = 0;
   for (let i = 0; i < messageBytes.length; i++) {
