@@ -16,7 +16,6 @@
 //    validated on the real traffic (never on the data it was fitted to).
 
 import { performance } from 'node:perf_hooks';
-import { resolve } from 'node:path';
 import { FileAccessError, UsageError } from '../model/errors.ts';
 import { generateInputs, generateRadixNetwork } from '../model/generate.ts';
 import { defaultGraphChallengeDir } from '../model/graphchallenge.ts';
@@ -27,7 +26,7 @@ import { DEFAULT_WIRE_CODEC, parseWireCodec, wireCodecLabel, type WireCodec } fr
 import { packLayerRows } from '../functions/channels/packing.ts';
 import { RowInbox } from '../functions/channels/reassembly.ts';
 import { activationColumns, rowTargets, sourceRowGroups, type ActivationColumns, type SendMode } from '../functions/channels/routing.ts';
-import { publishBatches, queueMessageBytes, QUEUE_TRANSPORTS, type QueueTransport } from '../functions/channels/transport.ts';
+import { publishBatches, queueMessageBytes, type QueueTransport } from '../functions/channels/transport.ts';
 import { communicationVolume, estimateBytes, partitionNetwork, type LayerPartition, type PartitionScheme } from '../planner/partition/index.ts';
 import { defaultPrices, overridePriceValues, priceCounters, recordCounters, zeroCounters, type UsageCounters } from '../planner/cost/index.ts';
 import { latencyConstants } from '../planner/latency/index.ts';

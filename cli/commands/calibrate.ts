@@ -56,7 +56,6 @@ checked-in default profile. The machine is shared and noisy: calibrate when it i
         }
       }
       const out = checkOutputPath(options.out, { overwrite: options.force, option: '--out' });
-      const repetitions = options.repetitions;
       const bar = progressBar('calibrate', options);
       const profile = calibrateKernel({
         cases: options.quick ? QUICK_CALIBRATION_CASES : DEFAULT_CALIBRATION_CASES,

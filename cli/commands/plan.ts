@@ -6,7 +6,7 @@
 // Options that restrict the search (--workers, --channel, --shape, --groups, --launch, --memory,
 // --workflow) are honored, or the command says why nothing matches them.
 
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../model/errors.ts';

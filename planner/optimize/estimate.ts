@@ -694,7 +694,6 @@ export class ConfigModel {
 
   /** The whole plan: its stages must cover layers 1..L in order. */
   plan(stages: readonly StageSpec[]): PlanEstimate {
-    const c = this.ctx.constants;
     const estimates = stages.map((s) => this.stage(s.firstLayer, s.lastLayer, s.memoryMB));
     const overhead = this.overhead();
     const reasons = estimates.flatMap((s) => s.reasons.map((r) => `stage ${s.firstLayer}-${s.lastLayer}: ${r}`));

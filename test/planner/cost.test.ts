@@ -10,7 +10,7 @@ import {
   scaleCounters, snsBilledPublishRequests, sqsBilledRequests, zeroCounters,
   PRICE_NAMES, type UsageCounters,
 } from '../../planner/cost/index.ts';
-import { FileAccessError, ModelFormatError, UsageError } from '../../model/errors.ts';
+import { FileAccessError, ModelFormatError } from '../../model/errors.ts';
 import { readPriceFile, readRunRecords } from '../../cli/files.ts';
 import { FSD_RUNS, requireData } from '../helpers/shared-data.ts';
 
