@@ -6,7 +6,8 @@ import { closeSync, existsSync, openSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { defaultGraphChallengeDir } from '../model/graphchallenge.ts';
-import { FileAccessError, ModelFormatError, UsageError, fileAccessError, fileErrorReason } from '../model/errors.ts';
+import { FileAccessError, UsageError, fileAccessError, fileErrorReason } from '../model/errors.ts';
+import { parseJsonText } from '../model/json.ts';
 import { readDataFile } from '../model/read-file.ts';
 import { defaultPrices, parsePriceOverride, type PriceTable } from '../planner/cost/prices.ts';
 import { parseRunRecords, type RunRecord } from '../planner/cost/record.ts';
@@ -16,14 +17,7 @@ export { fileAccessError } from '../model/errors.ts';
 
 /** Parsed JSON of `file`; `missing` says what the file is, for the not-found error. */
 export function readJsonFile(file: string, missing: string): unknown {
-  const text = readDataFile(file, missing).toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    // JSON.parse quotes the text around the problem: keep the message one printable line.
-    const why = (error as Error).message.replace(/[^\x20-\x7e]+/g, ' ').replace(/\s+/g, ' ').slice(0, 160);
-    throw new ModelFormatError(`not valid JSON: ${why}`, { file });
-  }
+  return parseJsonText(readDataFile(file, missing).toString('utf8'), file);
 }
 
 export interface OutputCheck {

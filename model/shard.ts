@@ -23,10 +23,10 @@
 // in SparseLayer. Loading refuses truncation, corruption, another plan, model or worker, naming
 // the file and the field.
 
-import { readFileSync, existsSync } from 'node:fs';
+import { readDataFile } from './read-file.ts';
 import { endianness } from 'node:os';
 import { z } from 'zod';
-import { FileAccessError, fromZodError, ModelFormatError, UsageError } from './errors.ts';
+import { fromZodError, ModelFormatError, UsageError } from './errors.ts';
 import { fileCrc32 } from './checksum.ts';
 import { fillInputMajorIndex, layerNonzeros, type SparseNetwork } from './network.ts';
 
@@ -264,8 +264,7 @@ function validateShardLayer(a: ShardLayer, c: { neurons: number; worker: number;
 
 /** Reads and decodes a shard file (see decodeShard). */
 export function readShardFile(file: string, expect: Partial<ShardIdentity> = {}): Shard {
-  if (!existsSync(file)) throw new FileAccessError('shard file not found (stepinfer shards <plan.json> -o <dir> writes them)', { file });
-  return decodeShard(readFileSync(file), file, expect);
+  return decodeShard(readDataFile(file, 'shard file not found (stepinfer shards <plan.json> -o <dir> writes them)'), file, expect);
 }
 
 /**

@@ -9,7 +9,7 @@ import { fromZodError, PlanFormatError } from '../../model/errors.ts';
 import { PRICE_NAMES } from '../cost/prices.ts';
 import { runCountersSchema } from '../cost/record.ts';
 import { LATENCY_CONSTANT_NAMES } from '../latency/constants.ts';
-import { parseJsonText, planSchema, planShapeSchema } from './schema.ts';
+import { planJsonValue, planSchema, planShapeSchema } from './schema.ts';
 
 export const PLAN_REPORT_FORMAT_VERSION = 1;
 
@@ -156,7 +156,7 @@ export type PlanAlternative = PlanReport['alternatives'][number];
 
 /** Parses and validates a plan report; errors name `file` and the field. */
 export function parsePlanReport(json: unknown, file: string): PlanReport {
-  const parsed = planReportSchema.safeParse(parseJsonText(json, file));
+  const parsed = planReportSchema.safeParse(planJsonValue(json, file));
   if (!parsed.success) throw fromZodError(parsed.error, file, { kind: PlanFormatError });
   return parsed.data;
 }

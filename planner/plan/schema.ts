@@ -8,6 +8,7 @@
 
 import { z } from 'zod';
 import { fromZodError, PlanFormatError } from '../../model/errors.ts';
+import { parseJsonText } from '../../model/json.ts';
 import { NETWORK_CHECKSUM_ALGORITHM } from '../../model/checksum.ts';
 import { AWS_LIMITS, SQS_QUEUE_LIMITS } from '../aws-limits.ts';
 import { launchTreeSize } from '../launch-tree.ts';
@@ -320,14 +321,9 @@ export type PlanTask = PlanStage['task'];
 export type PlanRetry = Plan['workflow']['retryPolicies'][string];
 export type PlanShape = z.infer<typeof planShapeSchema>;
 
-/** Reads JSON text (or takes a parsed value), naming `file` when it is not JSON. */
-export function parseJsonText(json: unknown, file: string): unknown {
-  if (typeof json !== 'string') return json;
-  try {
-    return JSON.parse(json);
-  } catch (error) {
-    throw new PlanFormatError(`not valid JSON: ${(error as Error).message}`, { file });
-  }
+/** A plan file's value: JSON text parsed (model/read-file.ts), or a value already parsed. */
+export function planJsonValue(json: unknown, file: string): unknown {
+  return typeof json === 'string' ? parseJsonText(json, file, PlanFormatError) : json;
 }
 
 /**
@@ -335,7 +331,7 @@ export function parseJsonText(json: unknown, file: string): unknown {
  * naming `file` and the field path of the first problem (all problems are in `issues`).
  */
 export function parsePlan(json: unknown, file: string): Plan {
-  const value = parseJsonText(json, file);
+  const value = planJsonValue(json, file);
   if (value && typeof value === 'object' && 'formatVersion' in value && (value as { formatVersion: unknown }).formatVersion !== PLAN_FORMAT_VERSION) {
     throw new PlanFormatError(
       `plan format version ${String((value as { formatVersion: unknown }).formatVersion)} is not supported (this stepinfer reads version ${PLAN_FORMAT_VERSION}); re-run stepinfer plan`,
