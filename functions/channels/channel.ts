@@ -1,7 +1,6 @@
 // What a worker needs of a channel between layers: send its rows of a layer to the workers that
 // need them, and receive every row it needs of a layer from its sources, or fail. The queue channel
-// (queue-channel.ts, SNS -> SQS) implements it; an S3 object channel will too (a RowGroup is then
-// one object per target set, a receive lists and reads objects). The memory channel
+// (queue-channel.ts, SNS -> SQS) and the S3 object channel (object-channel.ts) implement it. The memory channel
 // (memory-channel.ts) is for unit tests of the code above a channel.
 //
 // Contract of every channel: a receive returns only when every expected source has delivered all
@@ -15,12 +14,20 @@ import { ChannelTimeoutError } from '../../model/errors.ts';
 
 /** What one send or receive call did, counted as AWS bills and limits it. Zero where it does not apply. */
 export interface ChannelCounters {
-  /** Publish calls (SNS PublishBatch; object PUTs). */
+  /** SNS PublishBatch calls. */
   publishes: number;
-  /** Messages (or objects) published. */
+  /** Messages (queue) or objects (S3) sent. */
   publishedMessages: number;
-  /** Bytes published, as AWS counts them against the message limit (transport form, attributes). */
+  /** Bytes sent: queue messages as AWS counts them against the message limit (transport form, attributes); S3 object bodies. */
   publishedBytes: number;
+  /** S3 PutObject requests. */
+  puts: number;
+  /** S3 GetObject requests, those answered NoSuchKey included. */
+  gets: number;
+  /** S3 body bytes received by GETs. */
+  getBytes: number;
+  /** S3 ListObjectsV2 requests. */
+  lists: number;
   /** Receive calls (SQS ReceiveMessage), empty ones included. */
   receives: number;
   /** Receive calls that returned nothing. */
@@ -29,14 +36,14 @@ export interface ChannelCounters {
   receivedMessages: number;
   /** Received messages dropped as redeliveries of a chunk already held. */
   duplicates: number;
-  /** Delete calls (SQS DeleteMessageBatch). */
+  /** Delete calls (SQS DeleteMessageBatch, S3 DeleteObjects). */
   deletes: number;
   /** Messages deleted. */
   deletedMessages: number;
 }
 
 export function zeroCounters(): ChannelCounters {
-  return { publishes: 0, publishedMessages: 0, publishedBytes: 0, receives: 0, emptyReceives: 0, receivedMessages: 0, duplicates: 0, deletes: 0, deletedMessages: 0 };
+  return { publishes: 0, publishedMessages: 0, publishedBytes: 0, puts: 0, gets: 0, getBytes: 0, lists: 0, receives: 0, emptyReceives: 0, receivedMessages: 0, duplicates: 0, deletes: 0, deletedMessages: 0 };
 }
 
 export interface ReceivedLayer {

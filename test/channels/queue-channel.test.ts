@@ -14,7 +14,7 @@ import { packLayerRows, type RowGroup } from '../../functions/channels/packing.t
 import { activationColumns, activationRow, rowTargets, sourceRowGroups } from '../../functions/channels/routing.ts';
 import { toQueueMessage } from '../../functions/channels/transport.ts';
 import type { ActivationRow, WireCodec } from '../../functions/channels/wire.ts';
-import type { ChannelCounters } from '../../functions/channels/channel.ts';
+import { zeroCounters, type ChannelCounters } from '../../functions/channels/channel.ts';
 import { ChannelTimeoutError } from '../../model/errors.ts';
 import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
 import type { SparseRows } from '../../model/network.ts';
@@ -159,7 +159,7 @@ describe('queue channel over fauxqs', () => {
     const sent0 = await chans[0].send(1, groups, [1, 2]);
     const sent1 = await chans[1].send(1, [], [2]); // worker 1 has nothing for worker 2: one empty marker
     const expectedBytes0 = packLayerRows(groups, { run: RUN, layer: 1, source: 0, samples: 4, codec: CODEC, transport: 'base64-body', peers: [1, 2], multicastEmptyMarker: true }).messages[0].queueBytes;
-    const zero: ChannelCounters = { publishes: 0, publishedMessages: 0, publishedBytes: 0, receives: 0, emptyReceives: 0, receivedMessages: 0, duplicates: 0, deletes: 0, deletedMessages: 0 };
+    const zero: ChannelCounters = zeroCounters();
     expect(sent0).toEqual({ ...zero, publishes: 1, publishedMessages: 1, publishedBytes: expectedBytes0 });
     expect(expectedBytes0).toBe(EXPECTED_MULTICAST_BYTES);
     expect(sent1).toEqual({ ...zero, publishes: 1, publishedMessages: 1, publishedBytes: EXPECTED_EMPTY_BYTES });
