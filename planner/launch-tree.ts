@@ -35,3 +35,22 @@ export function treeShapes(workers: number): LaunchTreeShape[] {
 export function launchTreeLabel(shape: LaunchTreeShape): string {
   return `tree ${shape.branchingFactor}^${shape.levels}`;
 }
+
+/** Workers in the subtree of a node at `depth` (1 = a root): 1 + b + ... + b^(levels - depth). */
+function subtreeSize(shape: LaunchTreeShape, depth: number): number {
+  return 1 + launchTreeSize({ branchingFactor: shape.branchingFactor, levels: shape.levels - depth });
+}
+
+/**
+ * The workers `parent` invokes (null: the coordinator, which invokes the roots), numbered in
+ * depth-first preorder as FSD-Inference numbers them: child k of a node at depth d is
+ * parent + 1 + k * (size of a subtree at depth d + 1); the roots are k * (size of a root's subtree).
+ * `parentDepth` is the parent's depth (0 for the coordinator).
+ */
+export function launchTreeChildren(shape: LaunchTreeShape, parent: number | null, parentDepth: number): { worker: number; depth: number }[] {
+  const depth = parentDepth + 1;
+  if (depth > shape.levels) return [];
+  const size = subtreeSize(shape, depth);
+  const first = parent === null ? 0 : parent + 1;
+  return Array.from({ length: shape.branchingFactor }, (_, k) => ({ worker: first + k * size, depth }));
+}

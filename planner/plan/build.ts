@@ -118,13 +118,20 @@ const lambdaTaskRetry = (): PlanRetry => [{
   backoffRate: 2,
 }];
 
-/** S3 keys in the plan's bucket; <execution> is the Step Functions execution name. */
+/**
+ * S3 keys in the plan's bucket; <execution> is the Step Functions execution name. The activations
+ * feeding a stage's first layer travel as one object per (target, source) pair the shard lists
+ * (source = target: the worker's own rows): `inputs` before stage 0 (staged by the client),
+ * `handoff` between stages, `outputs` after the last (one own-rows object per worker, gathered).
+ */
 export const STORAGE_KEYS: Plan['storage'] = {
   shards: { keyPattern: 'shards/worker-<worker>.shard', manifestKey: 'shards/manifest.json' },
-  inputs: 'runs/<execution>/inputs/worker-<worker>',
+  inputs: 'runs/<execution>/inputs/<target>/<source>',
   handoff: 'runs/<execution>/handoff/<stage>/<target>/<source>',
   outputs: 'runs/<execution>/outputs/worker-<worker>',
+  status: 'runs/<execution>/status/<stage>/<attempt>/worker-<worker>.json',
   result: 'runs/<execution>/result',
+  categories: 'runs/<execution>/categories.json',
 };
 
 /** FSD-Inference's object-channel key layout, under the execution. */

@@ -132,7 +132,7 @@ export function stackPrefixProblem(prefix: string): string | null {
 }
 
 /** Placeholders storage key patterns may use. */
-export type KeyPlaceholder = 'execution' | 'worker' | 'stage' | 'layer' | 'target' | 'source';
+export type KeyPlaceholder = 'execution' | 'worker' | 'stage' | 'attempt' | 'layer' | 'target' | 'source';
 
 /** A key pattern with its <placeholders> replaced; every placeholder of the pattern must be given. */
 export function expandKey(pattern: string, values: Partial<Record<KeyPlaceholder, string | number>>): string {

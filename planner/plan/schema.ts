@@ -181,10 +181,12 @@ export const planSchema = z.object({
   }).strict(),
   storage: z.object({
     shards: z.object({ keyPattern, manifestKey: keyPattern }).strict(),
-    inputs: keyPattern.describe("a worker's input rows (its maps[0] neurons), staged by the client"),
-    handoff: keyPattern.describe('rows between stages'),
+    inputs: keyPattern.describe('input rows source <source> (by maps[0]) holds that worker <target> reads in layer 1, staged by the client'),
+    handoff: keyPattern.describe('rows of the layer before stage <stage> that worker <target> reads in its first layer, from their owner <source>'),
     outputs: keyPattern.describe("a worker's final rows"),
+    status: keyPattern.describe("a worker's result (or failure) for one attempt of a stage, JSON: what its launcher waits for"),
     result: keyPattern.describe('the gathered final rows'),
+    categories: keyPattern.describe('the gathered categories, JSON'),
   }).strict().describe('keys in the bucket names.bucket; <execution> is the Step Functions execution name'),
   names: namesSchema,
 }).strict().superRefine((plan, ctx) => {
