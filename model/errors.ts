@@ -81,6 +81,9 @@ export class ModelFormatError extends StepinferError {
 /** A plan file that is malformed or inconsistent (planner/plan/schema.ts). */
 export class PlanFormatError extends ModelFormatError {}
 
+/** A Lambda handler's event (functions/handlers/events.ts) or a status object that does not parse. */
+export class EventFormatError extends ModelFormatError {}
+
 /**
  * A channel message between workers (functions/channels/wire.ts) that is truncated, corrupt, of
  * another format version, or inconsistent with the other chunks and parts of its source; the
