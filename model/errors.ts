@@ -97,6 +97,15 @@ export class WireFormatError extends StepinferError {}
  */
 export class ChannelTimeoutError extends StepinferError {}
 
+/** An S3 object a handler needs (a shard, inputs, rows handed over, a status) is not there. */
+export class MissingObjectError extends StepinferError {}
+
+/**
+ * A distributed run that did not complete: a worker failed, or did not report by its deadline.
+ * The message names the run, stage, worker, layer and cause; no result is produced.
+ */
+export class RunFailedError extends StepinferError {}
+
 /** Data of a different shape than the code it is given to (a kernel for N neurons and inputs of M columns). */
 export class ShapeMismatchError extends StepinferError {}
 

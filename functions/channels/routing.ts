@@ -80,16 +80,29 @@ export function rowTargets(layer: SparseLayer, inputOwner: Uint16Array, outputOw
 export type SendMode = 'unicast' | 'multicast';
 
 /**
+ * The same targets from a shard layer's send lists (model/shard.ts): only the neurons its worker
+ * owns and sends have targets, so every row with targets is the worker's own.
+ */
+export function shardRowTargets(layer: { readonly sendNeuron: Uint32Array; readonly sendStart: Uint32Array; readonly sendTarget: Uint32Array }, neurons: number): RowTargets {
+  const start = new Uint32Array(neurons + 1);
+  for (let i = 0; i < layer.sendNeuron.length; i++) start[layer.sendNeuron[i] + 1] = layer.sendStart[i + 1] - layer.sendStart[i];
+  for (let k = 0; k < neurons; k++) start[k + 1] += start[k];
+  // sendNeuron ascends, so the shard's targets are already in neuron order.
+  return { start, target: Uint16Array.from(layer.sendTarget) };
+}
+
+/**
  * The row groups `source` sends in a layer: one group per target (unicast: a row needed by three
  * workers is sent three times), or one group per distinct set of targets (multicast: every row
  * published once). Rows without a nonzero are not sent (the receiver's missing rows are zeros).
  * Groups are ordered by target (unicast) or by their first neuron (multicast); rows ascend.
+ * `inputOwner` null: every neuron with targets is the source's (shardRowTargets).
  */
-export function sourceRowGroups(source: number, columns: ActivationColumns, targets: RowTargets, inputOwner: Uint16Array, mode: SendMode): RowGroup[] {
+export function sourceRowGroups(source: number, columns: ActivationColumns, targets: RowTargets, inputOwner: Uint16Array | null, mode: SendMode): RowGroup[] {
   const byKey = new Map<string, { targets: number[]; rows: ActivationRow[] }>();
   const unicast: ActivationRow[][] = [];
   for (let k = 0; k < columns.neurons; k++) {
-    if (inputOwner[k] !== source || columns.start[k + 1] === columns.start[k]) continue;
+    if ((inputOwner !== null && inputOwner[k] !== source) || columns.start[k + 1] === columns.start[k]) continue;
     const lo = targets.start[k], hi = targets.start[k + 1];
     if (hi === lo) continue;
     const row = activationRow(columns, k);
@@ -107,4 +120,29 @@ export function sourceRowGroups(source: number, columns: ActivationColumns, targ
   const groups: RowGroup[] = [];
   unicast.forEach((rows, target) => { if (rows) groups.push({ targets: [target], rows }); });
   return groups;
+}
+
+/**
+ * Received rows (ascending by neuron, from activationRow or a channel) back into activations by
+ * sample, `columns` wide: rows of neurons not received are zeros.
+ */
+export function rowsBySample(rows: readonly ActivationRow[], samples: number, columns: number): SparseRows {
+  const rowStart = new Uint32Array(samples + 1);
+  let total = 0;
+  for (const row of rows) {
+    total += row.sampleIndex.length;
+    for (let i = 0; i < row.sampleIndex.length; i++) rowStart[row.sampleIndex[i] + 1]++;
+  }
+  for (let r = 0; r < samples; r++) rowStart[r + 1] += rowStart[r];
+  const cursor = rowStart.slice(0, samples);
+  const columnIndex = new Uint32Array(total), value = new Float32Array(total);
+  // Neurons ascend, so each sample's columns land ascending.
+  for (const row of rows) {
+    for (let i = 0; i < row.sampleIndex.length; i++) {
+      const at = cursor[row.sampleIndex[i]]++;
+      columnIndex[at] = row.neuron;
+      value[at] = row.value[i];
+    }
+  }
+  return { rows: samples, columns, rowStart, columnIndex, value };
 }

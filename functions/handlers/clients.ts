@@ -1,0 +1,37 @@
+// The AWS SDK v3 clients of a handler, made once per execution environment (reused across warm
+// invocations, as AWS advises) from the environment alone, so the same handler code runs on AWS,
+// against the local emulators and in tests.
+//
+// Endpoints are the SDKs' own service-specific settings, AWS_ENDPOINT_URL and
+// AWS_ENDPOINT_URL_<SERVICE> (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html):
+// unset on AWS; the local runtime points them at fauxqs and the local Lambda host. S3 addresses
+// buckets by path when an endpoint is overridden: an emulator on 127.0.0.1 has no per-bucket host names.
+
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
+
+export interface AwsClients {
+  readonly s3: S3Client;
+  readonly sns: SNSClient;
+  readonly sqs: SQSClient;
+  readonly lambda: LambdaClient;
+}
+
+export function clientsFromEnvironment(env: NodeJS.ProcessEnv = process.env): AwsClients {
+  const s3Endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  return {
+    s3: new S3Client({ forcePathStyle: s3Endpoint !== undefined }),
+    sns: new SNSClient({}),
+    sqs: new SQSClient({}),
+    lambda: new LambdaClient({}),
+  };
+}
+
+let cached: AwsClients | undefined;
+
+/** The execution environment's clients, made on first use. */
+export function environmentClients(): AwsClients {
+  return cached ??= clientsFromEnvironment();
+}
