@@ -5,7 +5,9 @@
 // Endpoints are the SDKs' own service-specific settings, AWS_ENDPOINT_URL and
 // AWS_ENDPOINT_URL_<SERVICE> (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html):
 // unset on AWS; the local runtime points them at fauxqs and the local Lambda host. S3 addresses
-// buckets by path when an endpoint is overridden: an emulator on 127.0.0.1 has no per-bucket host names.
+// buckets by path when an endpoint is overridden: an emulator on 127.0.0.1 has no per-bucket host
+// names; and SQS then keeps that endpoint instead of taking each queue URL's host (fauxqs's queue
+// URLs name a host, sqs.<region>.127.0.0.1, that does not resolve).
 
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -21,10 +23,11 @@ export interface AwsClients {
 
 export function clientsFromEnvironment(env: NodeJS.ProcessEnv = process.env): AwsClients {
   const s3Endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  const sqsEndpoint = env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL;
   return {
     s3: new S3Client({ forcePathStyle: s3Endpoint !== undefined }),
     sns: new SNSClient({}),
-    sqs: new SQSClient({}),
+    sqs: new SQSClient({ useQueueUrlAsEndpoint: sqsEndpoint === undefined }),
     lambda: new LambdaClient({}),
   };
 }

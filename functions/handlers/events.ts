@@ -73,6 +73,8 @@ export const stageRunSchema = z.object({
   ]),
   /** The worker function's name or ARN (a tree worker invokes its children with it). */
   workerFunction: z.string().min(1),
+  /** A one-worker run writes its result itself: with k > 0, each category's k highest activations too. */
+  topScores: nonnegative,
 }).strict();
 export type StageRun = z.infer<typeof stageRunSchema>;
 
@@ -111,7 +113,7 @@ export const workerLayerSchema = z.object({
 }).strict();
 export type WorkerLayer = z.infer<typeof workerLayerSchema>;
 
-/** S3 requests of the stage's own objects (shard, inputs or handoff, outputs, status). */
+/** S3 requests of a handler's own objects (shard, inputs or handoff, outputs; not the status object it ends with: one PUT more). */
 export const storageCountersSchema = z.object({ puts: nonnegative, gets: nonnegative, putBytes: nonnegative, getBytes: nonnegative }).strict();
 export type StorageCounters = z.infer<typeof storageCountersSchema>;
 

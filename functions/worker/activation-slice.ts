@@ -165,3 +165,18 @@ export function mergeSlices(parts: readonly ActivationSlice[], rows: number, col
   }
   return level[0];
 }
+
+/**
+ * What a worker stages before a run's first layer from the inputs: its own rows (its maps[0]
+ * neurons, for itself) and, for every worker that reads some of them in layer 1, those rows.
+ * `layer1` is the worker's shard layer 1 (its send lists).
+ */
+export function stageInputSlices(
+  inputs: SparseRows,
+  own: { readonly worker: number; readonly inputNeuron: Uint32Array },
+  layer1: { readonly sendNeuron: Uint32Array; readonly sendStart: Uint32Array; readonly sendTarget: Uint32Array },
+): { target: number; slice: ActivationSlice }[] {
+  const mine = sliceOf(inputs, own.inputNeuron);
+  const index = sendIndex(inputs.columns, layer1.sendNeuron, layer1.sendStart, layer1.sendTarget);
+  return [{ target: own.worker, slice: mine }, ...splitForTargets(mine, index).map((slice, i) => ({ target: index.targets[i], slice }))];
+}

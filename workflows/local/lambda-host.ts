@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import { createInterface } from 'node:readline';
 import { AWS_LIMITS } from '../../planner/aws-limits.ts';
 import { StepinferError } from '../../model/errors.ts';
 import type { InvokeMessage, ResultMessage, WorkerSetup } from './lambda-host-worker.ts';
@@ -27,7 +28,12 @@ export interface HostedFunction {
   readonly memoryMB: number;
   /** After this, the host terminates the thread and the invocation fails as Lambda's would. */
   readonly timeoutSeconds: number;
+  /** The function's environment variables, over this process's (as Lambda's configuration sets them). */
+  readonly environment?: Readonly<Record<string, string>>;
 }
+
+/** Where the handlers' output lines go, as CloudWatch Logs takes a function's output. */
+export type LogSink = (functionName: string, stream: 'stdout' | 'stderr', line: string) => void;
 
 export type InvocationType = 'RequestResponse' | 'Event' | 'DryRun';
 
@@ -86,9 +92,13 @@ class FunctionPool {
   private readonly idle: Environment[] = [];
   private readonly all = new Set<Environment>();
   readonly definition: HostedFunction;
+  private readonly logSink: LogSink | undefined;
+  /** The host's endpoint, known once it listens: a function's AWS_ENDPOINT_URL_LAMBDA, so its Invoke calls come back here. */
+  endpoint = '';
 
-  constructor(definition: HostedFunction) {
+  constructor(definition: HostedFunction, logSink: LogSink | undefined) {
     this.definition = definition;
+    this.logSink = logSink;
   }
 
   get threads(): number {
@@ -128,10 +138,17 @@ class FunctionPool {
       // Off-heap memory (ArrayBuffer and Buffer contents) is not counted: V8 limits only its heap,
       // so a handler holding large typed arrays can exceed memoryMB here where Lambda would not let it.
       resourceLimits: { maxOldGenerationSizeMb: memoryMB },
-      // A handler's console output goes to this process's, as it would go to CloudWatch.
-      stdout: false,
-      stderr: false,
+      env: { ...process.env, AWS_ENDPOINT_URL_LAMBDA: this.endpoint, ...this.definition.environment },
+      // A handler's output goes to the log sink, or to this process's, as it would go to CloudWatch.
+      stdout: this.logSink !== undefined,
+      stderr: this.logSink !== undefined,
     });
+    const sink = this.logSink;
+    if (sink) {
+      for (const stream of ['stdout', 'stderr'] as const) {
+        createInterface({ input: worker[stream], crlfDelay: Infinity }).on('line', (line) => sink(name, stream, line));
+      }
+    }
     // Threads never keep the process alive; the server does until stop().
     worker.unref();
     const environment: Environment = { worker, pending: undefined, dead: false };
@@ -209,7 +226,13 @@ async function readBody(request: IncomingMessage, limitBytes: number): Promise<{
   return { body: Buffer.concat(chunks), bytes };
 }
 
-export async function startLambdaHost(options: { readonly functions: readonly HostedFunction[] }): Promise<LambdaHost> {
+export interface LambdaHostOptions {
+  readonly functions: readonly HostedFunction[];
+  /** Collects the handlers' output lines; default: they go to this process's stdout and stderr. */
+  readonly logSink?: LogSink;
+}
+
+export async function startLambdaHost(options: LambdaHostOptions): Promise<LambdaHost> {
   const pools = new Map<string, FunctionPool>();
   for (const [index, definition] of options.functions.entries()) {
     const field = (name: string) => ({ field: `functions[${index}].${name}` });
@@ -222,7 +245,7 @@ export async function startLambdaHost(options: { readonly functions: readonly Ho
     if (!(Number.isInteger(definition.memoryMB) && definition.memoryMB > 0)) {
       throw new StepinferError(`memoryMB ${definition.memoryMB} of ${definition.name} is not a positive whole number of MB`, field('memoryMB'));
     }
-    pools.set(definition.name, new FunctionPool(definition));
+    pools.set(definition.name, new FunctionPool(definition, options.logSink));
   }
   const invocations: Invocation[] = [];
   const running = new Set<Promise<unknown>>();
@@ -307,6 +330,7 @@ export async function startLambdaHost(options: { readonly functions: readonly Ho
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  for (const pool of pools.values()) pool.endpoint = `http://127.0.0.1:${port}`;
 
   return {
     endpoint: `http://127.0.0.1:${port}`,

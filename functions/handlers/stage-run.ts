@@ -1,0 +1,64 @@
+// The StageRun of each stage of a plan (functions/handlers/events.ts): plan settings plus the
+// deployed addresses, what every worker, the coordinator and the generated workflow pass along.
+
+import type { Plan } from '../../planner/plan/schema.ts';
+import type { ChannelAddress, StageRun } from './events.ts';
+
+/** The deployed addresses a StageRun needs. */
+export interface StageAddresses {
+  readonly bucket: string;
+  readonly topicArns: readonly string[];
+  readonly queueUrls: readonly string[];
+  readonly exchangeBuckets: readonly string[];
+  /** Function id -> name or ARN. */
+  readonly functionNames: Readonly<Record<string, string>>;
+}
+
+export interface StageRunOptions {
+  readonly runId: string;
+  readonly attempt?: number;
+  readonly samples: number;
+  /** Longest wait for one layer's rows; default the stage Task's timeout, at most DEFAULT_RECEIVE_TIMEOUT_SECONDS. */
+  readonly receiveTimeoutSeconds?: number;
+  /** Launch override: 'flat' starts every worker from the coordinator even when the plan has a tree. */
+  readonly launch?: 'plan' | 'flat';
+  /** Each category's k highest activations in the result (0: none). */
+  readonly topScores?: number;
+}
+
+/**
+ * A layer's rows arrive within seconds when every peer is alive; waiting longer only delays the
+ * failure report of a run whose peer died (its status says so, or its launcher's deadline does).
+ */
+export const DEFAULT_RECEIVE_TIMEOUT_SECONDS = 60;
+
+export function channelAddress(plan: Plan, channel: Plan['workflow']['stages'][number]['channel'], a: StageAddresses): ChannelAddress {
+  if (channel === 'queue' && plan.channel.queue) return { kind: 'queue', settings: plan.channel.queue, topicArns: [...a.topicArns], queueUrls: [...a.queueUrls] };
+  if (channel === 'object' && plan.channel.object) return { kind: 'object', settings: plan.channel.object, buckets: [...a.exchangeBuckets] };
+  return { kind: 'none' };
+}
+
+export function stageRunsOf(plan: Plan, a: StageAddresses, o: StageRunOptions): StageRun[] {
+  return plan.workflow.stages.map((s) => ({
+    runId: o.runId,
+    attempt: o.attempt ?? 0,
+    planId: plan.planId,
+    bucket: a.bucket,
+    storage: plan.storage,
+    stage: s.index,
+    stages: plan.workflow.stages.length,
+    firstLayer: s.firstLayer,
+    lastLayer: s.lastLayer,
+    workers: plan.workers,
+    samples: o.samples,
+    wire: plan.wire,
+    kernel: plan.kernel,
+    channel: channelAddress(plan, s.channel, a),
+    receiveTimeoutSeconds: o.receiveTimeoutSeconds ?? Math.min(DEFAULT_RECEIVE_TIMEOUT_SECONDS, s.task.timeoutSeconds),
+    launch: s.launch.kind === 'tree' && o.launch !== 'flat'
+      ? { kind: 'tree', branchingFactor: s.launch.branchingFactor, levels: s.launch.levels }
+      : { kind: 'flat' },
+    workerFunction: a.functionNames[s.functionId] ?? s.functionId,
+    topScores: o.topScores ?? 0,
+  }));
+}

@@ -1,0 +1,116 @@
+// The local cloud of one plan: fauxqs (SNS, SQS and S3) in this process on a loopback port, the
+// plan's bucket, topics, queues and subscriptions created there by the same resource lists infra
+// deploys, and the plan's functions served by the local Lambda host (one worker thread per
+// execution environment, the plan's memory and timeout), their SDK clients pointed at both by the
+// standard endpoint variables. stop() leaves nothing running.
+
+import { fileURLToPath } from 'node:url';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import { StepinferError } from '../../model/errors.ts';
+import type { Plan, PlanFunction } from '../../planner/plan/schema.ts';
+import type { AwsClients } from '../../functions/handlers/clients.ts';
+import { createQueueResources, queueResourceList } from '../../functions/channels/queue-resources.ts';
+import { startLambdaHost, type LambdaHost, type LogSink } from './lambda-host.ts';
+
+/** The region and credentials the emulators accept (any value works; these say what they are). */
+const LOCAL_REGION = 'us-east-1';
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+/** The handler module of each function role (one-worker plans run role "stage" on the worker handler). */
+const HANDLER_MODULES: Record<PlanFunction['role'], string> = {
+  worker: fileURLToPath(new URL('../../functions/handlers/worker.ts', import.meta.url)),
+  stage: fileURLToPath(new URL('../../functions/handlers/worker.ts', import.meta.url)),
+  coordinator: fileURLToPath(new URL('../../functions/handlers/coordinator.ts', import.meta.url)),
+  gather: fileURLToPath(new URL('../../functions/handlers/gather.ts', import.meta.url)),
+};
+
+/** What was created for the plan: the addresses the handlers' events carry. */
+export interface DeployedResources {
+  readonly bucket: string;
+  /** Index k: data topic k's ARN (queue channel). */
+  readonly topicArns: readonly string[];
+  /** Index w: worker w's queue URL (queue channel). */
+  readonly queueUrls: readonly string[];
+  /** Index k: exchange bucket k (object channel). */
+  readonly exchangeBuckets: readonly string[];
+  /** Function id (plan.functions) -> function name. */
+  readonly functionNames: Readonly<Record<string, string>>;
+}
+
+export interface LocalCloud {
+  readonly plan: Plan;
+  /** Clients of this process, pointed at the emulators and the host. */
+  readonly clients: AwsClients;
+  readonly resources: DeployedResources;
+  readonly host: LambdaHost;
+  readonly fauxqs: FauxqsServer;
+  stop(): Promise<void>;
+}
+
+export interface LocalCloudOptions {
+  /** The handlers' log lines (JSON, one per line); default: this process's output. */
+  readonly logSink?: LogSink;
+  /** POWERTOOLS_LOG_LEVEL of the handlers (default INFO). */
+  readonly logLevel?: string;
+}
+
+function clientsFor(fauxqsEndpoint: string, lambdaEndpoint: string): AwsClients {
+  const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  return {
+    s3: new S3Client({ ...common, endpoint: fauxqsEndpoint, forcePathStyle: true }),
+    sns: new SNSClient({ ...common, endpoint: fauxqsEndpoint }),
+    sqs: new SQSClient({ ...common, endpoint: fauxqsEndpoint }),
+    lambda: new LambdaClient({ ...common, endpoint: lambdaEndpoint }),
+  };
+}
+
+/** Creates the plan's buckets (CreateBucket is idempotent for its owner). */
+async function createBuckets(plan: Plan, s3: S3Client): Promise<void> {
+  for (const name of [plan.names.bucket, ...plan.names.exchangeBuckets]) await s3.send(new CreateBucketCommand({ Bucket: name }));
+}
+
+export async function startLocalCloud(plan: Plan, options: LocalCloudOptions = {}): Promise<LocalCloud> {
+  const fauxqs = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false });
+  let host: LambdaHost | undefined;
+  let clients: AwsClients | undefined;
+  const stop = async () => {
+    if (clients) for (const c of Object.values(clients)) c.destroy();
+    await host?.stop();
+    await fauxqs.stop();
+  };
+  try {
+    const environment = {
+      AWS_ENDPOINT_URL: fauxqs.address,
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'INFO',
+    };
+    host = await startLambdaHost({
+      functions: plan.functions.map((f) => {
+        const name = plan.names.functions[f.id];
+        if (!name) throw new StepinferError(`the plan names no function for ${f.id}`, { field: 'names.functions' });
+        return { name, handlerModule: HANDLER_MODULES[f.role], memoryMB: f.memoryMB, timeoutSeconds: f.timeoutSeconds, environment };
+      }),
+      logSink: options.logSink,
+    });
+    clients = clientsFor(fauxqs.address, host.endpoint);
+    await createBuckets(plan, clients.s3);
+    const queues = plan.channel.queue ? await createQueueResources(queueResourceList(plan), clients.sns, clients.sqs) : null;
+    const resources: DeployedResources = {
+      bucket: plan.names.bucket,
+      topicArns: queues?.topicArns ?? [],
+      queueUrls: queues?.queueUrls ?? [],
+      exchangeBuckets: plan.names.exchangeBuckets,
+      functionNames: plan.names.functions,
+    };
+    return { plan, clients, resources, host, fauxqs, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
