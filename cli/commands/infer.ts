@@ -10,10 +10,11 @@ import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kern
 import { GATHER_ENGINES, type GatherEngineName } from '../../functions/kernels/gather.ts';
 import { checkOutputPath, writeOutputFile } from '../files.ts';
 import { progressBar, report } from '../output.ts';
-import { choiceOption, fractionOption, integerOption, seedOption, shapeOption } from '../options.ts';
+import { choiceOption, fractionOption, integerOption, numberOption, seedOption, shapeOption } from '../options.ts';
 import { compareWithTruth, resolveWorkload, type WorkloadOptions } from '../workload.ts';
+import { inferDistributed, type DistributedInferOptions } from './infer-distributed.ts';
 
-interface InferOptions extends WorkloadOptions {
+interface InferOptions extends WorkloadOptions, DistributedInferOptions {
   readonly serial?: boolean;
   readonly backend?: KernelBackend;
   readonly gatherDensity?: number;
@@ -30,6 +31,13 @@ export function registerInferCommand(program: Command): void {
     .description('Run inference and report the categories (inputs whose final activation row has a nonzero). '
       + 'Without --model or --generate it runs the real GraphChallenge benchmark when its data is reachable, otherwise a generated network of the same shape.')
     .option('--serial', 'run every layer in this process (the reference every distributed run must match)')
+    .option('--workers <P>', 'run distributed over P Lambda workers on this machine (fauxqs for SNS, SQS and S3; a local Lambda host)', integerOption(1, 65535))
+    .option('--plan <file>', 'run distributed as this plan.json says (instead of --workers)')
+    .option('--channel <kind>', 'with --workers: how workers exchange rows between layers, queue (SNS -> SQS) or object (S3) (default queue)', choiceOption(['queue', 'object'] as const))
+    .option('--launch <kind>', "with --workers: how workers start, flat (one Invoke each) or tree (FSD-Inference's launch tree) (default flat)", choiceOption(['flat', 'tree'] as const))
+    .option('--groups <G>', 'with --workers: cut the layers into G groups, S3 between them (default 1)', integerOption(1))
+    .option('--receive-timeout <seconds>', "distributed: how long a worker waits for a layer's rows before the run fails naming what is missing", numberOption({ min: 0, aboveMin: true }))
+    .option('--prices <file>', 'distributed: price file for the measured cost (default planner/prices/aws-us-east-1.json)')
     .option('--model <path>', 'a .sdnn model or a neuron<N>/ directory of GraphChallenge layer TSVs')
     .option('--generate <NxL>', 'a generated RadiX-Net network instead, e.g. 4096x120 (its inputs: --samples or --inputs)', shapeOption)
     .option('--inputs <tsv>', 'input activations, sample<TAB>neuron<TAB>value, 1-based')
@@ -45,9 +53,23 @@ export function registerInferCommand(program: Command): void {
     .option('--force', 'replace an existing --activations file')
     .option('--json', 'print the result as JSON')
     .option('--progress', 'show a progress bar over layers even when stderr is not a terminal')
-    .action((o: InferOptions) => {
-      if (!o.serial) {
-        throw new UsageError('infer needs --serial: only serial inference exists so far (distributed runs come with the workflow runtime)');
+    .action(async (o: InferOptions) => {
+      const distributed = o.workers !== undefined || o.plan !== undefined;
+      if (o.serial === distributed) throw new UsageError('give --serial (one process) or --workers P / --plan plan.json (distributed), exactly one', { field: 'serial' });
+      if (!distributed) {
+        for (const [flag, given] of [['--channel', o.channel], ['--launch', o.launch], ['--groups', o.groups], ['--receive-timeout', o.receiveTimeout], ['--prices', o.prices]] as const) {
+          if (given !== undefined) throw new UsageError(`${flag} applies to distributed runs (--workers or --plan)`, { field: flag.slice(2) });
+        }
+      } else if (o.backend !== undefined || o.gatherDensity !== undefined || o.gatherEngine !== undefined) {
+        throw new UsageError('--backend, --gather-density and --gather-engine apply to --serial; a distributed run uses the plan\'s kernel', { field: 'backend' });
+      }
+      if (distributed) {
+        if (o.force && !o.activations) throw new UsageError('--force replaces an existing --activations file; no --activations was given', { field: 'force' });
+        if (o.activations) checkOutputPath(o.activations, { overwrite: o.force, option: '--activations' });
+        const workload = resolveWorkload(o, { defaultModel: 'benchmark', inputs: 'required' });
+        if (!o.json) process.stderr.write(`${workload.description}\n`);
+        await inferDistributed(workload, o);
+        return;
       }
       const backend = o.backend ?? 'typescript';
       if (backend !== 'typescript') {

@@ -13,7 +13,7 @@ import { UsageError } from '../../model/errors.ts';
 import { networkNonzeros } from '../../model/network.ts';
 import { AWS_LIMITS } from '../../planner/aws-limits.ts';
 import { PARTITION_SCHEMES, type PartitionScheme } from '../../planner/partition/index.ts';
-import { defaultPrices } from '../../planner/cost/prices.ts';
+import { defaultPrices, type PriceTable } from '../../planner/cost/prices.ts';
 import {
   assumedWorkload, defaultCalibrationProfile, defaultWireFormat, describeWireFormat,
   type CalibrationProfile, type WorkloadProfile,
@@ -34,7 +34,7 @@ import {
   type Shape as ShapeNxL,
 } from '../options.ts';
 import { progressBar, report, table } from '../output.ts';
-import { resolveWorkload } from '../workload.ts';
+import { resolveWorkload, type Workload } from '../workload.ts';
 import { DEFAULT_CALIBRATION_PATH } from './calibrate.ts';
 import packageJson from '../../package.json' with { type: 'json' };
 
@@ -80,7 +80,7 @@ function refuseContradictions(o: PlanOptions): void {
   for (const [contradicts, message] of pairs) if (contradicts) throw new UsageError(message, { field: 'options' });
 }
 
-function loadCalibration(file: string | undefined): { profile: CalibrationProfile; path: string | null } {
+export function loadCalibration(file: string | undefined): { profile: CalibrationProfile; path: string | null } {
   if (file) return { profile: readCalibrationProfile(resolve(file)), path: file };
   const local = resolve(DEFAULT_CALIBRATION_PATH);
   if (existsSync(local)) return { profile: readCalibrationProfile(local), path: DEFAULT_CALIBRATION_PATH };
@@ -144,6 +144,70 @@ function describe(plan: Plan, report: PlanReport, search: PlanSearchResult, wl: 
   return lines.join('\n');
 }
 
+/** What makePlan needs besides the workload: the search restrictions of `plan`'s options. */
+export interface MakePlanOptions {
+  readonly seed?: number;
+  readonly sampleRows?: number;
+  readonly assumeDensity?: number;
+  readonly slo?: number;
+  readonly objective: 'cost' | 'latency';
+  readonly maxWorkers?: number;
+  readonly workers?: number[];
+  readonly partition?: PartitionScheme;
+  readonly memory?: number;
+  readonly channel?: ChannelChoice[];
+  readonly shape?: Shape[];
+  readonly groups?: number;
+  readonly launch?: LaunchKind[];
+  readonly workflow?: ('standard' | 'express')[];
+  readonly prices: PriceTable;
+  readonly calibration: { readonly profile: CalibrationProfile; readonly path: string | null };
+  readonly stackPrefix?: string;
+  readonly progress?: boolean;
+  readonly json?: boolean;
+}
+
+/** Profiles the workload (or assumes its density), searches, and builds the plan and its report: `plan`'s work, also what `infer --workers` plans with. */
+export async function makePlan(w: Workload, o: MakePlanOptions) {
+  const { network, inputs, model, inputsReference: inputsRef } = w;
+  if (o.workers) checkWorkerCounts(o.workers, network.neurons);
+  const seed = o.seed ?? 1;
+  const scheme: PartitionScheme = o.partition ?? (networkNonzeros(network) <= HYPERGRAPH_DEFAULT_MAX_NONZEROS ? 'hypergraph' : 'cyclic');
+  const bar = progressBar('plan', o);
+  const workload = o.assumeDensity !== undefined
+    ? assumedWorkload(network, inputs.rows, o.assumeDensity, DEFAULT_GATHER_ABOVE_DENSITY)
+    : profileWorkload(network, inputs, { sampleRows: o.sampleRows, seed, onLayer: (l, of) => bar.tick(l, of, 'serial run for activation density') });
+  let search: PlanSearchResult;
+  try {
+    search = await searchPlans(network, workload, {
+      objective: o.objective,
+      sloSeconds: o.slo,
+      maxWorkers: o.maxWorkers,
+      workerCounts: o.workers,
+      scheme,
+      seed,
+      memoryMB: o.memory,
+      channels: o.channel,
+      shapes: o.shape,
+      groups: o.groups,
+      launches: o.launch,
+      workflowTypes: o.workflow?.map((x) => x.toUpperCase() as WorkflowType),
+      prices: o.prices,
+      calibration: o.calibration.profile,
+      wireFormat: defaultWireFormat(),
+      onProgress: (step, done, total) => bar.tick(done, total, step),
+    });
+  } finally {
+    bar.stop();
+  }
+  const { plan, report } = buildPlan({
+    network, model, inputs: inputsRef, search, objective: o.objective, sloSeconds: o.slo,
+    scheme, seed, calibration: o.calibration.profile, calibrationPath: o.calibration.path, version: packageJson.version,
+    kernel: { gatherAboveDensity: DEFAULT_GATHER_ABOVE_DENSITY, gatherEngine: 'wasm-simd' }, stackPrefix: o.stackPrefix,
+  });
+  return { plan, report, search, workload, scheme };
+}
+
 export function registerPlanCommand(program: Command): void {
   const memory = `${AWS_LIMITS.lambdaMinMemoryMB.value}-${AWS_LIMITS.lambdaMaxMemoryMB.value}`;
   program
@@ -201,45 +265,11 @@ Examples:
       const prices = o.prices ? readPriceFile(resolve(o.prices)) : defaultPrices();
       const calibration = loadCalibration(o.calibration);
 
-      const { network, inputs, model, inputsReference: inputsRef } = resolveWorkload(
+      const workloadSpec = resolveWorkload(
         { model: o.model, generate: o.generate, layers: o.layers, seed: o.seed, inputs: o.inputs, samples: o.samples, inputDensity: o.inputDensity },
         { defaultModel: 'none', inputs: 'required', seedUsedElsewhere: true },
       );
-      if (o.workers) checkWorkerCounts(o.workers, network.neurons);
-      const seed = o.seed ?? 1;
-      const scheme: PartitionScheme = o.partition ?? (networkNonzeros(network) <= HYPERGRAPH_DEFAULT_MAX_NONZEROS ? 'hypergraph' : 'cyclic');
-      const bar = progressBar('plan', o);
-      const workload = o.assumeDensity !== undefined
-        ? assumedWorkload(network, inputs.rows, o.assumeDensity, DEFAULT_GATHER_ABOVE_DENSITY)
-        : profileWorkload(network, inputs, { sampleRows: o.sampleRows, seed, onLayer: (l, of) => bar.tick(l, of, 'serial run for activation density') });
-      let search: PlanSearchResult;
-      try {
-        search = await searchPlans(network, workload, {
-          objective: o.objective,
-          sloSeconds: o.slo,
-          maxWorkers: o.maxWorkers,
-          workerCounts: o.workers,
-          scheme,
-          seed,
-          memoryMB: o.memory,
-          channels: o.channel,
-          shapes: o.shape,
-          groups: o.groups,
-          launches: o.launch,
-          workflowTypes: o.workflow?.map((w) => w.toUpperCase() as WorkflowType),
-          prices,
-          calibration: calibration.profile,
-          wireFormat: defaultWireFormat(),
-          onProgress: (step, done, total) => bar.tick(done, total, step),
-        });
-      } finally {
-        bar.stop();
-      }
-      const { plan, report: planReport } = buildPlan({
-        network, model, inputs: inputsRef, search, objective: o.objective, sloSeconds: o.slo,
-        scheme, seed, calibration: calibration.profile, calibrationPath: calibration.path, version: packageJson.version,
-        kernel: { gatherAboveDensity: DEFAULT_GATHER_ABOVE_DENSITY, gatherEngine: 'wasm-simd' }, stackPrefix: o.stackPrefix,
-      });
+      const { plan, report: planReport, search, workload, scheme } = await makePlan(workloadSpec, { ...o, prices, calibration });
       // The report first: a plan on disk always has its report beside it.
       writeOutputFile(reportPath, serializePlanReport(planReport));
       writeOutputFile(planPath, serializePlan(plan));

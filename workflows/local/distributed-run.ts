@@ -12,10 +12,10 @@ import { buildShards, encodeShard } from '../../model/shard.ts';
 import { expandKey } from '../../planner/plan/names.ts';
 import { planNeuronMaps, type Plan } from '../../planner/plan/schema.ts';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
-import { runCoordinator } from '../../functions/handlers/coordinator.ts';
+import type { AwsClients } from '../../functions/handlers/clients.ts';
 import {
-  categoriesObjectSchema, gatherResultSchema, parseEvent,
-  type CoordinatorResult, type GatherEvent, type GatherResult,
+  categoriesObjectSchema, coordinatorResultSchema, gatherResultSchema, parseEvent,
+  type CoordinatorEvent, type CoordinatorResult, type GatherEvent, type GatherResult,
 } from '../../functions/handlers/events.ts';
 import { stageRunsOf, type StageRunOptions } from '../../functions/handlers/stage-run.ts';
 import { stageInputKey } from '../../functions/handlers/worker.ts';
@@ -45,7 +45,7 @@ export interface DistributedRunResult {
   readonly gather: GatherResult | null;
   /** Wall times, ms: setting up (emulators, resources, shards, inputs), the stages, gathering, cleaning up. */
   readonly phasesMs: { readonly setup: number; readonly stages: number[]; readonly gather: number; readonly cleanup: number; readonly total: number };
-  /** S3 requests of the client and launchers (staging, statuses, result, clean-up), beside what workers report. */
+  /** S3 requests of the client (staging inputs, reading the result, cleaning up), beside what workers report; shard uploads (once per plan) excluded. */
   readonly clientStorage: { readonly puts: number; readonly gets: number; readonly lists: number; readonly deletes: number };
   readonly lambdaInvocations: number;
 }
@@ -69,7 +69,9 @@ export async function runDistributedLocally(plan: Plan, network: SparseNetwork, 
 
     o.onPhase?.('uploading shards and inputs');
     const shards = buildShards(network, planNeuronMaps(plan), { planId: plan.planId, modelChecksum, workers: plan.workers });
-    await Promise.all(shards.map((shard, worker) => store.put(expandKey(plan.storage.shards.keyPattern, { worker }), encodeShard(shard))));
+    // Shards are deployed once per plan, not per run: uploaded apart from the run's own requests.
+    const shardStore = new ObjectStore(clients.s3, resources.bucket);
+    await Promise.all(shards.map((shard, worker) => shardStore.put(expandKey(plan.storage.shards.keyPattern, { worker }), encodeShard(shard))));
     const storage = { runId, storage: plan.storage };
     await Promise.all(shards.flatMap((shard) => stageInputSlices(inputs, shard, shard.layers[0])
       .map((x) => store.put(stageInputKey(storage, 0, x.target, shard.worker), encodeSlice(x.slice)))));
@@ -82,7 +84,8 @@ export async function runDistributedLocally(plan: Plan, network: SparseNetwork, 
       o.onPhase?.(`layers ${sr.firstLayer}-${sr.lastLayer} on ${sr.workers} worker${sr.workers > 1 ? 's' : ''}`);
       const start = Date.now();
       const task = plan.workflow.stages[i].task;
-      stages.push(await runCoordinator({ stageRun: sr, waitTimeoutSeconds: task.timeoutSeconds, pollSeconds: o.pollSeconds ?? 0.2 }, clients));
+      const event: CoordinatorEvent = { stageRun: sr, waitTimeoutSeconds: Math.ceil(task.timeoutSeconds * cloud.timeoutScale), pollSeconds: o.pollSeconds ?? 0.2 };
+      stages.push(parseEvent(coordinatorResultSchema, await invokeFunction(clients, cloud.coordinatorName, event, `run ${runId}: stage ${i} (layers ${sr.firstLayer}-${sr.lastLayer})`), 'coordinator result'));
       stageMs.push(Date.now() - start);
     }
 
@@ -95,10 +98,7 @@ export async function runDistributedLocally(plan: Plan, network: SparseNetwork, 
         samples: inputs.rows, neurons: plan.model.neurons, topScores: o.topScores ?? 0,
       };
       const name = resources.functionNames[plan.workflow.gather.functionId];
-      const out = await clients.lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: 'RequestResponse', Payload: Buffer.from(JSON.stringify(event)) }));
-      const payload = JSON.parse(Buffer.from(out.Payload ?? new Uint8Array()).toString('utf8') || 'null') as { errorType?: string; errorMessage?: string };
-      if (out.FunctionError) throw new RunFailedError(`run ${runId}: gather failed: ${payload.errorType}: ${payload.errorMessage}`);
-      gather = parseEvent(gatherResultSchema, payload, 'gather result');
+      gather = parseEvent(gatherResultSchema, await invokeFunction(clients, name, event, `run ${runId}: gather`), 'gather result');
     }
     const resultKey = expandKey(plan.storage.result, { execution: runId });
     const categoriesKey = expandKey(plan.storage.categories, { execution: runId });
@@ -121,6 +121,17 @@ export async function runDistributedLocally(plan: Plan, network: SparseNetwork, 
   } finally {
     await cloud.stop();
   }
+}
+
+/** A synchronous Invoke; a function error fails the run with the function's own error type and message. */
+async function invokeFunction(clients: AwsClients, name: string, event: unknown, what: string): Promise<unknown> {
+  const out = await clients.lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: 'RequestResponse', Payload: Buffer.from(JSON.stringify(event)) }));
+  const payload: unknown = JSON.parse(Buffer.from(out.Payload ?? new Uint8Array()).toString('utf8') || 'null');
+  if (out.FunctionError) {
+    const e = payload as { errorType?: string; errorMessage?: string };
+    throw new RunFailedError(`${what} failed: ${e.errorType}: ${e.errorMessage}`);
+  }
+  return payload;
 }
 
 /** Deletes a run's inputs, hand-offs, final rows and statuses (its result and categories stay). */

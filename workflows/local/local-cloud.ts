@@ -4,6 +4,7 @@
 // execution environment, the plan's memory and timeout), their SDK clients pointed at both by the
 // standard endpoint variables. stop() leaves nothing running.
 
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -48,14 +49,38 @@ export interface LocalCloud {
   readonly resources: DeployedResources;
   readonly host: LambdaHost;
   readonly fauxqs: FauxqsServer;
+  /** What the plan's timeouts were multiplied by. */
+  readonly timeoutScale: number;
+  /** The coordinator function's name. */
+  readonly coordinatorName: string;
   stop(): Promise<void>;
 }
 
 export interface LocalCloudOptions {
+  /**
+   * Multiplies every function and stage timeout of the plan. The plan's timeouts are for AWS,
+   * where each worker has its own vCPUs; here P workers share this machine's cores and the
+   * emulators, so a local run allows more (default localTimeoutScale(plan)). Timeouts stay enforced.
+   */
+  readonly timeoutScale?: number;
   /** The handlers' log lines (JSON, one per line); default: this process's output. */
   readonly logSink?: LogSink;
   /** POWERTOOLS_LOG_LEVEL of the handlers (default INFO). */
   readonly logLevel?: string;
+}
+
+/** The default timeout scale: 4 x the workers per core of this machine, at least 4. */
+export function localTimeoutScale(plan: Plan): number {
+  return 4 * Math.max(1, Math.ceil(plan.workers / availableParallelism()));
+}
+
+/** The function a local run's coordinator runs as: the plan's (tree launch), or one made for local runs. */
+export function coordinatorFunction(plan: Plan): { id: string; name: string; memoryMB: number; timeoutSeconds: number } {
+  const own = plan.functions.find((f) => f.role === 'coordinator');
+  if (own) return { id: own.id, name: plan.names.functions[own.id], memoryMB: own.memoryMB, timeoutSeconds: own.timeoutSeconds };
+  // Map-launched plans start workers from Step Functions; without it, a coordinator stands in.
+  const longest = Math.max(...plan.workflow.stages.map((st) => st.task.timeoutSeconds));
+  return { id: 'coordinator-local', name: `${plan.names.stack}-coordinator`, memoryMB: 256, timeoutSeconds: Math.min(900, longest + 30) };
 }
 
 function clientsFor(fauxqsEndpoint: string, lambdaEndpoint: string): AwsClients {
@@ -90,14 +115,18 @@ export async function startLocalCloud(plan: Plan, options: LocalCloudOptions = {
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'INFO',
     };
-    host = await startLambdaHost({
-      functions: plan.functions.map((f) => {
-        const name = plan.names.functions[f.id];
-        if (!name) throw new StepinferError(`the plan names no function for ${f.id}`, { field: 'names.functions' });
-        return { name, handlerModule: HANDLER_MODULES[f.role], memoryMB: f.memoryMB, timeoutSeconds: f.timeoutSeconds, environment };
-      }),
-      logSink: options.logSink,
+    const scale = options.timeoutScale ?? localTimeoutScale(plan);
+    const scaled = (seconds: number) => Math.ceil(seconds * scale);
+    const functions = plan.functions.map((f) => {
+      const name = plan.names.functions[f.id];
+      if (!name) throw new StepinferError(`the plan names no function for ${f.id}`, { field: 'names.functions' });
+      return { name, handlerModule: HANDLER_MODULES[f.role], memoryMB: f.memoryMB, timeoutSeconds: scaled(f.timeoutSeconds), environment };
     });
+    const coordinator = coordinatorFunction(plan);
+    if (!plan.functions.some((f) => f.id === coordinator.id)) {
+      functions.push({ name: coordinator.name, handlerModule: HANDLER_MODULES.coordinator, memoryMB: coordinator.memoryMB, timeoutSeconds: scaled(coordinator.timeoutSeconds), environment });
+    }
+    host = await startLambdaHost({ functions, logSink: options.logSink });
     clients = clientsFor(fauxqs.address, host.endpoint);
     await createBuckets(plan, clients.s3);
     const queues = plan.channel.queue ? await createQueueResources(queueResourceList(plan), clients.sns, clients.sqs) : null;
@@ -108,7 +137,7 @@ export async function startLocalCloud(plan: Plan, options: LocalCloudOptions = {
       exchangeBuckets: plan.names.exchangeBuckets,
       functionNames: plan.names.functions,
     };
-    return { plan, clients, resources, host, fauxqs, stop };
+    return { plan, clients, resources, host, fauxqs, stop, timeoutScale: scale, coordinatorName: coordinator.name };
   } catch (error) {
     await stop();
     throw error;
