@@ -106,8 +106,8 @@ export const workerLayerSchema = z.object({
   computeMs: z.number().nonnegative(),
   /** Waiting for remote rows after the local work was done (receive time not hidden by overlap). */
   waitMs: z.number().nonnegative(),
-  /** Where the layer's input came from: the stage's channel, or S3 objects at a stage's start. */
-  via: z.enum(['channel', 'objects']),
+  /** Where the layer's remote rows came from: the stage's channel, S3 objects at a stage's start, or nowhere (one worker). */
+  via: z.enum(['channel', 'objects', 'local']),
   counters: channelCountersSchema,
   multiplyAdds: nonnegative,
 }).strict();

@@ -1,6 +1,8 @@
 // The StageRun of each stage of a plan (functions/handlers/events.ts): plan settings plus the
 // deployed addresses, what every worker, the coordinator and the generated workflow pass along.
 
+import { UsageError } from '../../model/errors.ts';
+import { launchTreeSize, type LaunchTreeShape } from '../../planner/launch-tree.ts';
 import type { Plan } from '../../planner/plan/schema.ts';
 import type { ChannelAddress, StageRun } from './events.ts';
 
@@ -20,8 +22,11 @@ export interface StageRunOptions {
   readonly samples: number;
   /** Longest wait for one layer's rows; default the stage Task's timeout, at most DEFAULT_RECEIVE_TIMEOUT_SECONDS. */
   readonly receiveTimeoutSeconds?: number;
-  /** Launch override: 'flat' starts every worker from the coordinator even when the plan has a tree. */
-  readonly launch?: 'plan' | 'flat';
+  /**
+   * Launch override: 'flat' starts every worker from the coordinator even when the plan has a
+   * tree; a tree shape (its size must be the plan's workers) replaces the plan's launch.
+   */
+  readonly launch?: 'plan' | 'flat' | LaunchTreeShape;
   /** Each category's k highest activations in the result (0: none). */
   readonly topScores?: number;
 }
@@ -36,6 +41,16 @@ export function channelAddress(plan: Plan, channel: Plan['workflow']['stages'][n
   if (channel === 'queue' && plan.channel.queue) return { kind: 'queue', settings: plan.channel.queue, topicArns: [...a.topicArns], queueUrls: [...a.queueUrls] };
   if (channel === 'object' && plan.channel.object) return { kind: 'object', settings: plan.channel.object, buckets: [...a.exchangeBuckets] };
   return { kind: 'none' };
+}
+
+function launchOf(plan: Plan, stage: Plan['workflow']['stages'][number], override: StageRunOptions['launch']): StageRun['launch'] {
+  if (typeof override === 'object') {
+    const size = launchTreeSize(override);
+    if (size !== plan.workers) throw new UsageError(`a launch tree of branching ${override.branchingFactor} and ${override.levels} levels starts ${size} workers, the plan has ${plan.workers}`, { field: 'launch' });
+    return { kind: 'tree', branchingFactor: override.branchingFactor, levels: override.levels };
+  }
+  const l = stage.launch;
+  return l.kind === 'tree' && override !== 'flat' ? { kind: 'tree', branchingFactor: l.branchingFactor, levels: l.levels } : { kind: 'flat' };
 }
 
 export function stageRunsOf(plan: Plan, a: StageAddresses, o: StageRunOptions): StageRun[] {
@@ -55,9 +70,7 @@ export function stageRunsOf(plan: Plan, a: StageAddresses, o: StageRunOptions): 
     kernel: plan.kernel,
     channel: channelAddress(plan, s.channel, a),
     receiveTimeoutSeconds: o.receiveTimeoutSeconds ?? Math.min(DEFAULT_RECEIVE_TIMEOUT_SECONDS, s.task.timeoutSeconds),
-    launch: s.launch.kind === 'tree' && o.launch !== 'flat'
-      ? { kind: 'tree', branchingFactor: s.launch.branchingFactor, levels: s.launch.levels }
-      : { kind: 'flat' },
+    launch: launchOf(plan, s, o.launch),
     workerFunction: a.functionNames[s.functionId] ?? s.functionId,
     topScores: o.topScores ?? 0,
   }));

@@ -51,12 +51,18 @@ export async function runStage(o: RunStageOptions): Promise<StageOutcome> {
   record({ layer: o.firstLayer, startMs: start, endMs: now(), sendMs: 0, computeMs: now() - start, waitMs: 0, via: 'objects', counters: zeroCounters(), multiplyAdds: before() - macs });
 
   for (let l = o.firstLayer + 1; l <= o.lastLayer; l++) {
-    const channel = o.channel;
-    if (!channel) throw new StepinferError(`layers ${o.firstLayer}-${o.lastLayer} run on several workers without a channel`, { worker: w.shard.worker, layer: l });
     start = now();
     macs = before();
+    const peers = w.peers(l), sources = w.sources(l);
+    const channel = o.channel;
+    if (!channel) {
+      if (peers.length > 0 || sources.length > 0) throw new StepinferError(`layers ${o.firstLayer}-${o.lastLayer} exchange rows but the stage has no channel`, { worker: w.shard.worker, layer: l });
+      // Nothing to exchange (one worker): the whole layer from its own rows.
+      own = w.computeLayer(l, own, []);
+      record({ layer: l, startMs: start, endMs: now(), sendMs: 0, computeMs: now() - start, waitMs: 0, via: 'local', counters: zeroCounters(), multiplyAdds: before() - macs });
+      continue;
+    }
     const groups = w.sendGroups(l, own, o.sendMode);
-    const peers = w.peers(l);
     // Packing runs before send's first await; the publishes then proceed while the kernel works.
     // A worker nobody reads from in this layer sends nothing.
     const sending = peers.length === 0 ? Promise.resolve(zeroCounters()) : channel.send(l, groups, peers);
@@ -70,7 +76,7 @@ export async function runStage(o: RunStageOptions): Promise<StageOutcome> {
     const sent = await sending;
     const sendMs = splitMs + (now() - sendWaitStart);
     const waitStart = now();
-    const received = await channel.receive(l, w.sources(l), o.receiveDeadline());
+    const received = await channel.receive(l, sources, o.receiveDeadline());
     const waitMs = now() - waitStart;
     const remoteStart = now();
     own = w.computeRemote(l, own, w.receivedRows(l, received.rows, own.rows.rows), local);

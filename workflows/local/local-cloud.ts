@@ -12,6 +12,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { StepinferError } from '../../model/errors.ts';
+import { AWS_LIMITS } from '../../planner/aws-limits.ts';
 import type { Plan, PlanFunction } from '../../planner/plan/schema.ts';
 import type { AwsClients } from '../../functions/handlers/clients.ts';
 import { createQueueResources, queueResourceList } from '../../functions/channels/queue-resources.ts';
@@ -116,7 +117,8 @@ export async function startLocalCloud(plan: Plan, options: LocalCloudOptions = {
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'INFO',
     };
     const scale = options.timeoutScale ?? localTimeoutScale(plan);
-    const scaled = (seconds: number) => Math.ceil(seconds * scale);
+    // Still at most Lambda's 15 minutes: the host enforces what Lambda does.
+    const scaled = (seconds: number) => Math.min(AWS_LIMITS.lambdaMaxTimeoutSeconds.value, Math.ceil(seconds * scale));
     const functions = plan.functions.map((f) => {
       const name = plan.names.functions[f.id];
       if (!name) throw new StepinferError(`the plan names no function for ${f.id}`, { field: 'names.functions' });
