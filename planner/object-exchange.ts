@@ -35,6 +35,14 @@ export interface ExchangePolling {
   readonly maxPollSeconds: number;
 }
 
+/**
+ * The <run> of the key pattern: a run (its Step Functions execution name) AND its attempt, so a
+ * retried group writes and reads under a new prefix and never reads a failed attempt's objects.
+ */
+export function exchangeRunKey(execution: string, attempt: number): string {
+  return `${execution}/attempt-${attempt}`;
+}
+
 /** The object of `source`'s rows for `layer` in the run attempt `runKey`. */
 export function exchangeObjectKey(runKey: string, layer: number, source: number): string {
   return `${exchangeLayerPrefix(runKey, layer)}${source}`;

@@ -21,7 +21,7 @@ import { prepareLayer, SparseLayerKernel } from '../../functions/kernels/layer-k
 import { copyRows } from '../../functions/serial/serial-inference.ts';
 import { partitionNetwork, type LayerPartition } from '../../planner/partition/index.ts';
 import { planNames } from '../../planner/plan/names.ts';
-import { EXCHANGE_FIRST_RANGE_BYTES, EXCHANGE_OBJECT_KEY_PATTERN, exchangeObjectKey } from '../../planner/object-exchange.ts';
+import { EXCHANGE_FIRST_RANGE_BYTES, EXCHANGE_OBJECT_KEY_PATTERN, exchangeBucketIndex, exchangeObjectKey, exchangeRunKey } from '../../planner/object-exchange.ts';
 import { defaultGraphChallengeDir, graphChallengePaths, readGraphChallengeNetwork, readInputTsv } from '../../model/graphchallenge.ts';
 import { requireData } from '../helpers/shared-data.ts';
 
@@ -432,6 +432,12 @@ describe('object channel over fauxqs S3', () => {
     expect((await fauxqs.s3.send(new ListObjectsV2Command({ Bucket: BUCKETS[1], Prefix: `${other}/` }))).KeyCount).toBe(1);
     expect(await removeRunObjects(fauxqs.s3, BUCKETS, runKey)).toEqual({ ...zeroCounters(), lists: 2 });
   }, 30_000);
+
+  it('keys a run attempt\'s objects <execution>/attempt-<n>/<layer>/<source>, layer l in bucket l mod buckets', () => {
+    expect(exchangeObjectKey(exchangeRunKey('exec-42', 2), 17, 5)).toBe('exec-42/attempt-2/17/5');
+    expect([1, 2, 3, 10].map((l) => exchangeBucketIndex(l, 2))).toEqual([1, 0, 1, 0]);
+    expect(() => channels(exchangeRunKey('exec-42', 2), 2, 4)).not.toThrow();
+  });
 
   it('refuses a run key that is not a clean key prefix, and a bucket list that is not the plan\'s', () => {
     expect(() => channels('exec/', 2, 4)).toThrow(/^worker 0: run key "exec\/" is not a key prefix/);
