@@ -21,6 +21,7 @@ const SNS_PRICING = 'https://aws.amazon.com/sns/pricing/';
 const SQS_PRICING = 'https://aws.amazon.com/sqs/pricing/';
 const SNS_FILTER = 'https://docs.aws.amazon.com/sns/latest/dg/subscription-filter-policy-constraints.html';
 const S3_LIST = 'https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html';
+const S3_DELETE_OBJECTS = 'https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html';
 
 export const AWS_LIMITS = {
   lambdaMinMemoryMB: limit(128, 'MB', LAMBDA_QUOTAS),
@@ -42,6 +43,7 @@ export const AWS_LIMITS = {
   snsBillingChunkBytes: limit(64 * 1024, 'bytes: each started chunk of a publish is billed as one request', SNS_PRICING),
   sqsBillingChunkBytes: limit(64 * 1024, 'bytes: each started chunk of a request is billed as one request', SQS_PRICING),
   s3ListMaxKeys: limit(1000, 'keys returned by one ListObjectsV2 call (MaxKeys; more need further calls)', S3_LIST),
+  s3DeleteObjectsMaxKeys: limit(1000, 'keys one DeleteObjects request may name', S3_DELETE_OBJECTS),
   snsFilterPolicyMaxWildcards: limit(3, 'wildcards in one filter-policy pattern (DESIGN.md, measured against fauxqs; AWS documents the same bound)', SNS_FILTER),
 } as const satisfies Record<string, AwsLimit>;
 

@@ -157,8 +157,8 @@ export function varintBytes(value: number): number {
   return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5;
 }
 
-/** A growable output buffer. */
-class ByteWriter {
+/** A growable output buffer (also the object channel's directory, exchange-object.ts). */
+export class ByteWriter {
   bytes: Uint8Array;
   length = 0;
   constructor(capacity = 256) {
@@ -208,7 +208,7 @@ class ByteWriter {
 }
 
 /** Reads with bounds checks; every failure names what was being read and where. */
-class ByteReader {
+export class ByteReader {
   readonly bytes: Uint8Array;
   at = 0;
   /** What is being read (a row), prefixed to problems; set by the caller as it goes. */

@@ -21,12 +21,19 @@
 //           polling 10 per receive, and each later source's messages in their own receive (at most
 //           one per receive round trip over the arrival window); a long poll that waits its whole
 //           wait time without an arrival returns empty; one DeleteMessageBatch per non-empty receive.
-//   object: FSD's keys <layer>/<target>/<target>_<source>: one PUT per other worker (an empty
-//           marker when nothing is sent), readiness by LIST every s3ListIntervalSeconds until all
-//           P - 1 keys are there (pages of 1,000 keys), one GET per other worker.
+//   object: this project's layout (planner/object-exchange.ts): one PUT per source with targets,
+//           one ranged GET per (target, source) pair, one more where the source's object is
+//           larger than the first range, a GET answered NoSuchKey per source not there yet, and
+//           after such a miss readiness LISTs of the layer's prefix with a growing backoff until
+//           the slowest source is there.
+//   object, layout 'fsd-per-pair' (FSD-Inference's published run only): keys
+//           <layer>/<target>/<target>_<source>: one PUT per other worker (an empty marker when
+//           nothing is sent), readiness by LIST every s3ListIntervalSeconds until all P - 1 keys
+//           are there (pages of 1,000 keys), one GET per other worker.
 // Peers' rows arrive spread over exchangeArrivalSpreadSeconds; with S peers taken as uniform over
 // that window and the receiver's own start among them, a worker waits on average
-// window x S / (2 (S + 2)) for its slowest peer, and S / 2 of them arrive after it starts polling.
+// window x S / (2 (S + 2)) for its slowest peer, and S / 2 of them arrive after it starts polling
+// (S x (window - g)^2 / (2 window^2) of them more than a GET round trip g after).
 
 import type { LambdaArchitecture, UsageCounters } from '../cost/counters.ts';
 import { addCounters, zeroCounters } from '../cost/counters.ts';
@@ -42,6 +49,7 @@ import type { WorkloadProfile } from '../latency/workload.ts';
 import type { PartitionStats } from './partition-stats.ts';
 import { AWS_LIMITS, isLambdaMemoryMB, LAMBDA_MEMORY_RANGE_TEXT } from '../aws-limits.ts';
 import { launchTreeLabel, launchTreeSize } from '../launch-tree.ts';
+import { EXCHANGE_FIRST_RANGE_BYTES, EXCHANGE_POLL_SECONDS, listRoundsToCover } from '../object-exchange.ts';
 import { UsageError } from '../../model/errors.ts';
 
 /** Memory sizes searched: Lambda's whole range (AWS_LIMITS), with the points where the vCPU share is whole (1,769 MB each). */
@@ -58,6 +66,13 @@ export const ACTIVATION_BYTES_PER_NONZERO = 8;
 
 export type ChannelKind = 'queue' | 'object';
 
+/**
+ * How the object channel lays out its objects: 'per-source' is what functions/channels/
+ * object-channel.ts does; 'fsd-per-pair' is FSD-Inference's layout, priced only to compare with
+ * its published run (planner/optimize/published.ts), on which constants were fitted.
+ */
+export type ObjectLayout = 'per-source' | 'fsd-per-pair';
+
 export type LaunchSpec =
   | { readonly kind: 'task' }
   | { readonly kind: 'map' }
@@ -71,6 +86,8 @@ export interface PlanConfig {
   readonly channel: ChannelKind | 'none';
   readonly launch: LaunchSpec;
   readonly workflowType: WorkflowType;
+  /** Object channel layout. Default 'per-source'. */
+  readonly objectLayout?: ObjectLayout;
 }
 
 export interface StageSpec {
@@ -263,6 +280,38 @@ interface QueueWorkerTraffic {
   readonly sources: number;
 }
 
+/** One worker's side of a per-source object exchange (expected values). */
+interface ObjectWorkerTraffic {
+  readonly puts: number;
+  /** Bytes of its object (what it serializes and PUTs). */
+  readonly objectBytes: number;
+  /** GETs: one per source, plus NoSuchKey answers and second ranged GETs. */
+  readonly gets: number;
+  /** Of those, the second ranged GETs (objects larger than the first range). */
+  readonly rangedExtraGets: number;
+  readonly lists: number;
+  /** Bytes its GETs bring (whole objects up to the first range, then its own messages). */
+  readonly readBytes: number;
+  /** Bytes of the messages for it (what it decodes). */
+  readonly wireBytesIn: number;
+  readonly sources: number;
+}
+
+/**
+ * Probability that a source's object is not there at a receiver's first GET: arrivals and the
+ * receiver's start uniform over `windowSeconds`, the source later by more than a GET round trip.
+ */
+export function lateSourceProbability(windowSeconds: number, getSeconds: number): number {
+  return windowSeconds > getSeconds ? (windowSeconds - getSeconds) ** 2 / (2 * windowSeconds ** 2) : 0;
+}
+
+/** Probability that at least one of `sources` sources is late in that sense (integrated over the receiver's start). */
+export function anySourceLateProbability(sources: number, windowSeconds: number, getSeconds: number): number {
+  if (sources <= 0 || windowSeconds <= getSeconds) return 0;
+  const r = getSeconds / windowSeconds;
+  return 1 - ((1 - r ** (sources + 1)) / (sources + 1) + r);
+}
+
 interface MemoryTables {
   /** Prefix sums over layers 1..L (index l = sum of layers 1..l). */
   readonly compute: Float64Array;
@@ -288,6 +337,7 @@ export class ConfigModel {
   private readonly shardPrefix: Float64Array;
   private readonly byMemory = new Map<number, MemoryTables>();
   private readonly queueTraffic: (readonly QueueWorkerTraffic[] | undefined)[] = [];
+  private readonly objectTraffic: (readonly ObjectWorkerTraffic[] | undefined)[] = [];
   private readonly stageCache = new Map<string, StageEstimate>();
 
   constructor(ctx: EstimateContext, stats: PartitionStats, config: PlanConfig) {
@@ -390,6 +440,50 @@ export class ConfigModel {
     return pages * (1 + (cycle > 0 ? wait / cycle : 0));
   }
 
+  /**
+   * Per-worker traffic of the per-source object exchange feeding layer l (planner/object-exchange.ts).
+   * An object's bytes are taken as one message per target (rows counted per target: an upper
+   * bound where rows are multicast and stored once).
+   */
+  private objectExchange(l: number): readonly ObjectWorkerTraffic[] {
+    const cached = this.objectTraffic[l];
+    if (cached) return cached;
+    const p = this.p, c = this.ctx.constants, s = this.stats.layers[l - 1];
+    const polling = { initialPollSeconds: EXCHANGE_POLL_SECONDS.initial, maxPollSeconds: EXCHANGE_POLL_SECONDS.max };
+    const window = c.exchangeArrivalSpreadSeconds;
+    const objectBytes = Array.from({ length: p }, (_, w) => (s.targetsByWorker[w] > 0 ? this.wireBytes(s.targetsByWorker[w], s.sendsByWorker[w], l) : 0));
+    // Over all (target, source) pairs: the share whose object exceeds the first range, and the bytes a read brings.
+    let pairs = 0, largePairs = 0, pairBytes = 0;
+    for (let w = 0; w < p; w++) {
+      const t = s.targetsByWorker[w];
+      pairs += t;
+      if (objectBytes[w] > EXCHANGE_FIRST_RANGE_BYTES) largePairs += t;
+      pairBytes += t * objectBytes[w];
+    }
+    const largeShare = pairs > 0 ? largePairs / pairs : 0;
+    const bytesPerPair = pairs > 0 ? pairBytes / pairs : 0;
+    const late = lateSourceProbability(window, c.s3GetSeconds);
+    const pages = Math.ceil(p / AWS_LIMITS.s3ListMaxKeys.value);
+    const traffic = objectBytes.map((bytes, w): ObjectWorkerTraffic => {
+      const sources = s.sourcesByWorker[w];
+      const anyLate = anySourceLateProbability(sources, window, c.s3GetSeconds);
+      const waitWhenLate = anyLate > 0 ? slowestPeerWaitSeconds(sources, window) / anyLate : 0;
+      const rangedExtraGets = sources * largeShare;
+      return {
+        puts: s.targetsByWorker[w] > 0 ? 1 : 0,
+        objectBytes: bytes,
+        gets: sources * (1 + late) + rangedExtraGets,
+        rangedExtraGets,
+        lists: anyLate > 0 ? anyLate * pages * listRoundsToCover(waitWhenLate, polling, c.s3ListSeconds) : 0,
+        readBytes: sources * bytesPerPair,
+        wireBytesIn: this.wireBytes(sources, s.receivesByWorker[w], l),
+        sources,
+      };
+    });
+    this.objectTraffic[l] = traffic;
+    return traffic;
+  }
+
   /** Counters of the in-stage exchange feeding layer l. */
   private exchangeVector(l: number): number[] {
     const v = new Array<number>(V_SIZE).fill(0);
@@ -407,6 +501,15 @@ export class ConfigModel {
         v[V_SQS_RECV_BYTES] += t.receivedBytes;
         v[V_SQS_DELETES] += t.nonEmptyReceives;
         v[V_SQS_BILLED] += billedChunks(t.nonEmptyReceives, t.receivedBytes, AWS_LIMITS.sqsBillingChunkBytes.value) + t.emptyReceives + t.nonEmptyReceives;
+      }
+    } else if (this.config.objectLayout !== 'fsd-per-pair') {
+      for (const t of this.objectExchange(l)) {
+        v[V_S3_PUT] += t.puts;
+        v[V_S3_GET] += t.gets;
+        v[V_S3_LIST] += t.lists;
+        v[V_S3_BYTES_W] += t.objectBytes;
+        v[V_S3_BYTES_R] += t.readBytes;
+        v[V_WIRE_BYTES] += t.objectBytes;
       }
     } else {
       // Object channel (FSD): one object per other worker (an empty marker when nothing is sent),
@@ -456,6 +559,22 @@ export class ConfigModel {
           + transferSeconds(t.receivedBytes, c) + serializeSeconds(t.wireBytesIn, speed, c));
       }
       return any ? send + c.snsToSqsDeliverySeconds + wait + receive : 0;
+    }
+    if (this.config.objectLayout !== 'fsd-per-pair') {
+      // PUT its object; wait for the slowest source (the LISTs after a miss overlap that wait,
+      // but for their own round trips); GET its sources' objects, `s3IoThreads` at a time.
+      let sources = 0;
+      for (const t of this.objectExchange(l)) {
+        if (t.puts > 0) {
+          any = true;
+          send = Math.max(send, requestSeconds(t.puts, c.s3PutSeconds, c.s3IoThreads) + transferSeconds(t.objectBytes, c) + serializeSeconds(t.objectBytes, speed, c));
+        }
+        sources = Math.max(sources, t.sources);
+        receive = Math.max(receive, requestSeconds(t.sources + t.rangedExtraGets, c.s3GetSeconds, c.s3IoThreads) + t.lists * c.s3ListSeconds
+          + transferSeconds(t.readBytes, c) + serializeSeconds(t.wireBytesIn, speed, c));
+      }
+      wait = slowestPeerWaitSeconds(sources, c.exchangeArrivalSpreadSeconds);
+      return any ? send + wait + c.objectExchangeSettleSeconds + receive : 0;
     }
     for (let w = 0; w < p; w++) {
       const out = this.wireBytes(s.targetsByWorker[w], s.sendsByWorker[w], l);

@@ -32,7 +32,8 @@ export function publishedConfiguration(record: RunRecord, layers: number): { con
     ? { kind: 'tree' as const, branchingFactor: record.launch.branchingFactor, levels: record.launch.levels }
     : { kind: 'map' as const };
   return {
-    config: { workers: record.workers, channel: record.variant, launch, workflowType: 'STANDARD' },
+    // FSD-Inference's own object layout: the published run's requests and the constants fitted on it.
+    config: { workers: record.workers, channel: record.variant, launch, workflowType: 'STANDARD', ...(record.variant === 'object' ? { objectLayout: 'fsd-per-pair' as const } : {}) },
     stages: [{ firstLayer: 1, lastLayer: layers, memoryMB: record.lambdaMemoryMB }],
   };
 }

@@ -2,7 +2,8 @@
 // contract: the model and its checksum, the workflow's stages with their Task timeouts and
 // retries, one Lambda function per role and memory size with timeout and reserved concurrency,
 // the channel's settings (FSD-Inference's choices: 10 data topics, target filters, raw delivery,
-// 10 per publish batch, 1 s long poll; S3 keys <layer>/<target>/<target>_<source>), storage keys,
+// 10 per publish batch, 1 s long poll; the object channel's one object per layer and source,
+// planner/object-exchange.ts), storage keys,
 // the wire format and kernel options as given, and every resource name, derived from the plan id.
 // The report: predictions with breakdowns, the alternatives, and the prices, calibration and
 // constants used.
@@ -11,6 +12,7 @@ import { layerNonzeros, networkNonzeros, type SparseNetwork } from '../../model/
 import { networkChecksum, NETWORK_CHECKSUM_ALGORITHM } from '../../model/checksum.ts';
 import { AWS_LIMITS, SQS_QUEUE_LIMITS } from '../aws-limits.ts';
 import { launchTreeLabel } from '../launch-tree.ts';
+import { EXCHANGE_FIRST_RANGE_BYTES, EXCHANGE_OBJECT_KEY_PATTERN, EXCHANGE_POLL_SECONDS } from '../object-exchange.ts';
 import { PRICE_NAMES, priceValues, type PriceName } from '../cost/prices.ts';
 import { countersToRecord } from '../cost/record.ts';
 import { latencyConstantsFile, LATENCY_CONSTANT_NAMES, type LatencyConstantName } from '../latency/constants.ts';
@@ -81,7 +83,7 @@ export interface BuiltPlan {
   readonly report: PlanReport;
 }
 
-/** FSD-Inference's public code: 10 data topics, and objects spread over 10 buckets. */
+/** FSD-Inference's public code: 10 data topics, and objects spread over 10 buckets (here: by layer). */
 const FSD_DATA_TOPICS = 10;
 const FSD_EXCHANGE_BUCKETS = 10;
 
@@ -134,8 +136,8 @@ export const STORAGE_KEYS: Plan['storage'] = {
   categories: 'runs/<execution>/categories.json',
 };
 
-/** FSD-Inference's object-channel key layout, under the execution. */
-const EXCHANGE_KEY_PATTERN = '<execution>/<layer>/<target>/<target>_<source>';
+/** Days after which the exchange buckets' lifecycle rule removes what a failed run left (the minimum S3 allows). */
+const EXCHANGE_EXPIRATION_DAYS = 1;
 
 /**
  * Timeout of a Task (and of the function it runs) for a predicted duration: three times it plus
@@ -262,11 +264,16 @@ export function buildPlan(input: BuildPlanInput): BuiltPlan {
     deadLetter: { maxReceiveCount: MAX_RECEIVE_COUNT, messageRetentionSeconds: SQS_QUEUE_LIMITS.maxRetentionSeconds.value },
   };
   const object: Plan['channel']['object'] = channelKind !== 'object' ? null : {
-    buckets: Math.min(FSD_EXCHANGE_BUCKETS, p),
-    bucketOfKey: 'target-mod-buckets',
-    keyPattern: EXCHANGE_KEY_PATTERN,
-    readiness: { method: 'list', intervalSeconds: ctx.constants.s3ListIntervalSeconds },
+    buckets: Math.min(FSD_EXCHANGE_BUCKETS, L),
+    bucketOfKey: 'layer-mod-buckets',
+    keyPattern: EXCHANGE_OBJECT_KEY_PATTERN,
+    readiness: {
+      method: 'get-then-list', firstRangeBytes: EXCHANGE_FIRST_RANGE_BYTES,
+      initialPollSeconds: EXCHANGE_POLL_SECONDS.initial, maxPollSeconds: EXCHANGE_POLL_SECONDS.max,
+    },
+    parallelRequests: ctx.constants.s3IoThreads,
     emptyMarkers: true,
+    expirationDays: EXCHANGE_EXPIRATION_DAYS,
   };
 
   const owners = search.partition

@@ -12,6 +12,7 @@ import { parseJsonText } from '../../model/json.ts';
 import { NETWORK_CHECKSUM_ALGORITHM } from '../../model/checksum.ts';
 import { AWS_LIMITS, SQS_QUEUE_LIMITS } from '../aws-limits.ts';
 import { launchTreeSize } from '../launch-tree.ts';
+import { EXCHANGE_OBJECT_KEY_PATTERN } from '../object-exchange.ts';
 import { decodeNeuronMap, encodedNeuronMapSchema } from './neuron-maps.ts';
 import { WIRE_COMPRESSIONS } from '../latency/wire-format.ts';
 import {
@@ -109,13 +110,17 @@ const queueChannelSchema = z.object({
 
 const objectChannelSchema = z.object({
   buckets: int.min(1),
-  bucketOfKey: z.literal('target-mod-buckets').describe('an object lives in exchange bucket (target worker mod buckets)'),
-  keyPattern,
+  bucketOfKey: z.literal('layer-mod-buckets').describe("layer l's objects live in exchange bucket (l mod buckets): each layer's burst on its own bucket and prefix"),
+  keyPattern: z.literal(EXCHANGE_OBJECT_KEY_PATTERN).describe('one object per (run attempt, layer, source): everything the source sends in the layer to all its targets, behind a directory; <run> names the run and its attempt, so a retried group never reads a failed attempt\'s objects'),
   readiness: z.object({
-    method: z.literal('list').describe('a target lists its prefix until an object from every other worker is there'),
-    intervalSeconds: z.number().positive(),
+    method: z.literal('get-then-list').describe("a target GETs each expected source's object by its key; after a NoSuchKey it waits (initialPollSeconds, doubling up to maxPollSeconds) and LISTs the layer's prefix once a round, GETting only the sources that arrived"),
+    firstRangeBytes: int.min(1).describe("bytes of a target's first ranged GET of an object (all of it when smaller); its messages beyond take one more GET"),
+    initialPollSeconds: z.number().positive(),
+    maxPollSeconds: z.number().positive(),
   }).strict(),
-  emptyMarkers: z.boolean().describe('a worker with nothing for a target still writes an empty object'),
+  parallelRequests: int.min(1).describe("a worker's concurrent GETs"),
+  emptyMarkers: z.literal(true).describe('a source with nothing for anyone still writes its object: the readiness signal, whose empty marker tells each target "nothing for you"'),
+  expirationDays: int.min(1).describe('a lifecycle rule removes exchange objects after this many days (what a failed run left; a finished run removes its own)'),
 }).strict();
 
 const namesSchema = z.object({
@@ -273,6 +278,9 @@ export const planSchema = z.object({
     const messageBytes = Math.ceil(q.chunkBytes / 3) * 4 + q.attributeAllowanceBytes;
     if (messageBytes > q.maximumMessageSizeBytes) issue(['channel', 'queue', 'chunkBytes'], `a chunk of ${q.chunkBytes} bytes is ${messageBytes} bytes as base64 with its attribute allowance, over the ${q.maximumMessageSizeBytes}-byte message limit`);
     if (q.topics > p) issue(['channel', 'queue', 'topics'], `more topics than the ${p} workers that publish`);
+  }
+  if (ch.object && ch.object.readiness.maxPollSeconds < ch.object.readiness.initialPollSeconds) {
+    issue(['channel', 'object', 'readiness', 'maxPollSeconds'], `must be at least initialPollSeconds (${ch.object.readiness.initialPollSeconds})`);
   }
 
   // Names: derived from the prefix and the plan id, valid for AWS.

@@ -138,6 +138,23 @@ describe('timeouts', () => {
   });
 });
 
+describe('the object channel', () => {
+  it('is this project\'s layout: one object per run attempt, layer and source in bucket layer mod buckets, read by GET then LIST', async () => {
+    const plan = await planOf(grouped62('object'));
+    expect(plan.channel).toEqual({
+      kind: 'object', queue: null,
+      object: {
+        buckets: 10, bucketOfKey: 'layer-mod-buckets', keyPattern: '<run>/<layer>/<source>',
+        readiness: { method: 'get-then-list', firstRangeBytes: 131072, initialPollSeconds: 0.05, maxPollSeconds: 1 },
+        parallelRequests: 4, emptyMarkers: true, expirationDays: 1,
+      },
+    });
+    const edited = JSON.parse(serializePlan(plan)) as Plan;
+    edited.channel.object!.readiness.maxPollSeconds = 0.01;
+    expect(() => parsePlan(edited, 'plan.json')).toThrow(/field channel\.object\.readiness\.maxPollSeconds: must be at least initialPollSeconds \(0\.05\)/);
+  });
+});
+
 describe('resource names', () => {
   it('of a 62-worker plan are valid AWS names, also with the longest stack prefix', async () => {
     const prefix = 'x'.repeat(24);

@@ -14,9 +14,10 @@ import {
 } from '../../planner/latency/index.ts';
 import { defaultPrices } from '../../planner/cost/index.ts';
 import {
-  ConfigModel, estimateContext, expectedReceiveCalls, partitionStats, serialStats, slowestPeerWaitSeconds,
+  anySourceLateProbability, ConfigModel, estimateContext, expectedReceiveCalls, lateSourceProbability, partitionStats, serialStats, slowestPeerWaitSeconds,
   type EstimateContext,
 } from '../../planner/optimize/index.ts';
+import { EXCHANGE_POLL_SECONDS, listRoundsToCover, pollDelaySeconds } from '../../planner/object-exchange.ts';
 import { partitionNetwork } from '../../planner/partition/index.ts';
 import { AWS_LIMITS } from '../../planner/aws-limits.ts';
 import { inferSerial } from '../../functions/serial/serial-inference.ts';
@@ -273,9 +274,9 @@ describe('stage estimates', () => {
     expect(slow.stage(1, 6, 10240).reasons.join()).toMatch(/over Lambda's 900 s limit/);
   });
 
-  it('counts the object channel\'s requests from FSD\'s key layout and LIST polling', () => {
+  it('counts FSD-Inference\'s object layout (its published run) from its key layout and LIST polling', () => {
     const stats = partitionStats(network, partitionNetwork(network, 4, 'random', { seed: 2 }));
-    const object = new ConfigModel(ctx, stats, { workers: 4, channel: 'object', launch: { kind: 'map' }, workflowType: 'STANDARD' }).stage(1, 6, 1769);
+    const object = new ConfigModel(ctx, stats, { workers: 4, channel: 'object', launch: { kind: 'map' }, workflowType: 'STANDARD', objectLayout: 'fsd-per-pair' }).stage(1, 6, 1769);
     expect(object.counters.snsPublishCalls).toBe(0);
     // 5 in-stage exchanges x 4 workers x 3 objects (empty markers included), plus handoff: staging 4 + final 4 PUTs.
     expect(object.counters.s3PutRequests).toBe(5 * 4 * 3 + 4 + 4);
@@ -286,8 +287,58 @@ describe('stage estimates', () => {
     expect(wait).toBeCloseTo(c.exchangeArrivalSpreadSeconds * 3 / 10, 15);
     expect(object.counters.s3ListRequests).toBeCloseTo(5 * 4 * (1 + wait / (c.s3ListSeconds + c.s3ListIntervalSeconds)), 9);
     // No spread, no waiting: one LIST per worker and exchange.
-    const still = new ConfigModel({ ...ctx, constants: latencyConstants({ exchangeArrivalSpreadSeconds: 0 }) }, stats, { workers: 4, channel: 'object', launch: { kind: 'map' }, workflowType: 'STANDARD' }).stage(1, 6, 1769);
+    const still = new ConfigModel({ ...ctx, constants: latencyConstants({ exchangeArrivalSpreadSeconds: 0 }) }, stats, { workers: 4, channel: 'object', launch: { kind: 'map' }, workflowType: 'STANDARD', objectLayout: 'fsd-per-pair' }).stage(1, 6, 1769);
     expect(still.counters.s3ListRequests).toBe(5 * 4);
+  });
+
+  it('counts this project\'s object channel: one PUT per source, one GET per (target, source) pair plus late sources and ranged extras, LISTs only after a miss', () => {
+    const stats = partitionStats(network, partitionNetwork(network, 4, 'random', { seed: 2 }));
+    const config = { workers: 4, channel: 'object', launch: { kind: 'map' }, workflowType: 'STANDARD' } as const;
+    const model = new ConfigModel(ctx, stats, config);
+    const exchange = model.exchangeCounters(1, 6);
+    // The random partition: every worker sends to and reads from the 3 others in each of the 5 in-stage exchanges.
+    const pairs = stats.layers.slice(1).reduce((n, l) => n + l.sourcesByWorker.reduce((a, b) => a + b, 0), 0);
+    expect(pairs).toBe(5 * 4 * 3);
+    expect(exchange.s3PutRequests).toBe(5 * 4);
+    // A source is late by more than a GET round trip with probability (W - g)^2 / (2 W^2).
+    const W = c.exchangeArrivalSpreadSeconds, g = c.s3GetSeconds;
+    const late = lateSourceProbability(W, g);
+    expect(late).toBeCloseTo((W - g) ** 2 / (2 * W ** 2), 15);
+    expect(exchange.s3GetRequests).toBeCloseTo(pairs * (1 + late), 9);
+    // A worker with a late source LISTs until its slowest one is there: the rounds of the backoff its expected wait takes.
+    const anyLate = anySourceLateProbability(3, W, g);
+    const polling = { initialPollSeconds: EXCHANGE_POLL_SECONDS.initial, maxPollSeconds: EXCHANGE_POLL_SECONDS.max };
+    expect(exchange.s3ListRequests).toBeCloseTo(5 * 4 * anyLate * listRoundsToCover(slowestPeerWaitSeconds(3, W) / anyLate, polling, c.s3ListSeconds), 9);
+    expect(exchange.s3ListRequests).toBeLessThan(5 * 4);
+    // The stage adds the handoffs: 4 staged inputs and 4 final outputs written, 4 shards and 4 inputs read.
+    const stage = model.stage(1, 6, 1769);
+    expect(stage.counters.s3PutRequests).toBe(5 * 4 + 4 + 4);
+    expect(stage.counters.s3GetRequests).toBeCloseTo(pairs * (1 + late) + 4 + 4, 9);
+    // No spread: every source is there at the first GET, nothing is listed.
+    const still = new ConfigModel({ ...ctx, constants: latencyConstants({ exchangeArrivalSpreadSeconds: 0 }) }, stats, config).exchangeCounters(1, 6);
+    expect([still.s3GetRequests, still.s3ListRequests]).toEqual([pairs, 0]);
+    // Objects larger than the first range: one more GET per pair.
+    const large = new ConfigModel({ ...ctx, wireFormat: { ...ctx.wireFormat, bytesPerNonzero: 1e4 } }, stats, config).exchangeCounters(1, 6);
+    expect(large.s3GetRequests).toBeCloseTo(pairs * (2 + late), 9);
+    // Far fewer requests than FSD-Inference's layout of the same exchange.
+    const fsd = new ConfigModel(ctx, stats, { ...config, objectLayout: 'fsd-per-pair' }).exchangeCounters(1, 6);
+    expect(fsd.s3PutRequests).toBe(3 * exchange.s3PutRequests);
+    expect(exchange.s3ListRequests).toBeLessThan(fsd.s3ListRequests);
+  });
+
+  it('takes late sources and backoff rounds from the arrival model', () => {
+    expect(lateSourceProbability(0.25, 0)).toBe(0.5);
+    expect(lateSourceProbability(0.25, 0.25)).toBe(0);
+    expect(anySourceLateProbability(1, 0.25, 0)).toBe(0.5);
+    expect(anySourceLateProbability(7, 0.25, 0)).toBeCloseTo(7 / 8, 15);
+    expect(anySourceLateProbability(3, 0.03, 0.03)).toBe(0);
+    const polling = { initialPollSeconds: 0.05, maxPollSeconds: 1 };
+    expect([1, 2, 5, 6, 9].map((round) => pollDelaySeconds(round, polling))).toEqual([0.05, 0.1, 0.8, 1, 1]);
+    // Rounds of (delay + 0.04 s LIST): 0.09, 0.14, 0.24, ... s.
+    expect(listRoundsToCover(0.05, polling, 0.04)).toBe(1);
+    expect(listRoundsToCover(0.16, polling, 0.04)).toBeCloseTo(1.5, 12);
+    expect(listRoundsToCover(0.23, polling, 0.04)).toBeCloseTo(2, 12);
+    expect(listRoundsToCover(0.35, polling, 0.04)).toBeCloseTo(2.5, 12);
   });
 
   it('counts the queue channel\'s messages, publishes, receives and deletes from message counts and arrivals', () => {
