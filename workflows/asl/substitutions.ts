@@ -63,13 +63,13 @@ export class SubstitutionRegistry {
     const name = this.plan.names.functions[functionId];
     if (!f || name === undefined) throw new WorkflowDefinitionError(`no function "${functionId}" in the plan`, { field: 'functions' });
     const role = f.role[0].toUpperCase() + f.role.slice(1);
-    const meaning = {
-      worker: 'ARN of the worker function: runs its share of a stage\'s layers and exchanges rows with its peers',
-      stage: 'ARN of the stage function: runs all of a stage\'s layers alone (one worker)',
-      coordinator: "ARN of the coordinator function: starts a stage's workers by FSD-Inference's launch tree and waits for their statuses",
-      gather: 'ARN of the gather function: merges the workers\' final rows into the result and categories; with cleanup, deletes a failed run\'s intermediates',
+    const does = {
+      worker: "runs its share of a stage's layers and exchanges rows with its peers",
+      stage: "runs all of a stage's layers alone (one worker)",
+      coordinator: "starts a stage's workers by FSD-Inference's launch tree and waits for their statuses",
+      gather: "merges the workers' final rows into the result and categories; with cleanup, deletes a failed run's intermediates",
     }[f.role];
-    return this.use(`${role}${f.memoryMB}FunctionArn`, { meaning: `${meaning} (${f.memoryMB} MB)`, resource: 'lambdaFunction', value: 'arn', name });
+    return this.use(`${role}${f.memoryMB}FunctionArn`, { meaning: `ARN of the ${f.memoryMB} MB ${f.role} function: ${does}`, resource: 'lambdaFunction', value: 'arn', name });
   }
 
   topicArn(k: number): string {

@@ -51,14 +51,13 @@ export function templateBytesBound(value: PayloadValue | undefined, substitution
     }
     return bytes;
   }
-  if (Array.isArray(value)) return 2 + value.reduce((t: number, v: PayloadValue) => t + templateBytesBound(v, substitutions) + 1, 0);
+  // Brackets, and a comma between two entries.
+  const enclosed = (entries: number[]) => 2 + Math.max(0, entries.length - 1) + entries.reduce((t, b) => t + b, 0);
+  if (Array.isArray(value)) return enclosed(value.map((v: PayloadValue) => templateBytesBound(v, substitutions)));
   if (value !== null && typeof value === 'object') {
-    let bytes = 2;
-    for (const [k, v] of Object.entries(value)) {
-      if (k.endsWith('.$')) bytes += jsonBytes(k.slice(0, -2)) + 1 + DYNAMIC_VALUE_MAX_BYTES + 1;
-      else bytes += jsonBytes(k) + 1 + templateBytesBound(v, substitutions) + 1;
-    }
-    return bytes;
+    return enclosed(Object.entries(value).map(([k, v]) => (k.endsWith('.$')
+      ? jsonBytes(k.slice(0, -2)) + 1 + DYNAMIC_VALUE_MAX_BYTES
+      : jsonBytes(k) + 1 + templateBytesBound(v, substitutions))));
   }
   return jsonBytes(value);
 }

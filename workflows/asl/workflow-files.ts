@@ -2,9 +2,9 @@
 // (the definition), `substitutions.json` (every `${Key}` with its meaning and plan name) and
 // `input.schema.json` (the execution input). Deterministic: the same plan gives byte-identical
 // files, 2-space JSON with a trailing newline. The definition keeps the order it was rendered in
-// (states as they run, fields in the order of the States Language docs), so a changed plan changes
-// only the lines it should; in the other two files, where order means nothing, keys are sorted
-// (numbers in keys in numeric order: QueueUrl2 before QueueUrl10).
+// (states as a successful run enters them, then the failure path; each state's fields in one fixed
+// order), so a changed plan changes only the lines it should; in the other two files, where order
+// means nothing, keys are sorted (numbers in keys in numeric order: QueueUrl2 before QueueUrl10).
 
 import type { Plan } from '../../planner/plan/schema.ts';
 import { stateMachineInputJsonSchema } from './input.ts';
