@@ -30,7 +30,7 @@ const ARN = (key: string) => `arn:aws:lambda:us-east-1:123456789012:function:${k
  * Runs a case's workflow with stub handlers keyed by state name (as the local runtime does),
  * parsing every event; `failWorker` decides whether a worker's invocation throws.
  */
-async function runLocally(name: WorkflowCaseName, input: unknown, failWorker: (e: WorkerEvent) => boolean = () => false): Promise<LocalRun> {
+async function runLocally(name: WorkflowCaseName, input: unknown, failWorker: (e: WorkerEvent) => boolean = () => false, failCleanup = false): Promise<LocalRun> {
   const { plan } = await workflowCase(name);
   const { definition, substitutions } = renderWorkflow(plan);
   const values = Object.fromEntries(Object.entries(substitutions).map(([k, s]) => [k, s.value === 'name' ? s.name : ARN(k)]));
@@ -50,6 +50,7 @@ async function runLocally(name: WorkflowCaseName, input: unknown, failWorker: (e
   const gather: Handler = async (raw) => {
     const e = parseEvent(gatherEventSchema, raw, 'gather');
     gathers.push(e);
+    if (e.cleanup && failCleanup) throw Object.assign(new Error('access denied'), { name: 'S3.AccessDenied' });
     return { runId: e.runId, categoryCount: 7, categoriesKey: 'runs/run-1/categories.json', resultKey: 'runs/run-1/result', finalNonzeros: 99, resultCrc32: '0a0b0c0d', storage: {}, startMs: 1, endMs: 2 };
   };
   const handlers: Record<string, Handler> = {};
@@ -128,6 +129,12 @@ describe('a generated workflow run locally', () => {
     expect(run.error).not.toBeNull();
     expect(run.error!.message).toBe('Execution has failed with the following error: worker 5 failed at layer 1: out of memory');
     expect(run.error!.cause).toMatchObject({ name: 'WorkerCrashed', message: 'worker 5 failed at layer 1: out of memory' });
+  });
+
+  it('a clean-up that fails itself does not hide the run\'s cause', async () => {
+    const run = await runLocally('groups-8-queue', {}, (e) => e.worker === 2, true);
+    expect(run.gathers.map((g) => g.cleanup)).toEqual([true]);
+    expect(run.error!.cause).toMatchObject({ name: 'WorkerCrashed', message: 'worker 2 failed at layer 1: out of memory' });
   });
 
   it('one worker (serial): its one Task gets worker 0 of 1 with no channel; a failure ends without a clean-up', async () => {

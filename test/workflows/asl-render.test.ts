@@ -10,7 +10,7 @@ import { WorkflowDefinitionError } from '../../model/errors.ts';
 import { AWS_LIMITS } from '../../planner/aws-limits.ts';
 import type { Plan } from '../../planner/plan/index.ts';
 import {
-  allStates, renderWorkflow, substituteDefinition, STAGE_RETRIES, workflowProblems,
+  allStates, parseStateMachineInput, renderWorkflow, stateMachineInputJsonSchema, substituteDefinition, STAGE_RETRIES, workflowProblems,
   type MapState, type StateMachine, type TaskState,
 } from '../../workflows/asl/index.ts';
 import { WORKFLOW_CASES, workflowCase, type WorkflowCaseName } from '../helpers/workflow-plans.ts';
@@ -251,5 +251,24 @@ describe('substitutions', () => {
     const { Bucket: _, ...missing } = values;
     expect(() => substituteDefinition(definition, missing)).toThrow(/^field substitutions: no value for \$\{Bucket\}$/);
     expect(() => substituteDefinition(definition, { ...values, Bukket: 'x' })).toThrow(/^field substitutions: the definition has no \$\{Bukket\}$/);
+  });
+});
+
+describe('the execution input', () => {
+  it('is optional field by field: {} runs the plan as planned; a bad field is named', async () => {
+    const { plan } = await workflowCase('groups-8-queue');
+    expect(parseStateMachineInput({}, plan)).toEqual({ samples: 20_000, topScores: 0 });
+    expect(parseStateMachineInput({ samples: 10, topScores: 3 }, plan)).toEqual({ samples: 10, topScores: 3 });
+    expect(() => parseStateMachineInput({ samples: 20_001 }, plan)).toThrow(/^state machine input, field samples: Too big: expected number to be <=20000$/);
+    expect(() => parseStateMachineInput({ topscores: 1 }, plan, 'input.json')).toThrow(/^input\.json, field \(root\): Unrecognized key: "topscores"$/);
+    const schema = stateMachineInputJsonSchema(plan);
+    expect(schema).toMatchObject({ type: 'object', additionalProperties: false, properties: { samples: { type: 'integer', minimum: 1, maximum: 20_000 }, topScores: { type: 'integer', minimum: 0, maximum: 1024 } } });
+    expect((schema as { required?: unknown }).required).toBeUndefined();
+  });
+
+  it("defaults are what the workflow's first state merges the given input over", async () => {
+    const { plan, definition } = await rendered('groups-8-queue');
+    expect(definition.States['Read input']).toMatchObject({ Type: 'Pass', Parameters: { defaults: parseStateMachineInput({}, plan), 'given.$': '$' } });
+    expect(definition.States['Start run']).toMatchObject({ Type: 'Pass', Parameters: { 'input.$': 'States.JsonMerge($.defaults, $.given, false)', attempts: { stage0: 0, stage1: 0 }, workers: [0, 1, 2, 3, 4, 5, 6, 7] } });
   });
 });
