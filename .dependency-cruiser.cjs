@@ -38,6 +38,22 @@ module.exports = {
       to: { path: '^(workflows|infra|cli|bench|scripts)/' },
     },
     {
+      name: 'workflows-asl-is-pure',
+      comment: 'workflows/asl/ renders ASL from a plan as pure functions (planner/ rules): no I/O modules, no local runtime, from functions/ only the handlers\' event schemas',
+      severity: 'error',
+      from: { path: '^workflows/asl/' },
+      to: {
+        dependencyTypes: ['core'],
+        path: '^(node:)?(fs|fs/promises|path|os|child_process|worker_threads|net|http|https|http2|dgram|dns|tls|url|readline|process|cluster|perf_hooks|timers|timers/promises|v8|vm|inspector)$',
+      },
+    },
+    {
+      name: 'workflows-asl-imports-no-runtime',
+      severity: 'error',
+      from: { path: '^workflows/asl/' },
+      to: { path: '^(functions|workflows/local|infra|cli|bench|scripts)/', pathNot: '^functions/handlers/events\\.ts$' },
+    },
+    {
       name: 'workflows-below-the-edges',
       severity: 'error',
       from: { path: '^workflows/' },
@@ -75,6 +91,7 @@ module.exports = {
     exclude: { path: '^(node_modules|cdk\\.out|\\.stepinfer)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { extensions: ['.ts', '.mts', '.mjs', '.js', '.json'] },
+    // "types" after "main": a types-only package (asl-types) names a main file it does not ship.
+    enhancedResolveOptions: { extensions: ['.ts', '.mts', '.mjs', '.js', '.json'], mainFields: ['main', 'types'] },
   },
 };

@@ -10,6 +10,7 @@ import { registerCalibrateCommand } from './commands/calibrate.ts';
 import { registerPlanCommand } from './commands/plan.ts';
 import { registerPartitionCommand } from './commands/partition.ts';
 import { registerShardsCommand } from './commands/shards.ts';
+import { registerRegenerateCommand } from './commands/regenerate.ts';
 
 export function buildProgram(): Command {
   const program = new Command('stepinfer')
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerPartitionCommand(program);
   registerPlanCommand(program);
   registerShardsCommand(program);
+  registerRegenerateCommand(program);
   registerCostCommand(program);
   registerCalibrateCommand(program);
   return program;

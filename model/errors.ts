@@ -85,6 +85,12 @@ export class PlanFormatError extends ModelFormatError {}
 export class EventFormatError extends ModelFormatError {}
 
 /**
+ * A generated Step Functions workflow (workflows/asl/) that breaks a rule of the States Language or
+ * an AWS limit: names, transitions, timeouts, payload sizes, Map concurrency; `issues` lists every problem.
+ */
+export class WorkflowDefinitionError extends ModelFormatError {}
+
+/**
  * A channel message between workers (functions/channels/wire.ts) that is truncated, corrupt, of
  * another format version, or inconsistent with the other chunks and parts of its source; the
  * message names the source worker, layer, part and chunk it is about.

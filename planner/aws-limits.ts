@@ -14,6 +14,7 @@ const LAMBDA_QUOTAS = 'https://docs.aws.amazon.com/lambda/latest/dg/gettingstart
 const LAMBDA_INVOKE = 'https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html';
 const SFN_QUOTAS = 'https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html';
 const SFN_MAP = 'https://docs.aws.amazon.com/step-functions/latest/dg/state-map-inline.html';
+const ASL_SPEC = 'https://states-language.net/spec.html';
 const SNS_PUBLISH_BATCH = 'https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html';
 const SQS_QUOTAS = 'https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html';
 const SQS_RECEIVE = 'https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html';
@@ -33,6 +34,7 @@ export const AWS_LIMITS = {
   sfnPayloadBytes: limit(256 * 1024, 'bytes of a state input or output', SFN_QUOTAS),
   sfnExpressMaxSeconds: limit(300, 'seconds of an Express execution', SFN_QUOTAS),
   sfnStandardMaxHistoryEvents: limit(25000, 'events in a Standard execution history', SFN_QUOTAS),
+  sfnStateNameMaxChars: limit(80, 'Unicode characters of a state name, unique in the whole state machine (nested states included)', ASL_SPEC),
   sfnInlineMapMaxConcurrency: limit(40, 'iterations an inline Map runs at once', SFN_MAP),
   sfnDistributedMapMaxConcurrency: limit(10000, 'child executions a distributed Map runs at once', SFN_QUOTAS),
   snsPublishBatchEntries: limit(10, 'messages per PublishBatch call', SNS_PUBLISH_BATCH),

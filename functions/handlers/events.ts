@@ -188,6 +188,11 @@ export const gatherEventSchema = z.object({
   neurons: int.min(1),
   /** Also return, for every input, its k highest final activations (0: categories only). */
   topScores: nonnegative,
+  /**
+   * true: the run failed; delete its intermediates under runs/<runId>/ (handoff rows, statuses,
+   * partial outputs) instead of gathering. The workflow's final Catch sends it (workflows/asl/).
+   */
+  cleanup: z.boolean().optional(),
 }).strict();
 export type GatherEvent = z.infer<typeof gatherEventSchema>;
 

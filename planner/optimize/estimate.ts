@@ -59,6 +59,13 @@ export const LAMBDA_MEMORY_GRID_MB: readonly number[] = [
 ];
 
 /**
+ * Pass states every generated workflow runs before its first stage (workflows/asl/render.ts: the
+ * execution input beside its defaults, then merged, with an attempt counter per stage); a test
+ * keeps the planner's transitions equal to the generated workflow's.
+ */
+export const WORKFLOW_START_PASS_STATES = 2;
+
+/**
  * Bytes of one activation nonzero held in a worker's memory: SparseRows keeps a Uint32 column index
  * and a Float32 value (model/network.ts). Memory footprint only; what travels is the wire format.
  */
@@ -712,8 +719,10 @@ export class ConfigModel {
         transitions = 1 + p; events = 4 + 7 * p;
       } else {
         launchSeconds = c.sfnTransitionSeconds + c.sfnDistributedChildStartSeconds + c.sfnTaskInvokeSeconds;
-        // The parent records the Map Run; each child is an Express execution with one Task.
-        transitions = 1; events = 8; expressChildren = p;
+        // The parent records the Map Run; each child is an Express execution with one Task. The
+        // Map state is one transition and every child execution it starts one more
+        // (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-transitions.html).
+        transitions = 1 + p; events = 8; expressChildren = p;
         if (p > AWS_LIMITS.sfnDistributedMapMaxConcurrency.value) reasons.push(`${p} workers exceed the distributed Map's ${AWS_LIMITS.sfnDistributedMapMaxConcurrency.value} concurrent children`);
         if (this.config.workflowType === 'EXPRESS') reasons.push('a distributed Map (needed above 40 concurrent workers) runs only in a Standard workflow');
         if (workerSeconds * this.ctx.safetyFactor > AWS_LIMITS.sfnExpressMaxSeconds.value) reasons.push(`a distributed Map child (Express) would run ${workerSeconds.toFixed(0)} s, over its ${AWS_LIMITS.sfnExpressMaxSeconds.value} s limit with margin`);
@@ -778,8 +787,11 @@ export class ConfigModel {
     const c = this.ctx.constants, p = this.p;
     let gatherSeconds = 0;
     const counters: UsageCounters[] = [];
-    let events = 2;
-    let transitions = 0;
+    // The execution's start and end, and the generated workflow's two Pass states before the
+    // first stage (workflows/asl/render.ts: the input over its defaults, the attempt counters),
+    // 2 history events each.
+    let events = 2 + 2 * WORKFLOW_START_PASS_STATES;
+    let transitions = WORKFLOW_START_PASS_STATES;
     if (p > 1) {
       // The gather function reads every worker's final rows and writes the result.
       let finalBytes = 0;

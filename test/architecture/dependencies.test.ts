@@ -1,7 +1,7 @@
 // The layering rules of .dependency-cruiser.cjs hold for the repository (npm test also runs
 // depcruise itself), and each rule really fires: a miniature repository that breaks every rule
-// once must be refused naming that rule. planner/ must also stay free of the globals no import
-// rule can see (env, clocks, timers, randomness).
+// once must be refused naming that rule. planner/ and workflows/asl/ must also stay free of the
+// globals no import rule can see (env, clocks, timers, randomness).
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -43,21 +43,23 @@ describe('dependency rules', () => {
       'cli/main.ts': "import { bench } from '../bench/run.ts';\nexport const main = bench;\n",
       'bench/run.ts': "import { a } from './a.ts';\nexport const bench = a;\n",
       'bench/a.ts': "import { bench } from './run.ts';\nimport { missing } from './missing.ts';\nexport const a = [bench, missing];\n",
+      'workflows/asl/render.ts': "import { join } from 'node:path';\nimport { host } from '../local/host.ts';\nexport const render = [join, host];\n",
+      'workflows/local/host.ts': 'export const host = 1;\n',
     };
     for (const [path, text] of Object.entries(files)) {
       mkdirSync(join(dir, path, '..'), { recursive: true });
       writeFileSync(join(dir, path), text);
     }
-    const run = cruise(dir, ['model', 'planner', 'functions', 'cli', 'bench']);
+    const run = cruise(dir, ['model', 'planner', 'functions', 'workflows', 'cli', 'bench']);
     expect(run.code).not.toBe(0);
-    for (const rule of ['model-is-the-base', 'planner-is-pure', 'planner-imports-only-model', 'functions-stay-deployable', 'cli-does-not-import-bench', 'no-circular', 'no-unresolvable']) {
+    for (const rule of ['model-is-the-base', 'planner-is-pure', 'planner-imports-only-model', 'functions-stay-deployable', 'workflows-asl-is-pure', 'workflows-asl-imports-no-runtime', 'cli-does-not-import-bench', 'no-circular', 'no-unresolvable']) {
       expect(run.output, rule).toContain(rule);
     }
   });
 
-  it('planner/ reads no environment, clock, timer or random source', () => {
+  it('planner/ and workflows/asl/ read no environment, clock, timer or random source', () => {
     const banned = /\bprocess\.|Date\.now\(|new Date\(|performance\.now|setTimeout|setInterval|setImmediate|Math\.random\(/;
-    const offenders = sourceFiles(join(repo, 'planner')).flatMap((file) =>
+    const offenders = [...sourceFiles(join(repo, 'planner')), ...sourceFiles(join(repo, 'workflows', 'asl'))].flatMap((file) =>
       readFileSync(file, 'utf8').split('\n').flatMap((line, i) => (banned.test(line) && !line.trim().startsWith('//') ? [`${file}:${i + 1}: ${line.trim()}`] : [])));
     expect(offenders).toEqual([]);
   });

@@ -5,12 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { generateRadixNetwork } from '../../model/generate.ts';
-import type { SparseNetwork } from '../../model/network.ts';
 import { AWS_LIMITS, awsNameProblem } from '../../planner/aws-limits.ts';
 import { defaultPrices } from '../../planner/cost/index.ts';
-import { assumedWorkload, defaultCalibrationProfile, latencyConstants, type LatencyConstants } from '../../planner/latency/index.ts';
-import { searchPlans, type PlanSearchOptions } from '../../planner/optimize/index.ts';
+import { assumedWorkload, defaultCalibrationProfile } from '../../planner/latency/index.ts';
+import { searchPlans } from '../../planner/optimize/index.ts';
 import {
   buildPlan, computePlanId, namedResources, parsePlan, parsePlanReport, PLAN_JSON_SCHEMA_FILE, serializePlanReport, planJsonSchemaText, serializePlan, stackPrefixProblem,
   type BuildPlanInput, type Plan,
@@ -21,39 +19,10 @@ import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kern
 import type { PlanFormatError } from '../../model/errors.ts';
 import { DEFAULT_WIRE_CODEC, WIRE_FORMAT_VERSION } from '../../functions/channels/wire.ts';
 import { defaultWireFormat } from '../../planner/latency/wire-format.ts';
+import { network12, planOf, slowStepFunctions, type PlanCase } from '../helpers/plans.ts';
 
 const repo = resolve(import.meta.dirname, '../..');
-const network12 = generateRadixNetwork({ neurons: 1024, layers: 12, seed: 4 });
-
-interface Case {
-  readonly network?: SparseNetwork;
-  readonly rows: number;
-  readonly search: Partial<PlanSearchOptions>;
-  readonly constants?: Partial<LatencyConstants>;
-  readonly build?: Partial<BuildPlanInput>;
-}
-
-async function planOf(c: Case): Promise<Plan> {
-  const network = c.network ?? network12;
-  const workload = assumedWorkload(network, c.rows, 0.3, DEFAULT_GATHER_ABOVE_DENSITY);
-  const search = await searchPlans(network, workload, {
-    objective: 'cost', scheme: 'cyclic', seed: 1, prices: defaultPrices(), calibration: defaultCalibrationProfile(),
-    constants: latencyConstants(c.constants ?? {}), ...c.search,
-  });
-  return buildPlan({
-    network,
-    model: { source: 'generated', path: null, generate: { neurons: network.neurons, layers: network.layers.length, seed: 4 } },
-    inputs: { source: 'generated', path: null, samples: c.rows, seed: 4, density: 0.1 },
-    search, objective: c.search.objective ?? 'cost', scheme: 'cyclic', seed: 1,
-    calibration: defaultCalibrationProfile(), calibrationPath: null, version: '0.1.0',
-    kernel: { gatherAboveDensity: DEFAULT_GATHER_ABOVE_DENSITY, gatherEngine: 'wasm-simd' },
-    ...c.build,
-  }).plan;
-}
-
-/** Slow Step Functions make one stage of grouped layers the fastest plan. */
-const slowStepFunctions = { sfnTaskInvokeSeconds: 2, sfnTransitionSeconds: 1 };
-const grouped62 = (channel: 'queue' | 'object', build: Partial<BuildPlanInput> = {}): Case => ({
+const grouped62 = (channel: 'queue' | 'object', build: Partial<BuildPlanInput> = {}): PlanCase => ({
   rows: 20_000, constants: slowStepFunctions, build,
   search: { objective: 'latency', workerCounts: [62], channels: [channel] },
 });
@@ -62,7 +31,7 @@ const grouped62 = (channel: 'queue' | 'object', build: Partial<BuildPlanInput> =
 const allNames = (plan: Plan) => namedResources(plan.names).map((r) => r.name);
 
 describe('the plan id', () => {
-  const serial: Case = { rows: 2000, search: { workerCounts: [1] } };
+  const serial: PlanCase = { rows: 2000, search: { workerCounts: [1] } };
 
   it('is a hash of the content: the same inputs give a byte-identical plan', async () => {
     const a = serializePlan(await planOf(serial));
@@ -107,7 +76,7 @@ describe('the plan id', () => {
 
 describe('timeouts', () => {
   // 400,000 rows on one worker: about 101 s of work, so a Task timeout of 3 x 101 + 10 = 313 s, over Express's 300 s.
-  const long = (workflow: 'EXPRESS' | 'STANDARD'): Case => ({ rows: 400_000, search: { workerCounts: [1], memoryMB: 10240, workflowTypes: [workflow] } });
+  const long = (workflow: 'EXPRESS' | 'STANDARD'): PlanCase => ({ rows: 400_000, search: { workerCounts: [1], memoryMB: 10240, workflowTypes: [workflow] } });
 
   it('stay within the 300 s of an Express execution', async () => {
     const plan = await planOf(long('EXPRESS'));

@@ -1,0 +1,46 @@
+// The input of a generated state machine: small, every field optional, so an execution started
+// from the console with `{}` runs the plan as planned. The run id is the execution's name
+// ($$.Execution.Name), the input rows are staged by the client under the plan's storage.inputs keys
+// of that run, and everything else comes from the plan. The workflow's first states merge the
+// given input over these defaults (render.ts); this schema is what a client checks before it
+// starts an execution, and input.schema.json (its JSON Schema) what a console user reads.
+
+import { z } from 'zod';
+import { fromZodError } from '../../model/errors.ts';
+import type { Plan } from '../../planner/plan/schema.ts';
+
+/** The defaults an empty input stands for. */
+export function stateMachineInputDefaults(plan: Plan): { readonly samples: number; readonly topScores: number } {
+  return { samples: plan.inputRows, topScores: 0 };
+}
+
+/** The input's zod schema for one plan (the bounds depend on it). */
+export function stateMachineInputSchema(plan: Plan) {
+  const defaults = stateMachineInputDefaults(plan);
+  return z.object({
+    samples: z.number().int().min(1).max(plan.inputRows).optional()
+      .describe(`input rows of this run, staged under the plan's storage.inputs keys (default ${defaults.samples}: at most the rows the plan sized memory and timeouts for)`),
+    topScores: z.number().int().min(0).max(plan.model.neurons).optional()
+      .describe(`also return, for every input, its k highest final activations (default ${defaults.topScores}: categories only)`),
+  }).strict();
+}
+
+export type StateMachineInput = z.infer<ReturnType<typeof stateMachineInputSchema>>;
+
+/** An execution's input with its defaults applied; a bad input fails naming the field. */
+export function parseStateMachineInput(value: unknown, plan: Plan, source = 'state machine input'): Required<StateMachineInput> {
+  const parsed = stateMachineInputSchema(plan).safeParse(value);
+  if (!parsed.success) throw fromZodError(parsed.error, source);
+  return { ...stateMachineInputDefaults(plan), ...parsed.data };
+}
+
+/** The input's JSON Schema (draft 2020-12). */
+export function stateMachineInputJsonSchema(plan: Plan): Record<string, unknown> {
+  const generated = z.toJSONSchema(stateMachineInputSchema(plan), { target: 'draft-2020-12' });
+  return {
+    ...generated,
+    $id: `urn:stepinfer:state-machine-input:${plan.planId}`,
+    title: `input of state machine ${plan.names.stateMachine}`,
+    description: 'Every field is optional: {} runs the plan as planned. The run id is the execution name; the client stages the input rows before it starts the execution.',
+  };
+}
