@@ -35,7 +35,7 @@
 //   takes at most 1,000 keys (AWS_LIMITS.s3DeleteObjectsMaxKeys).
 
 import {
-  DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand,
+  GetObjectCommand, ListObjectsV2Command, PutObjectCommand,
   type GetObjectCommandOutput, type S3Client,
 } from '@aws-sdk/client-s3';
 import { StepinferError, WireFormatError } from '../../model/errors.ts';
@@ -49,6 +49,7 @@ import { packLayerRows, type RowGroup } from './packing.ts';
 import { RowInbox } from './reassembly.ts';
 import type { WireCodec } from './wire.ts';
 import type { ObjectSettings } from './object-resources.ts';
+import { ObjectStore } from '../storage/object-store.ts';
 
 /**
  * Largest wire message of an object: parts are cut to fit it (packing.ts), which bounds what a
@@ -310,27 +311,12 @@ export class ObjectChannel implements Channel {
 export async function removeRunObjects(s3: S3Client, buckets: readonly string[], runKey: string): Promise<ChannelCounters> {
   if (!RUN_KEY.test(runKey)) throw new StepinferError(`run key "${runKey}" is not a key prefix of letters, digits and . _ - : separated by single slashes`);
   const counters = zeroCounters();
-  const prefix = `${runKey}/`;
   for (const bucket of buckets) {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: AWS_LIMITS.s3ListMaxKeys.value }));
-      counters.lists++;
-      for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);
-      token = out.IsTruncated ? out.NextContinuationToken : undefined;
-    } while (token);
-    const batch = AWS_LIMITS.s3DeleteObjectsMaxKeys.value;
-    for (let i = 0; i < keys.length; i += batch) {
-      const objects = keys.slice(i, i + batch).map((Key) => ({ Key }));
-      const out = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
-      counters.deletes++;
-      const errors = out.Errors ?? [];
-      if (errors.length > 0) {
-        throw new StepinferError(`removing run ${runKey}: DeleteObjects in s3://${bucket} refused ${errors.length} of ${objects.length} keys (${errors[0].Key}: ${errors[0].Code}${errors[0].Message ? `, ${errors[0].Message}` : ''})`);
-      }
-      counters.deletedMessages += objects.length;
-    }
+    const store = new ObjectStore(s3, bucket);
+    const deleted = await store.deleteKeys(await store.list(`${runKey}/`));
+    counters.lists += store.lists;
+    counters.deletes += store.deletes;
+    counters.deletedMessages += deleted;
   }
   return counters;
 }

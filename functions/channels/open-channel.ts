@@ -9,6 +9,7 @@ import type { AwsClients } from '../handlers/clients.ts';
 import type { ChannelAddress } from '../handlers/events.ts';
 import type { Channel } from './channel.ts';
 import { QueueChannel } from './queue-channel.ts';
+import { ObjectChannel } from './object-channel.ts';
 import type { WireCodec } from './wire.ts';
 import type { SendMode } from './routing.ts';
 
@@ -29,7 +30,7 @@ export function wireCodecOf(wire: { readonly compression: WireCodec['name']; rea
 export interface OpenChannelOptions {
   readonly address: ChannelAddress;
   readonly run: number;
-  /** The key prefix of the run and attempt (object channel). */
+  /** The key prefix of the run and attempt (object channel: planner/object-exchange.ts exchangeRunKey). */
   readonly runKey: string;
   readonly worker: number;
   readonly samples: number;
@@ -53,6 +54,8 @@ export function openChannel(o: OpenChannelOptions): Channel | null {
       });
     }
     case 'object':
-      throw new StepinferError('the object channel is not wired in yet', { worker: o.worker });
+      return new ObjectChannel({
+        run: o.run, runKey: o.runKey, worker: o.worker, samples: o.samples, settings: a.settings, buckets: a.buckets, s3: o.clients.s3, codec: o.codec,
+      });
   }
 }

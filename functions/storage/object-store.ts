@@ -7,17 +7,16 @@
 // - One PutObject takes up to 5 GB, but fauxqs (the local emulator) needs multipart above 11 MiB
 //   (DESIGN.md), so bodies above MULTIPART_ABOVE_BYTES go up in parts through @aws-sdk/lib-storage:
 //   CreateMultipartUpload + one UploadPart per part + CompleteMultipartUpload, each a request.
-// - ListObjectsV2 returns at most 1,000 keys a call; DeleteObjects takes at most 1,000 keys
-//   (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html).
+// - ListObjectsV2 and DeleteObjects take at most 1,000 keys a call (planner/aws-limits.ts).
 
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { MissingObjectError, type ErrorPlace } from '../../model/errors.ts';
+import { MissingObjectError, StepinferError, type ErrorPlace } from '../../model/errors.ts';
+import { AWS_LIMITS } from '../../planner/aws-limits.ts';
 import type { StorageCounters } from '../handlers/events.ts';
 
 export const MULTIPART_ABOVE_BYTES = 8 * 2 ** 20;
 const PART_BYTES = 8 * 2 ** 20;
-const LIST_PAGE_KEYS = 1000;
 
 export function zeroStorageCounters(): StorageCounters {
   return { puts: 0, gets: 0, putBytes: 0, getBytes: 0 };
@@ -85,7 +84,7 @@ export class ObjectStore {
     let token: string | undefined;
     do {
       this.lists++;
-      const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: LIST_PAGE_KEYS }));
+      const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: AWS_LIMITS.s3ListMaxKeys.value }));
       for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (token);
@@ -95,14 +94,15 @@ export class ObjectStore {
   /** Deletes `keys`, 1,000 a call; returns how many S3 reported deleted. */
   async deleteKeys(keys: readonly string[]): Promise<number> {
     let deleted = 0;
-    for (let i = 0; i < keys.length; i += LIST_PAGE_KEYS) {
+    const batch = AWS_LIMITS.s3DeleteObjectsMaxKeys.value;
+    for (let i = 0; i < keys.length; i += batch) {
       this.deletes++;
       const out = await this.s3.send(new DeleteObjectsCommand({
-        Bucket: this.bucket, Delete: { Objects: keys.slice(i, i + LIST_PAGE_KEYS).map((Key) => ({ Key })), Quiet: false },
+        Bucket: this.bucket, Delete: { Objects: keys.slice(i, i + batch).map((Key) => ({ Key })), Quiet: false },
       }));
       if (out.Errors && out.Errors.length > 0) {
         const e = out.Errors[0];
-        throw new Error(`DeleteObjects in s3://${this.bucket} failed for ${out.Errors.length} keys (${e.Key}: ${e.Code} ${e.Message ?? ''})`);
+        throw new StepinferError(`DeleteObjects in s3://${this.bucket} refused ${out.Errors.length} keys (${e.Key}: ${e.Code}${e.Message ? `, ${e.Message}` : ''})`);
       }
       deleted += out.Deleted?.length ?? 0;
     }

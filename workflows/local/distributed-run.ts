@@ -20,6 +20,8 @@ import {
 import { stageRunsOf, type StageRunOptions } from '../../functions/handlers/stage-run.ts';
 import { stageInputKey } from '../../functions/handlers/worker.ts';
 import { ObjectStore } from '../../functions/storage/object-store.ts';
+import { removeRunObjects } from '../../functions/channels/object-channel.ts';
+import { exchangeRunKey } from '../../planner/object-exchange.ts';
 import { decodeSlice, encodeSlice } from '../../functions/storage/slice-codec.ts';
 import { stageInputSlices } from '../../functions/worker/activation-slice.ts';
 import { startLocalCloud, type LocalCloudOptions } from './local-cloud.ts';
@@ -110,12 +112,14 @@ export async function runDistributedLocally(plan: Plan, network: SparseNetwork, 
     o.onPhase?.('cleaning up');
     const cleanupStart = Date.now();
     await removeRunIntermediates(store, runId, plan);
+    let exchangeLists = 0;
+    if (plan.channel.kind === 'object') exchangeLists = (await removeRunObjects(clients.s3, resources.exchangeBuckets, exchangeRunKey(runId, 0))).lists;
     const cleanupMs = Date.now() - cleanupStart;
     await cloud.host.drained();
     return {
       runId, categories, activations, stages, gather,
       phasesMs: { setup: setupMs, stages: stageMs, gather: gatherMs, cleanup: cleanupMs, total: Date.now() - t0 },
-      clientStorage: { puts: store.counters.puts, gets: store.counters.gets, lists: store.lists, deletes: store.deletes },
+      clientStorage: { puts: store.counters.puts, gets: store.counters.gets, lists: store.lists + exchangeLists, deletes: store.deletes },
       lambdaInvocations: cloud.host.invocations.length,
     };
   } finally {

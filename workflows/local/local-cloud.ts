@@ -6,7 +6,7 @@
 
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -16,6 +16,7 @@ import { AWS_LIMITS } from '../../planner/aws-limits.ts';
 import type { Plan, PlanFunction } from '../../planner/plan/schema.ts';
 import type { AwsClients } from '../../functions/handlers/clients.ts';
 import { createQueueResources, queueResourceList } from '../../functions/channels/queue-resources.ts';
+import { createObjectResources, objectResourceList } from '../../functions/channels/object-resources.ts';
 import { startLambdaHost, type LambdaHost, type LogSink } from './lambda-host.ts';
 
 /** The region and credentials the emulators accept (any value works; these say what they are). */
@@ -94,11 +95,6 @@ function clientsFor(fauxqsEndpoint: string, lambdaEndpoint: string): AwsClients 
   };
 }
 
-/** Creates the plan's buckets (CreateBucket is idempotent for its owner). */
-async function createBuckets(plan: Plan, s3: S3Client): Promise<void> {
-  for (const name of [plan.names.bucket, ...plan.names.exchangeBuckets]) await s3.send(new CreateBucketCommand({ Bucket: name }));
-}
-
 export async function startLocalCloud(plan: Plan, options: LocalCloudOptions = {}): Promise<LocalCloud> {
   const fauxqs = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false });
   let host: LambdaHost | undefined;
@@ -130,7 +126,7 @@ export async function startLocalCloud(plan: Plan, options: LocalCloudOptions = {
     }
     host = await startLambdaHost({ functions, logSink: options.logSink });
     clients = clientsFor(fauxqs.address, host.endpoint);
-    await createBuckets(plan, clients.s3);
+    await createObjectResources(objectResourceList(plan), clients.s3);
     const queues = plan.channel.queue ? await createQueueResources(queueResourceList(plan), clients.sns, clients.sqs) : null;
     const resources: DeployedResources = {
       bucket: plan.names.bucket,

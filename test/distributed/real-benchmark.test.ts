@@ -1,5 +1,5 @@
 // The real GraphChallenge case (1024 neurons x 120 layers, the 10,000 real inputs), run
-// distributed over the queue channel for P in {1, 2, 4, 5, 8}: through fauxqs (SNS -> SQS, S3) and
+// distributed over both channels (queue: SNS -> SQS; object: S3) for P in {1, 2, 4, 5, 8}: through fauxqs and
 // the local Lambda host, every worker a handler in its own thread with its shard from S3. Each
 // run's categories equal serial inference's and the truth, and its final activations are bit-
 // identical to serial inference (the kernel sums every output in ascending input order, whoever
@@ -33,22 +33,30 @@ beforeAll(() => {
 });
 
 const CASES = [
-  { workers: 1, groups: 1 },
   { workers: 2, groups: 3 },
   { workers: 4, groups: 2 },
   { workers: 5, groups: 1 },
   { workers: 8, groups: 1 },
 ] as const;
 
-describe('distributed over SNS -> SQS on the real benchmark equals serial inference', () => {
+describe('distributed on the real benchmark equals serial inference', () => {
   it('serial inference matches the truth (the reference itself)', () => {
     expect(serial.categories).toEqual(truth);
     expect(serial.categories.length).toBe(337);
   });
 
-  for (const c of CASES) {
-    it(`P = ${c.workers}, ${c.groups} layer group${c.groups > 1 ? 's' : ''}`, async () => {
-      const plan = await testPlan(network, { workers: c.workers, channel: 'queue', rows: inputs.rows, groups: c.groups });
+  it('P = 1: the serial plan, one stage function, no channel', async () => {
+    const plan = await testPlan(network, { workers: 1, rows: inputs.rows });
+    const run = await runDistributedLocally(plan, network, inputs, { logSink: () => undefined });
+    expect(run.categories).toEqual(serial.categories);
+    expectSameRows(run.activations, serial.activations);
+    expect(channelCounters(run).total.messages).toBe(0);
+  }, 600_000);
+
+  for (const channel of ['queue', 'object'] as const) for (const c of CASES) {
+    it(`${channel} channel, P = ${c.workers}, ${c.groups} layer group${c.groups > 1 ? 's' : ''}`, async () => {
+      const plan = await testPlan(network, { workers: c.workers, channel, rows: inputs.rows, groups: c.groups });
+      expect(plan.channel.kind).toBe(channel);
       expect(plan.workers).toBe(c.workers);
       expect(plan.workflow.stages.length).toBe(c.groups);
       const run = await runDistributedLocally(plan, network, inputs, { logSink: () => undefined });
@@ -56,13 +64,16 @@ describe('distributed over SNS -> SQS on the real benchmark equals serial infere
       expectSameRows(run.activations, serial.activations);
       const { total, perLayer } = channelCounters(run);
       expect(perLayer.map((l) => l.layer)).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
-      if (c.workers === 1) {
-        expect(total.messages).toBe(0);
-      } else {
-        // Rows moved, and every message sent was received and deleted once.
-        expect(total.bytes).toBeGreaterThan(0);
+      // Rows moved over the plan's channel, each received once.
+      expect(total.bytes).toBeGreaterThan(0);
+      expect(total.duplicates).toBe(0);
+      if (channel === 'queue') {
         expect(total.publishes).toBeGreaterThan(0);
-        expect(total.duplicates).toBe(0);
+        expect(total.puts + total.gets + total.lists).toBe(0);
+      } else {
+        expect(total.publishes + total.receives).toBe(0);
+        // One object per layer and source with readers, at most.
+        expect(total.puts).toBeLessThanOrEqual(120 * c.workers);
       }
     }, 600_000);
   }
