@@ -51,7 +51,7 @@ module.exports = {
       name: 'workflows-asl-imports-no-runtime',
       severity: 'error',
       from: { path: '^workflows/asl/' },
-      to: { path: '^(functions|workflows/local|infra|cli|bench|scripts)/', pathNot: '^functions/handlers/events\\.ts$' },
+      to: { path: '^(functions|workflows/local|infra|cli|bench|scripts)/', pathNot: '^functions/handlers/(events|stage-run)\\.ts$' },
     },
     {
       name: 'workflows-below-the-edges',

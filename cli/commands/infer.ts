@@ -55,7 +55,7 @@ export function registerInferCommand(program: Command): void {
     .option('--progress', 'show a progress bar over layers even when stderr is not a terminal')
     .action(async (o: InferOptions) => {
       const distributed = o.workers !== undefined || o.plan !== undefined;
-      if (o.serial === distributed) throw new UsageError('give --serial (one process) or --workers P / --plan plan.json (distributed), exactly one', { field: 'serial' });
+      if (Boolean(o.serial) === distributed) throw new UsageError('infer needs --serial (one process) or --workers P / --plan plan.json (distributed), exactly one', { field: 'serial' });
       if (!distributed) {
         for (const [flag, given] of [['--channel', o.channel], ['--launch', o.launch], ['--groups', o.groups], ['--receive-timeout', o.receiveTimeout], ['--prices', o.prices]] as const) {
           if (given !== undefined) throw new UsageError(`${flag} applies to distributed runs (--workers or --plan)`, { field: flag.slice(2) });

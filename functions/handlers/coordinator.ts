@@ -11,12 +11,10 @@ import { RunFailedError } from '../../model/errors.ts';
 import { launchTreeChildren } from '../../planner/launch-tree.ts';
 import { ObjectStore } from '../storage/object-store.ts';
 import { environmentClients, type AwsClients } from './clients.ts';
-import {
-  coordinatorEventSchema, parseEvent, workerStatusSchema,
-  type CoordinatorEvent, type CoordinatorResult, type StageRun, type WorkerResult,
-} from './events.ts';
+import { coordinatorEventSchema, parseEvent, type CoordinatorEvent, type CoordinatorResult, type StageRun } from './events.ts';
 import { logger, logRun } from './log.ts';
-import { invokeWorker, statusKey } from './worker.ts';
+import { readStatus, statusPrefix, statusWorker } from './status.ts';
+import { invokeWorker } from './worker.ts';
 
 /** The workers the coordinator itself invokes, with their tree depth. */
 export function coordinatorLaunches(sr: StageRun): { worker: number; depth: number }[] {
@@ -35,23 +33,20 @@ export async function runCoordinator(event: CoordinatorEvent, clients: AwsClient
   logger.info('workers invoked', { invokes: launches.length, launch: sr.launch.kind });
 
   const store = new ObjectStore(clients.s3, sr.bucket);
-  const first = statusKey(sr, 0);
-  const prefix = first.slice(0, first.lastIndexOf('/') + 1);
-  const results = new Map<number, WorkerResult>();
+  const prefix = statusPrefix(sr);
+  const results = new Map<number, CoordinatorResult['workers'][number]>();
   const deadline = startMs + event.waitTimeoutSeconds * 1000;
   for (;;) {
     for (const key of await store.list(prefix)) {
-      const worker = Number(/(\d+)\.json$/.exec(key)?.[1] ?? NaN);
-      if (results.has(worker)) continue;
-      const text = Buffer.from(await store.get(key, `the status of worker ${worker}`)).toString('utf8');
-      const status = parseEvent(workerStatusSchema, JSON.parse(text), `status ${key}`);
+      if (results.has(statusWorker(key))) continue;
+      const status = await readStatus(store, key);
       if (!status.ok) {
         throw new RunFailedError(
           `run ${sr.runId} stage ${sr.stage} (layers ${sr.firstLayer}-${sr.lastLayer}, attempt ${sr.attempt}): worker ${status.worker} failed${status.layer !== null ? ` in layer ${status.layer}` : ''}: ${status.errorType}: ${status.errorMessage}`,
           { worker: status.worker, ...(status.layer !== null ? { layer: status.layer } : {}) },
         );
       }
-      results.set(status.worker, status);
+      results.set(status.worker, { worker: status.worker, startMs: status.startMs, endMs: status.endMs, statusKey: key });
     }
     if (results.size === sr.workers) break;
     if (Date.now() >= deadline) {

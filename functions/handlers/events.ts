@@ -174,7 +174,11 @@ export const coordinatorResultSchema = z.object({
   invokes: nonnegative,
   /** ListObjectsV2 calls while waiting. */
   lists: nonnegative,
-  workers: z.array(workerResultSchema),
+  /**
+   * Each worker's outcome in brief (its full result, per-layer timings and counters, is its status
+   * object): a Lambda or state output is at most 256 KiB, and P full results are not.
+   */
+  workers: z.array(z.object({ worker: nonnegative, startMs: z.number(), endMs: z.number(), statusKey: z.string() }).strict()),
 }).strict();
 export type CoordinatorResult = z.infer<typeof coordinatorResultSchema>;
 
@@ -188,9 +192,12 @@ export const gatherEventSchema = z.object({
   neurons: int.min(1),
   /** Also return, for every input, its k highest final activations (0: categories only). */
   topScores: nonnegative,
+  /** The object channel's exchange buckets (none for other channels): the run's objects there are removed too. */
+  exchangeBuckets: z.array(z.string().min(1)),
   /**
    * true: the run failed; delete its intermediates under runs/<runId>/ (handoff rows, statuses,
    * partial outputs) instead of gathering. The workflow's final Catch sends it (workflows/asl/).
+   * A gather that succeeds removes them as well, after writing the result.
    */
   cleanup: z.boolean().optional(),
 }).strict();
@@ -207,10 +214,19 @@ export const gatherResultSchema = z.object({
   /** CRC-32 (hex) of the merged final rows' encoding: equal runs give equal checksums. */
   resultCrc32: z.string().regex(/^[0-9a-f]{8}$/),
   storage: storageCountersSchema,
+  /** Removing the run's intermediates: ListObjectsV2 and DeleteObjects calls, objects deleted. */
+  cleanup: z.object({ lists: nonnegative, deletes: nonnegative, deleted: nonnegative }).strict(),
   startMs: z.number(),
   endMs: z.number(),
 }).strict();
 export type GatherResult = z.infer<typeof gatherResultSchema>;
+
+/** What a gather with `cleanup` answers. */
+export const cleanupResultSchema = z.object({
+  runId,
+  cleanup: z.object({ lists: nonnegative, deletes: nonnegative, deleted: nonnegative }).strict(),
+}).strict();
+export type CleanupResult = z.infer<typeof cleanupResultSchema>;
 
 /** The categories object (storage.categories). */
 export const categoriesObjectSchema = z.object({

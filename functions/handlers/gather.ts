@@ -2,7 +2,8 @@
 // and its categories: the inputs with any nonzero final activation, as the GraphChallenge truth
 // files define them; with topScores k, each category's k highest activations. Writes the merged
 // rows (storage.result, an activation slice) and the categories (storage.categories, JSON), and
-// returns references and counts only: a state's payload is at most 256 KiB.
+// returns references and counts only: a state's payload is at most 256 KiB. Then it removes the
+// run's intermediates (functions/handlers/cleanup.ts); with `cleanup` it only does that (a failed run).
 
 import { crc32Hex } from '../../model/checksum.ts';
 import { expandKey } from '../../planner/plan/names.ts';
@@ -11,7 +12,8 @@ import { ObjectStore } from '../storage/object-store.ts';
 import { decodeSlice, encodeSlice } from '../storage/slice-codec.ts';
 import { mergeSlices, type ActivationSlice } from '../worker/activation-slice.ts';
 import { environmentClients, type AwsClients } from './clients.ts';
-import { gatherEventSchema, parseEvent, type CategoriesObject, type GatherEvent, type GatherResult } from './events.ts';
+import { gatherEventSchema, parseEvent, type CategoriesObject, type CleanupResult, type GatherEvent, type GatherResult } from './events.ts';
+import { removeRunIntermediates } from './cleanup.ts';
 import { logger, logRun } from './log.ts';
 import { ShapeMismatchError } from '../../model/errors.ts';
 
@@ -25,22 +27,29 @@ export function topScores(rows: SparseRows, categories: readonly number[], k: nu
   });
 }
 
-export async function runGather(event: GatherEvent, clients: AwsClients): Promise<GatherResult> {
+export async function runGather(event: GatherEvent, clients: AwsClients): Promise<GatherResult | CleanupResult> {
   const startMs = Date.now();
   logRun({ role: 'gather', runId: event.runId });
+  if (event.cleanup) {
+    const cleanup = await removeRunIntermediates(clients.s3, event.bucket, event.storage, event.runId, event.exchangeBuckets);
+    logger.info('cleaned up a failed run', { ...cleanup });
+    return { runId: event.runId, cleanup };
+  }
   const store = new ObjectStore(clients.s3, event.bucket);
   const slices = await Promise.all(Array.from({ length: event.workers }, async (_, worker) => {
     const key = expandKey(event.storage.outputs, { execution: event.runId, worker });
     return decodeSlice(await store.get(key, `the final rows of worker ${worker}`, { worker }), store.where(key));
   }));
-  return writeGathered(store, event, slices, startMs);
+  const gathered = await writeGathered(store, event, slices, startMs);
+  const cleanup = await removeRunIntermediates(clients.s3, event.bucket, event.storage, event.runId, event.exchangeBuckets);
+  return { ...gathered, cleanup, endMs: Date.now() };
 }
 
 /**
  * Merges the workers' final rows (index w: worker w's) and writes the result and categories. A
  * one-worker run calls it on its own rows, so it writes its result itself.
  */
-export async function writeGathered(store: ObjectStore, event: GatherEvent, slices: readonly ActivationSlice[], startMs: number): Promise<GatherResult> {
+export async function writeGathered(store: ObjectStore, event: GatherEvent, slices: readonly ActivationSlice[], startMs: number): Promise<Omit<GatherResult, 'cleanup'>> {
   slices.forEach((slice, worker) => {
     if (slice.rows.rows !== event.samples || slice.rows.columns !== event.neurons) {
       throw new ShapeMismatchError(`final rows of ${slice.rows.rows} x ${slice.rows.columns}, the run has ${event.samples} samples of ${event.neurons} neurons`, { worker });
@@ -67,6 +76,6 @@ export async function writeGathered(store: ObjectStore, event: GatherEvent, slic
 }
 
 /** The Lambda entry point. */
-export async function handler(event: unknown): Promise<GatherResult> {
+export async function handler(event: unknown): Promise<GatherResult | CleanupResult> {
   return runGather(parseEvent(gatherEventSchema, event, 'gather'), environmentClients());
 }

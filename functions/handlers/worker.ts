@@ -21,6 +21,8 @@ import { environmentClients, type AwsClients } from './clients.ts';
 import { parseEvent, workerEventSchema, type StageRun, type WorkerEvent, type WorkerFailure, type WorkerResult } from './events.ts';
 import { logger, logRun } from './log.ts';
 import { writeGathered } from './gather.ts';
+import { statusKey } from './status.ts';
+import { removeRunIntermediates } from './cleanup.ts';
 
 /** What the Lambda runtime passes that the worker uses (a test may pass none). */
 export interface InvocationContext {
@@ -54,10 +56,6 @@ export function stageInputKey(sr: Pick<StageRun, 'runId' | 'storage'>, stage: nu
     : expandKey(sr.storage.handoff, { execution: sr.runId, stage, target, source });
 }
 
-export function statusKey(sr: Pick<StageRun, 'runId' | 'storage' | 'stage' | 'attempt'>, worker: number): string {
-  return expandKey(sr.storage.status, { execution: sr.runId, stage: sr.stage, attempt: sr.attempt, worker });
-}
-
 async function loadStageInput(store: ObjectStore, sr: StageRun, w: ShardWorker): Promise<{ own: ActivationSlice; received: IncomingSlice[] }> {
   const me = w.shard.worker;
   const read = async (source: number) => {
@@ -77,7 +75,7 @@ async function writeStageOutput(store: ObjectStore, sr: StageRun, w: ShardWorker
     if (sr.workers === 1) {
       // One worker gathers its own rows: the plan has no gather function then.
       const gathered = await writeGathered(store, {
-        runId: sr.runId, planId: sr.planId, bucket: sr.bucket, storage: sr.storage, workers: 1, samples: sr.samples, neurons: w.shard.neurons, topScores,
+        runId: sr.runId, planId: sr.planId, bucket: sr.bucket, storage: sr.storage, workers: 1, samples: sr.samples, neurons: w.shard.neurons, topScores, exchangeBuckets: [],
       }, [own], Date.now());
       return [gathered.resultKey, gathered.categoriesKey];
     }
@@ -141,6 +139,9 @@ export async function runWorker(event: WorkerEvent, clients: AwsClients, context
     });
     layer = null;
     const outputKeys = await writeStageOutput(store, sr, worker, outcome.own, sr.topScores);
+    // A one-worker run has no gather to clean up after it: it removes its own inputs and hand-offs
+    // (its result, categories and the status it writes next stay).
+    if (sr.workers === 1 && sr.stage === sr.stages - 1) await removeRunIntermediates(clients.s3, sr.bucket, sr.storage, sr.runId, []);
     const result: WorkerResult = {
       runId: sr.runId, attempt: sr.attempt, stage: sr.stage, worker: me, ok: true, shardCached: fromCache,
       startMs, endMs: Date.now(), launched, layers: outcome.layers, storage: { ...store.counters }, outputKeys,

@@ -74,8 +74,10 @@ describe('stepinfer regenerate', () => {
     const timeoutLine = (s: number) => `"TimeoutSeconds": ${s},`;
     expect(changed).toEqual([
       [expect.stringContaining(`stepinfer plan ${plan.planId}:`), expect.stringContaining(`stepinfer plan ${edited.planId}:`)],
-      // Stage 0's Map passes its plan id to its workers; its Worker Task has the new timeout and its retry.
+      // Stage 0's Map passes its plan id to its workers, and a receive timeout from the stage's
+      // timeout (under the 60 s cap); its Worker Task has the new timeout and its retry.
       [`"planId": "${plan.planId}",`, `"planId": "${edited.planId}",`],
+      [`"receiveTimeoutSeconds": ${old},`, `"receiveTimeoutSeconds": ${old + 7},`],
       [timeoutLine(old), timeoutLine(old + 7)],
       [`"planId": "${plan.planId}",`, `"planId": "${edited.planId}",`],
       // The gather and the clean-up.

@@ -33,7 +33,7 @@ describe('launch tree', () => {
     expect(run.categories).toEqual(serial.categories);
     expectSameRows(run.activations, serial.activations);
     for (const stage of run.stages) {
-      expect(stage.invokes).toBe(2);
+      expect(stage.coordinator.invokes).toBe(2);
       expect(stage.workers.map((w) => [w.worker, w.launched])).toEqual([[0, [1, 2]], [1, []], [2, []], [3, [4, 5]], [4, []], [5, []]]);
     }
   }, 180_000);
@@ -43,7 +43,7 @@ describe('launch tree', () => {
     const run = await runDistributedLocally(plan, network, inputs, { launch: 'flat', topScores: 3, logSink: () => undefined });
     expect(run.categories).toEqual(serial.categories);
     for (const stage of run.stages) {
-      expect(stage.invokes).toBe(6);
+      expect(stage.coordinator.invokes).toBe(6);
       expect(stage.workers.every((w) => w.launched.length === 0)).toBe(true);
     }
   }, 180_000);

@@ -95,7 +95,7 @@ describe('a generated workflow run locally', () => {
     }
     expect(run.gathers).toEqual([{
       runId: 'run-1', planId: run.plan.planId, bucket: run.plan.names.bucket, storage: run.plan.storage,
-      workers: 8, samples: run.plan.inputRows, neurons: 1024, topScores: 0,
+      workers: 8, samples: run.plan.inputRows, neurons: 1024, topScores: 0, exchangeBuckets: [],
     }]);
     expect(run.output).toEqual({ categoryCount: 7, categoriesKey: 'runs/run-1/categories.json', resultKey: 'runs/run-1/result', resultCrc32: '0a0b0c0d', finalNonzeros: 99 });
   });
@@ -124,7 +124,7 @@ describe('a generated workflow run locally', () => {
     expect(run.workers.some((e) => e.stageRun.stage === 1)).toBe(false);
     expect(run.gathers).toEqual([{
       runId: 'run-1', planId: run.plan.planId, bucket: run.plan.names.bucket, storage: run.plan.storage,
-      workers: 8, samples: run.plan.inputRows, neurons: 1024, topScores: 0, cleanup: true,
+      workers: 8, samples: run.plan.inputRows, neurons: 1024, topScores: 0, exchangeBuckets: [], cleanup: true,
     }]);
     expect(run.error).not.toBeNull();
     expect(run.error!.message).toBe('Execution has failed with the following error: worker 5 failed at layer 1: out of memory');

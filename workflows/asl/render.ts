@@ -24,6 +24,7 @@
 import type { Plan, PlanStage } from '../../planner/plan/schema.ts';
 import { WorkflowDefinitionError } from '../../model/errors.ts';
 import type { CoordinatorEvent, GatherEvent, StageRun, WorkerEvent } from '../../functions/handlers/events.ts';
+import { stageRunsOf, type StageAddresses } from '../../functions/handlers/stage-run.ts';
 import type { Catcher, MapState, PayloadTemplate, Retrier, State, StateMachine, TaskState } from './asl.ts';
 import { stateMachineInputDefaults } from './input.ts';
 import {
@@ -290,50 +291,29 @@ class WorkflowRenderer {
   }
 
   /** The StageRun every worker (or the coordinator) of a stage gets (functions/handlers/events.ts). */
+  /**
+   * The stage's StageRun, built by the handlers' own stageRunsOf from the plan and the deployed
+   * addresses (here their substitutions), with the run's values taken from the execution.
+   */
   private stageRun(stage: PlanStage): Template<StageRun> {
     const plan = this.plan;
-    const launch = stage.launch;
-    const workerFunctionId = stage.functionId;
+    const addresses: StageAddresses = {
+      bucket: this.subs.bucket(),
+      // Only the stage's own channel's addresses: an unused substitution is a problem.
+      topicArns: stage.channel === 'queue' ? plan.names.topics.map((_, k) => this.subs.topicArn(k)) : [],
+      queueUrls: stage.channel === 'queue' ? plan.names.queues.map((_, w) => this.subs.queueUrl(w)) : [],
+      exchangeBuckets: stage.channel === 'object' ? plan.names.exchangeBuckets.map((_, k) => this.subs.exchangeBucket(k)) : [],
+      functionNames: { [stage.functionId]: this.subs.functionArn(stage.functionId) },
+    };
+    // Placeholders for what the execution decides; replaced by JSONPath below.
+    const { runId: _runId, attempt: _attempt, samples: _samples, topScores: _topScores, ...fixed } = stageRunsOf(plan, addresses, { runId: 'run', samples: 1 })[stage.index];
     return {
       'runId.$': '$$.Execution.Name',
       'attempt.$': `${PATHS.attempts}.${attemptKey(stage.index)}`,
-      planId: plan.planId,
-      bucket: this.subs.bucket(),
-      storage: { ...plan.storage, shards: { ...plan.storage.shards } },
-      stage: stage.index,
-      stages: plan.workflow.stages.length,
-      firstLayer: stage.firstLayer,
-      lastLayer: stage.lastLayer,
-      workers: plan.workers,
       'samples.$': `${PATHS.input}.samples`,
-      wire: { ...plan.wire },
-      kernel: { ...plan.kernel },
-      channel: this.channelAddress(stage),
-      receiveTimeoutSeconds: this.reportingTimeoutSeconds(workerFunctionId),
-      launch: launch.kind === 'tree' ? { kind: 'tree', branchingFactor: launch.branchingFactor, levels: launch.levels } : { kind: 'flat' },
-      workerFunction: this.subs.functionArn(workerFunctionId),
-    };
-  }
-
-  /** The stage's channel: the plan's settings and the deployed topics and queues, or exchange buckets. */
-  private channelAddress(stage: PlanStage): PayloadTemplate {
-    const ch = this.plan.channel;
-    if (stage.channel === 'queue' && ch.queue) {
-      return {
-        kind: 'queue',
-        settings: { ...ch.queue, deadLetter: { ...ch.queue.deadLetter } },
-        topicArns: this.plan.names.topics.map((_, k) => this.subs.topicArn(k)),
-        queueUrls: this.plan.names.queues.map((_, w) => this.subs.queueUrl(w)),
-      };
-    }
-    if (stage.channel === 'object' && ch.object) {
-      return {
-        kind: 'object',
-        settings: { ...ch.object, readiness: { ...ch.object.readiness } },
-        buckets: this.plan.names.exchangeBuckets.map((_, k) => this.subs.exchangeBucket(k)),
-      };
-    }
-    return { kind: 'none' };
+      'topScores.$': `${PATHS.input}.topScores`,
+      ...fixed,
+    } as Template<StageRun>;
   }
 
   /** How long a function waits for others before it fails naming them: its timeout less the reporting margin. */
@@ -355,6 +335,7 @@ class WorkflowRenderer {
       'samples.$': `${PATHS.input}.samples`,
       neurons: plan.model.neurons,
       'topScores.$': `${PATHS.input}.topScores`,
+      exchangeBuckets: plan.channel.object ? plan.names.exchangeBuckets.map((_, k) => this.subs.exchangeBucket(k)) : [],
       ...(cleanup ? { cleanup: true } : {}),
     };
   }

@@ -15,13 +15,12 @@ import { InvokeCommand } from '@aws-sdk/client-lambda';
 import type { AwsClients } from '../../functions/handlers/clients.ts';
 import {
   categoriesObjectSchema, coordinatorResultSchema, gatherResultSchema, parseEvent,
-  type CoordinatorEvent, type CoordinatorResult, type GatherEvent, type GatherResult,
+  type CoordinatorEvent, type CoordinatorResult, type GatherEvent, type GatherResult, type WorkerResult,
 } from '../../functions/handlers/events.ts';
 import { stageRunsOf, type StageRunOptions } from '../../functions/handlers/stage-run.ts';
 import { stageInputKey } from '../../functions/handlers/worker.ts';
 import { ObjectStore } from '../../functions/storage/object-store.ts';
-import { removeRunObjects } from '../../functions/channels/object-channel.ts';
-import { exchangeRunKey } from '../../planner/object-exchange.ts';
+import { readStatus } from '../../functions/handlers/status.ts';
 import { decodeSlice, encodeSlice } from '../../functions/storage/slice-codec.ts';
 import { stageInputSlices } from '../../functions/worker/activation-slice.ts';
 import { startLocalCloud, type LocalCloudOptions } from './local-cloud.ts';
@@ -37,16 +36,22 @@ export interface DistributedRunOptions extends LocalCloudOptions {
   readonly onPhase?: (phase: string) => void;
 }
 
+/** One stage as its coordinator saw it, with every worker's full result read from its status. */
+export interface StageOutcome {
+  readonly coordinator: CoordinatorResult;
+  readonly workers: WorkerResult[];
+}
+
 export interface DistributedRunResult {
   readonly runId: string;
   readonly categories: number[];
   /** The gathered final rows (all N columns). */
   readonly activations: SparseRows;
-  readonly stages: CoordinatorResult[];
+  readonly stages: StageOutcome[];
   /** Null for one worker (it writes its result itself). */
   readonly gather: GatherResult | null;
-  /** Wall times, ms: setting up (emulators, resources, shards, inputs), the stages, gathering, cleaning up. */
-  readonly phasesMs: { readonly setup: number; readonly stages: number[]; readonly gather: number; readonly cleanup: number; readonly total: number };
+  /** Wall times, ms: setting up (emulators, resources, shards, inputs), the stages, gathering (and cleaning up). */
+  readonly phasesMs: { readonly setup: number; readonly stages: number[]; readonly gather: number; readonly total: number };
   /** S3 requests of the client (staging inputs, reading the result, cleaning up), beside what workers report; shard uploads (once per plan) excluded. */
   readonly clientStorage: { readonly puts: number; readonly gets: number; readonly lists: number; readonly deletes: number };
   readonly lambdaInvocations: number;
@@ -79,15 +84,24 @@ export async function runDistributedLocally(plan: Plan, network: SparseNetwork, 
       .map((x) => store.put(stageInputKey(storage, 0, x.target, shard.worker), encodeSlice(x.slice)))));
     const setupMs = Date.now() - t0;
 
+    // The statuses are read apart from the run's own requests (the coordinator read them already).
+    const statusStore = new ObjectStore(clients.s3, resources.bucket);
     const stageRuns = stageRunsOf(plan, resources, { runId, samples: inputs.rows, receiveTimeoutSeconds: o.receiveTimeoutSeconds, launch: o.launch, topScores: o.topScores });
-    const stages: CoordinatorResult[] = [];
+    const stages: StageOutcome[] = [];
     const stageMs: number[] = [];
     for (const [i, sr] of stageRuns.entries()) {
       o.onPhase?.(`layers ${sr.firstLayer}-${sr.lastLayer} on ${sr.workers} worker${sr.workers > 1 ? 's' : ''}`);
       const start = Date.now();
       const task = plan.workflow.stages[i].task;
       const event: CoordinatorEvent = { stageRun: sr, waitTimeoutSeconds: Math.ceil(task.timeoutSeconds * cloud.timeoutScale), pollSeconds: o.pollSeconds ?? 0.2 };
-      stages.push(parseEvent(coordinatorResultSchema, await invokeFunction(clients, cloud.coordinatorName, event, `run ${runId}: stage ${i} (layers ${sr.firstLayer}-${sr.lastLayer})`), 'coordinator result'));
+      const coordinator = parseEvent(coordinatorResultSchema, await invokeFunction(clients, cloud.coordinatorName, event, `run ${runId}: stage ${i} (layers ${sr.firstLayer}-${sr.lastLayer})`), 'coordinator result');
+      // Read before the gather removes them with the run's other intermediates.
+      const workers = await Promise.all(coordinator.workers.map(async (w) => {
+        const status = await readStatus(statusStore, w.statusKey);
+        if (!status.ok) throw new RunFailedError(`run ${runId}: worker ${w.worker} reported success to its coordinator but its status is a failure`);
+        return status;
+      }));
+      stages.push({ coordinator, workers });
       stageMs.push(Date.now() - start);
     }
 
@@ -97,7 +111,7 @@ export async function runDistributedLocally(plan: Plan, network: SparseNetwork, 
     if (plan.workflow.gather) {
       const event: GatherEvent = {
         runId, planId: plan.planId, bucket: resources.bucket, storage: plan.storage, workers: plan.workers,
-        samples: inputs.rows, neurons: plan.model.neurons, topScores: o.topScores ?? 0,
+        samples: inputs.rows, neurons: plan.model.neurons, topScores: o.topScores ?? 0, exchangeBuckets: [...resources.exchangeBuckets],
       };
       const name = resources.functionNames[plan.workflow.gather.functionId];
       gather = parseEvent(gatherResultSchema, await invokeFunction(clients, name, event, `run ${runId}: gather`), 'gather result');
@@ -109,17 +123,14 @@ export async function runDistributedLocally(plan: Plan, network: SparseNetwork, 
     const categories = parseEvent(categoriesObjectSchema, JSON.parse(categoriesText), categoriesKey).categories;
     const gatherMs = Date.now() - gatherStart;
 
-    o.onPhase?.('cleaning up');
-    const cleanupStart = Date.now();
-    await removeRunIntermediates(store, runId, plan);
-    let exchangeLists = 0;
-    if (plan.channel.kind === 'object') exchangeLists = (await removeRunObjects(clients.s3, resources.exchangeBuckets, exchangeRunKey(runId, 0))).lists;
-    const cleanupMs = Date.now() - cleanupStart;
+    // The gather removed the run's intermediates; a one-worker run's stage function did.
+    const leftover = (await store.list(expandKey(plan.storage.result, { execution: runId }).replace(/[^/]*$/, ''))).filter((k) => !k.includes('/status/') && k !== resultKey && k !== categoriesKey);
+    if (leftover.length > 0) throw new RunFailedError(`run ${runId} left ${leftover.length} intermediate objects behind (${leftover.slice(0, 3).join(', ')})`);
     await cloud.host.drained();
     return {
       runId, categories, activations, stages, gather,
-      phasesMs: { setup: setupMs, stages: stageMs, gather: gatherMs, cleanup: cleanupMs, total: Date.now() - t0 },
-      clientStorage: { puts: store.counters.puts, gets: store.counters.gets, lists: store.lists + exchangeLists, deletes: store.deletes },
+      phasesMs: { setup: setupMs, stages: stageMs, gather: gatherMs, total: Date.now() - t0 },
+      clientStorage: { puts: store.counters.puts, gets: store.counters.gets, lists: store.lists, deletes: store.deletes },
       lambdaInvocations: cloud.host.invocations.length,
     };
   } finally {
@@ -136,12 +147,4 @@ async function invokeFunction(clients: AwsClients, name: string, event: unknown,
     throw new RunFailedError(`${what} failed: ${e.errorType}: ${e.errorMessage}`);
   }
   return payload;
-}
-
-/** Deletes a run's inputs, hand-offs, final rows and statuses (its result and categories stay). */
-export async function removeRunIntermediates(store: ObjectStore, runId: string, plan: Plan): Promise<number> {
-  const keep = new Set([expandKey(plan.storage.result, { execution: runId }), expandKey(plan.storage.categories, { execution: runId })]);
-  const prefix = expandKey(plan.storage.result, { execution: runId }).replace(/[^/]*$/, '');
-  const keys = (await store.list(prefix)).filter((k) => !keep.has(k));
-  return store.deleteKeys(keys);
 }

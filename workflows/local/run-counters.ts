@@ -103,7 +103,7 @@ export function measuredUsage(plan: Plan, run: DistributedRunResult): UsageCount
   }
   const { total } = channelCounters(run);
   const queue = plan.channel.kind === 'queue';
-  const statusLists = run.stages.reduce((t, s) => t + s.lists, 0);
+  const statusLists = run.stages.reduce((t, s) => t + s.coordinator.lists, 0);
   return addCounters(zeroUsage(), {
     ...zeroUsage(),
     lambda,
