@@ -1,4 +1,4 @@
-// `npm run bench [kernel|partition|fsd|wire] [options]`: benchmarks that print measured numbers next to a
+// `npm run bench [kernel|partition|fsd|wire|distributed] [options]`: benchmarks that print measured numbers next to a
 // reference run, in one go. With no arguments it runs the kernel benchmark. Benchmarks sit beside
 // the CLI (they use its helpers; the CLI never imports them).
 import { Command, Option } from 'commander';
@@ -10,6 +10,8 @@ import { PARTITION_SCHEMES } from '../planner/partition/index.ts';
 import { benchWire, DEFAULT_BENCH_CODECS, type WireBenchOptions } from './wire.ts';
 import { QUEUE_TRANSPORTS } from '../functions/channels/transport.ts';
 import { runProgram } from '../cli/main.ts';
+import { benchDistributed, type DistributedBenchOptions } from './distributed.ts';
+import { choiceListOption } from '../cli/options.ts';
 
 function buildBenchProgram(): Command {
   const bench = new Command('bench')
@@ -60,6 +62,14 @@ function buildBenchProgram(): Command {
     .addOption(new Option('--transport <name>', 'how binary messages travel in SNS/SQS').choices(QUEUE_TRANSPORTS).default('base64-body'))
     .option('--json', 'print the result as JSON')
     .action(async (o: WireBenchOptions) => benchWire(o));
+  bench
+    .command('distributed')
+    .description("Distributed inference of the real case on this machine (fauxqs, local Lambda host) against serial inference, FSD-Inference's published runs and the planner's prediction")
+    .option('--workers <list>', 'worker counts (default 8; 2,4,8 checks the traffic model)', workerListOption, [8])
+    .option('--channels <list>', 'channels: queue, object (default both)', choiceListOption(['queue', 'object'] as const), ['queue', 'object'])
+    .option('--per-layer', 'also print every layer\'s bytes and requests')
+    .option('--json', 'print the result as JSON')
+    .action(async (o: DistributedBenchOptions) => benchDistributed(o));
   return bench;
 }
 
