@@ -54,8 +54,6 @@ export interface FlakyNetwork {
   rule: PublishRule;
   /** Every wire message delivered to fauxqs, in delivery order, since the last clear(). */
   readonly delivered: WireHeader[];
-  /** Every request the handlers made ("PUT /bucket/key", "POST / SNS PublishBatch", "POST / AmazonSQS.ReceiveMessage"), since the last clear(). */
-  readonly requests: string[];
   clear(): void;
   stop(): Promise<void>;
 }
@@ -141,7 +139,6 @@ export async function startFlakyNetwork(fauxqsAddress: string): Promise<FlakyNet
   const upstream = new URL(fauxqsAddress);
   const agent = new Agent({ keepAlive: true });
   const delivered: WireHeader[] = [];
-  const requests: string[] = [];
 
   /** One request to fauxqs, its answer buffered. */
   const send = (method: string, path: string, headers: IncomingHttpHeaders, body: Buffer): Promise<HttpReply> =>
@@ -158,28 +155,14 @@ export async function startFlakyNetwork(fauxqsAddress: string): Promise<FlakyNet
     response.writeHead(r.status, { ...r.headers, 'content-length': String(r.body.length) }).end(r.body);
   };
 
-  const network: FlakyNetwork = {
-    endpoint: '',
-    rule: DELIVER,
-    delivered,
-    requests,
-    clear() {
-      delivered.length = 0;
-      requests.length = 0;
-    },
-    stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      agent.destroy();
-    },
-  };
+  // Made once the proxy listens (its endpoint known); no request can arrive before.
+  let network: FlakyNetwork;
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const method = request.method ?? 'GET', path = request.url ?? '/';
     const body = await readAll(request);
+    // SNS speaks awsQuery forms; SQS (JSON) and S3 (REST) pass untouched.
     const form = method === 'POST' && (request.headers['content-type'] ?? '').includes('x-www-form-urlencoded') ? new URLSearchParams(body.toString('utf8')) : null;
-    const target = request.headers['x-amz-target'];
-    requests.push(`${method} ${path}${form ? ` SNS ${form.get('Action')}` : typeof target === 'string' ? ` ${target}` : ''}`);
     if (form?.get('Action') !== 'PublishBatch') {
       reply(response, await send(method, path, request.headers, body));
       return;
@@ -209,6 +192,18 @@ export async function startFlakyNetwork(fauxqsAddress: string): Promise<FlakyNet
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
-  (network as { endpoint: string }).endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  network = {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    rule: DELIVER,
+    delivered,
+    clear() {
+      delivered.length = 0;
+    },
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      agent.destroy();
+    },
+  };
   return network;
 }
