@@ -36,6 +36,8 @@ export interface PackOptions {
   readonly multicastEmptyMarker: boolean;
   /** Bytes of one queue message. Default AWS_LIMITS.sqsMessageMaxBytes. */
   readonly limitBytes?: number;
+  /** Wire bytes of one message at most, header included (plan.json channel.queue.chunkBytes); default: all the message limit leaves. */
+  readonly chunkBytes?: number;
 }
 
 export interface OutgoingMessage {
@@ -130,8 +132,8 @@ export function packLayerRows(groups: readonly RowGroup[], o: PackOptions): Pack
   const limitBytes = o.limitBytes ?? AWS_LIMITS.sqsMessageMaxBytes.value;
   checkTargets(o.peers, `layer ${o.layer}, worker ${o.source}: the peers`);
   const budgetFor = (targets: readonly number[]) => {
-    const budget = maxWireBytes(o.transport, targets, limitBytes) - headerBytesBound(targets.length);
-    if (budget < 1) throw new WireFormatError(`a ${limitBytes}-byte message has no room for a payload to ${targets.length} targets`);
+    const budget = Math.min(maxWireBytes(o.transport, targets, limitBytes), o.chunkBytes ?? Infinity) - headerBytesBound(targets.length);
+    if (budget < 1) throw new WireFormatError(`a ${limitBytes}-byte message${o.chunkBytes !== undefined ? ` of at most ${o.chunkBytes} wire bytes` : ''} has no room for a payload to ${targets.length} targets`);
     return budget;
   };
   const parts: Part[] = [];

@@ -66,7 +66,7 @@ export class QueueChannel implements Channel {
     const counters = zeroCounters();
     const packed = packLayerRows(groups, {
       run: this.o.run, layer, source: this.worker, samples: this.o.samples, codec: this.o.codec, transport: this.transport,
-      peers, multicastEmptyMarker: this.o.multicast, limitBytes: settings.maximumMessageSizeBytes,
+      peers, multicastEmptyMarker: this.o.multicast, limitBytes: settings.maximumMessageSizeBytes, chunkBytes: settings.chunkBytes,
     });
     const messages = packed.messages;
     const topicArn = this.o.topicArns[this.worker % this.o.topicArns.length];

@@ -321,6 +321,20 @@ describe('packing', () => {
     for (const m of [...packed.messages].reverse()) expect(inbox.accept(m.wire)).toBe('new');
     expect(plain(inbox.takeLayer(2, [0]))).toEqual(plain([row(1, [0], [1]), big, row(9, [4], [2])]));
   });
+
+  it('keeps every message within the plan\'s chunkBytes when that is below what the message limit leaves', () => {
+    const samples = Array.from({ length: 500 }, (_, i) => 2 * i);
+    const big = row(7, samples, samples.map((i) => f32(0x3f800000 + i)));
+    const rows = [row(1, [0], [1]), big, row(9, [4], [2])];
+    const packed = packLayerRows([{ targets: [3], rows }], { ...base, peers: [3], multicastEmptyMarker: false, chunkBytes: 1000 });
+    expect(packed.parts.map((p) => [p.rows, p.chunks])).toEqual([[1, 1], [1, 3], [1, 1]]);
+    expect(Math.max(...packed.messages.map((m) => m.wire.length))).toBeLessThanOrEqual(1000);
+    const inbox = new RowInbox({ run: 1, target: 3, samples: 1000 });
+    for (const m of [...packed.messages].reverse()) expect(inbox.accept(m.wire)).toBe('new');
+    expect(plain(inbox.takeLayer(2, [0]))).toEqual(plain(rows));
+    // Without it the same rows fit one message.
+    expect(packLayerRows([{ targets: [3], rows }], { ...base, peers: [3], multicastEmptyMarker: false }).messages).toHaveLength(1);
+  });
 });
 
 describe('reassembly errors', () => {

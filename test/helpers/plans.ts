@@ -1,5 +1,6 @@
 // Plans built by the planner's own code on a generated network, cheaply: the search restricted to
-// the case's worker counts, shapes, channels and launches (test/plan/, test/workflows/).
+// the case's worker counts, shapes, channels and launches (test/plan/, test/workflows/); plans for
+// distributed runs with a fixed configuration (testPlan); hand edits of a plan made consistent again.
 
 import { generateRadixNetwork } from '../../model/generate.ts';
 import type { SparseNetwork } from '../../model/network.ts';
@@ -7,6 +8,8 @@ import { defaultPrices } from '../../planner/cost/index.ts';
 import { assumedWorkload, defaultCalibrationProfile, latencyConstants, type LatencyConstants } from '../../planner/latency/index.ts';
 import { searchPlans, type PlanSearchOptions } from '../../planner/optimize/index.ts';
 import { buildPlan, type BuildPlanInput, type BuiltPlan, type Plan } from '../../planner/plan/index.ts';
+import type { WireOptions } from '../../planner/plan/build.ts';
+import { computePlanId } from '../../planner/plan/names.ts';
 import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kernel.ts';
 
 /** 1024 neurons x 12 layers, seed 4. */
@@ -54,6 +57,10 @@ export interface TestPlanOptions {
   readonly launch?: 'map' | 'tree';
   readonly rows: number;
   readonly scheme?: 'hypergraph' | 'cyclic' | 'block';
+  /** Default: the wire format the search priced. */
+  readonly wire?: WireOptions;
+  /** The queue channel's wire bytes per message at most (plan.json channel.queue.chunkBytes); default the planner's. */
+  readonly queueChunkBytes?: number;
 }
 
 /**
@@ -63,7 +70,7 @@ export interface TestPlanOptions {
 export async function testPlan(network: SparseNetwork, o: TestPlanOptions): Promise<Plan> {
   const shape = o.shape ?? (o.workers === 1 ? 'serial' : 'layer-groups');
   const scheme = o.scheme ?? 'hypergraph';
-  return planOf({
+  const plan = await planOf({
     network, rows: o.rows,
     search: {
       scheme, workerCounts: [o.workers], shapes: [shape],
@@ -71,6 +78,28 @@ export async function testPlan(network: SparseNetwork, o: TestPlanOptions): Prom
       ...(o.groups !== undefined ? { groups: o.groups } : {}),
       ...(o.launch !== undefined ? { launches: [o.launch] } : {}),
     },
-    build: { scheme, model: { source: 'generated', path: null, generate: null } },
+    build: { scheme, model: { source: 'generated', path: null, generate: null }, ...(o.wire ? { wire: o.wire } : {}) },
   });
+  if (o.queueChunkBytes === undefined) return plan;
+  const edited = clone(plan);
+  if (!edited.channel.queue) throw new Error('queueChunkBytes needs a queue channel plan');
+  edited.channel.queue.chunkBytes = o.queueChunkBytes;
+  return reidentified(edited, plan.planId);
+}
+
+const clone = (plan: Plan): Plan => JSON.parse(JSON.stringify(plan)) as Plan;
+
+/** A hand-edited plan with its id, and the names derived from it, made consistent again (`oldPlanId`: the id its names carry). */
+export function reidentified(plan: Plan, oldPlanId: string = plan.planId): Plan {
+  const out = clone(plan);
+  out.planId = computePlanId(out);
+  const rename = (name: string) => name.replace(oldPlanId, out.planId);
+  out.names = {
+    ...out.names,
+    stack: rename(out.names.stack), stateMachine: rename(out.names.stateMachine), bucket: rename(out.names.bucket),
+    functions: Object.fromEntries(Object.entries(out.names.functions).map(([k, v]) => [k, rename(v)])),
+    topics: out.names.topics.map(rename), queues: out.names.queues.map(rename),
+    deadLetterQueue: out.names.deadLetterQueue && rename(out.names.deadLetterQueue), exchangeBuckets: out.names.exchangeBuckets.map(rename),
+  };
+  return out;
 }

@@ -14,6 +14,7 @@ import { ModelFormatError, PlanFormatError } from '../../model/errors.ts';
 import { SeededRandom } from '../../model/random.ts';
 import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kernel.ts';
 import { profileWorkload } from '../../functions/serial/workload-profile.ts';
+import { reidentified } from '../helpers/plans.ts';
 
 const network = generateRadixNetwork({ neurons: 1024, layers: 6, seed: 4 });
 const inputs = generateInputs({ neurons: 1024, samples: 200, seed: 4 });
@@ -42,21 +43,6 @@ async function makeBuilt(partitioned: boolean, grouped = false): Promise<{ plan:
 const makePlan = async (partitioned: boolean, grouped = false): Promise<Plan> => (await makeBuilt(partitioned, grouped)).plan;
 
 const clone = (plan: Plan): Plan => JSON.parse(JSON.stringify(plan)) as Plan;
-
-/** A hand-edited plan with its id and names made consistent again (to reach the other checks alone). */
-function reidentified(plan: Plan): Plan {
-  const out = clone(plan);
-  out.planId = computePlanId(out);
-  const rename = (name: string) => name.replace(plan.planId, out.planId);
-  out.names = {
-    ...out.names,
-    stack: rename(out.names.stack), stateMachine: rename(out.names.stateMachine), bucket: rename(out.names.bucket),
-    functions: Object.fromEntries(Object.entries(out.names.functions).map(([k, v]) => [k, rename(v)])),
-    topics: out.names.topics.map(rename), queues: out.names.queues.map(rename),
-    deadLetterQueue: out.names.deadLetterQueue && rename(out.names.deadLetterQueue), exchangeBuckets: out.names.exchangeBuckets.map(rename),
-  };
-  return out;
-}
 
 describe('plan.json round trip', () => {
   it('serializes and parses a serial plan unchanged', async () => {

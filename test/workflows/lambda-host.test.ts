@@ -129,6 +129,22 @@ describe('local Lambda host', () => {
     expect(host.invocations.at(-1)).toMatchObject({ functionName: 'hungry', outcome: 'succeeded', cold: true });
   });
 
+  it('terminates the thread of a running invocation on request, as when its execution environment dies', async () => {
+    const before = host.invocations.length;
+    const threadsBefore = host.liveThreads();
+    await invoke('echo', { note: 'doomed', waitMs: 60_000 }, 'Event');
+    const record = host.invocations.slice(before).find((invocation) => JSON.parse(invocation.event).note === 'doomed');
+    expect(record).toMatchObject({ functionName: 'echo', invocationType: 'Event', outcome: 'running' });
+    expect(host.terminate(record!.requestId)).toBe(true);
+    await host.drained();
+    expect(record).toMatchObject({ outcome: 'failed', errorType: 'Runtime.ExitError', errorMessage: 'Runtime exited with error: signal: killed' });
+    expect(host.terminate(record!.requestId)).toBe(false);
+    expect(host.terminate('no-such-request')).toBe(false);
+    // The dead thread is gone (a warm one it took, or the one it started); the next invocation runs elsewhere.
+    expect(host.liveThreads()).toBe(threadsBefore - (record!.cold ? 0 : 1));
+    expect(payloadOf(await invoke('echo', { note: 'after' })).event).toEqual({ note: 'after' });
+  });
+
   it('keeps module state on a warm thread and runs concurrent invocations on two threads', async () => {
     const first = payloadOf(await invoke('echo', { note: 'warm 1' }));
     const second = payloadOf(await invoke('echo', { note: 'warm 2' }));

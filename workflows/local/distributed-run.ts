@@ -23,7 +23,7 @@ import { ObjectStore } from '../../functions/storage/object-store.ts';
 import { readStatus } from '../../functions/handlers/status.ts';
 import { decodeSlice, encodeSlice } from '../../functions/storage/slice-codec.ts';
 import { stageInputSlices } from '../../functions/worker/activation-slice.ts';
-import { startLocalCloud, type LocalCloudOptions } from './local-cloud.ts';
+import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from './local-cloud.ts';
 
 export interface DistributedRunOptions extends LocalCloudOptions {
   readonly runId?: string;
@@ -34,6 +34,12 @@ export interface DistributedRunOptions extends LocalCloudOptions {
   readonly pollSeconds?: number;
   /** Reports what the run is doing. */
   readonly onPhase?: (phase: string) => void;
+  /**
+   * Runs on this local cloud, started for the same plan, and leaves it running (warm threads and
+   * cached shards serve the next run, as warm Lambda environments would); its own options apply,
+   * not this call's LocalCloudOptions. Default: a cloud started for this run and stopped after it.
+   */
+  readonly cloud?: LocalCloud;
 }
 
 /** One stage as its coordinator saw it, with every worker's full result read from its status. */
@@ -68,8 +74,10 @@ export async function runDistributedLocally(plan: Plan, network: SparseNetwork, 
   const modelChecksum = networkChecksum(network);
   if (modelChecksum !== plan.model.checksum.value) throw new ShapeMismatchError(`the model is not the plan's (checksum ${modelChecksum.slice(0, 12)}..., the plan has ${plan.model.checksum.value.slice(0, 12)}...)`);
   const runId = o.runId ?? newRunId();
-  o.onPhase?.('starting the local cloud');
-  const cloud = await startLocalCloud(plan, o);
+  if (o.cloud && o.cloud.plan.planId !== plan.planId) throw new ShapeMismatchError(`the local cloud was started for plan ${o.cloud.plan.planId}, not for plan ${plan.planId}`);
+  if (!o.cloud) o.onPhase?.('starting the local cloud');
+  const cloud = o.cloud ?? await startLocalCloud(plan, o);
+  const invocationsBefore = cloud.host.invocations.length;
   try {
     const { clients, resources } = cloud;
     const store = new ObjectStore(clients.s3, resources.bucket);
@@ -131,10 +139,10 @@ export async function runDistributedLocally(plan: Plan, network: SparseNetwork, 
       runId, categories, activations, stages, gather,
       phasesMs: { setup: setupMs, stages: stageMs, gather: gatherMs, total: Date.now() - t0 },
       clientStorage: { puts: store.counters.puts, gets: store.counters.gets, lists: store.lists, deletes: store.deletes },
-      lambdaInvocations: cloud.host.invocations.length,
+      lambdaInvocations: cloud.host.invocations.length - invocationsBefore,
     };
   } finally {
-    await cloud.stop();
+    if (!o.cloud) await cloud.stop();
   }
 }
 

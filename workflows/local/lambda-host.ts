@@ -44,6 +44,8 @@ export interface Invocation {
   readonly functionName: string;
   readonly invocationType: InvocationType;
   readonly requestId: string;
+  /** The payload, JSON text as the handler received it (what a test picks an invocation by). */
+  readonly event: string;
   /** Whether the invocation had to start a thread (and import the handler module). */
   readonly cold: boolean;
   readonly startMs: number;
@@ -61,6 +63,13 @@ export interface LambdaHost {
   liveThreads(): number;
   /** Resolves when no invocation is running (Event invocations finish in the background). */
   drained(): Promise<void>;
+  /**
+   * Terminates the thread running invocation `requestId`, as when its execution environment dies
+   * mid-invocation (a crash, not a timeout: tests make a worker vanish with it). The invocation
+   * fails with Runtime.ExitError, what it was sending or writing is cut off, and the thread is
+   * never reused. False when that invocation is not running.
+   */
+  terminate(requestId: string): boolean;
   /** Terminates every thread and closes the server; a second call does nothing. */
   stop(): Promise<void>;
 }
@@ -79,6 +88,7 @@ const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 // Lambda's wording for the failures the runtime, not the handler, reports; see
 // https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-invocation.html
 const TIMEOUT_ERROR_TYPE = 'Sandbox.Timedout';
+const EXIT_ERROR_TYPE = 'Runtime.ExitError';
 const OUT_OF_MEMORY_ERROR_TYPE = 'Runtime.OutOfMemory';
 
 /** A thread and the one invocation it may be running. */
@@ -166,15 +176,24 @@ class FunctionPool {
       this.kill(environment, {
         ok: false,
         outcome: outOfMemory ? 'out-of-memory' : 'failed',
-        errorType: outOfMemory ? OUT_OF_MEMORY_ERROR_TYPE : 'Runtime.ExitError',
+        errorType: outOfMemory ? OUT_OF_MEMORY_ERROR_TYPE : EXIT_ERROR_TYPE,
         errorMessage: outOfMemory ? `Runtime exited: the function ran out of its ${memoryMB} MB` : `Runtime exited with error: ${error.message}`,
         trace: [],
       });
     });
     worker.on('exit', (code) => {
-      this.kill(environment, { ok: false, outcome: 'failed', errorType: 'Runtime.ExitError', errorMessage: `Runtime exited with code ${code}`, trace: [] });
+      this.kill(environment, { ok: false, outcome: 'failed', errorType: EXIT_ERROR_TYPE, errorMessage: `Runtime exited with code ${code}`, trace: [] });
     });
     return environment;
+  }
+
+  /** Kills the thread running `requestId` (LambdaHost.terminate); false when none runs it. */
+  terminate(requestId: string): boolean {
+    const environment = [...this.all].find((e) => e.pending?.requestId === requestId);
+    if (environment === undefined) return false;
+    // Lambda's report of a runtime killed mid-invocation.
+    this.kill(environment, { ok: false, outcome: 'failed', errorType: EXIT_ERROR_TYPE, errorMessage: 'Runtime exited with error: signal: killed', trace: [] });
+    return true;
   }
 
   /** Ends a thread; its invocation, if any, fails with `result`. A dead thread is never reused. */
@@ -196,7 +215,7 @@ class FunctionPool {
   async stop(): Promise<void> {
     const environments = [...this.all];
     for (const environment of environments) {
-      this.kill(environment, { ok: false, outcome: 'failed', errorType: 'Runtime.ExitError', errorMessage: 'the local Lambda host stopped', trace: [] });
+      this.kill(environment, { ok: false, outcome: 'failed', errorType: EXIT_ERROR_TYPE, errorMessage: 'the local Lambda host stopped', trace: [] });
     }
     await Promise.all(environments.map((environment) => environment.worker.terminate()));
   }
@@ -291,7 +310,7 @@ export async function startLambdaHost(options: LambdaHostOptions): Promise<Lambd
     }
     let record: Invocation | undefined;
     const run = pool.run(requestId, event, (cold) => {
-      record = { functionName, invocationType, requestId, cold, startMs: Date.now(), endMs: undefined, outcome: 'running', errorType: undefined, errorMessage: undefined };
+      record = { functionName, invocationType, requestId, event, cold, startMs: Date.now(), endMs: undefined, outcome: 'running', errorType: undefined, errorMessage: undefined };
       invocations.push(record);
     });
     const finished = run.then((result) => {
@@ -339,6 +358,7 @@ export async function startLambdaHost(options: LambdaHostOptions): Promise<Lambd
     drained: async () => {
       while (running.size > 0) await Promise.allSettled([...running]);
     },
+    terminate: (requestId) => [...pools.values()].some((pool) => pool.terminate(requestId)),
     stop: async () => {
       if (stopped) return;
       stopped = true;

@@ -69,6 +69,12 @@ export interface LocalCloudOptions {
   readonly logSink?: LogSink;
   /** POWERTOOLS_LOG_LEVEL of the handlers (default INFO). */
   readonly logLevel?: string;
+  /**
+   * The SNS, SQS and S3 endpoint the handlers reach, given fauxqs's address (default: fauxqs
+   * itself). The place a test puts a faulty network between the handlers and the emulator
+   * (test/helpers/flaky-network.ts); this process's own clients always talk to fauxqs directly.
+   */
+  readonly handlerEndpoint?: (fauxqsAddress: string) => Promise<string>;
 }
 
 /** The default timeout scale: 4 x the workers per core of this machine, at least 4. */
@@ -106,7 +112,7 @@ export async function startLocalCloud(plan: Plan, options: LocalCloudOptions = {
   };
   try {
     const environment = {
-      AWS_ENDPOINT_URL: fauxqs.address,
+      AWS_ENDPOINT_URL: options.handlerEndpoint ? await options.handlerEndpoint(fauxqs.address) : fauxqs.address,
       AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
