@@ -5,7 +5,7 @@
 // bias, ReLU and the cap, so they are bit-identical. The plan's kernel.gatherEngine names one.
 
 import { wasmBase64 } from './layer-simd.wasm.ts';
-import { Job, LANES, LayerField, ThreadField, JOB_BYTES, type KernelMemory } from './layout.ts';
+import { Job, JOB_RESULT_ENTRY, JOB_RESULT_LENGTH, JOB_RESULT_MACS, LANES, LayerField, STAGING_SLACK, ThreadField, JOB_BYTES, type KernelMemory } from './layout.ts';
 
 export const GATHER_ENGINES = ['wasm-simd', 'typescript'] as const;
 export type GatherEngineName = (typeof GATHER_ENGINES)[number];
@@ -128,6 +128,7 @@ class TypeScriptEngine implements LayerEngine {
     }
   }
 
+  /** `job`: the job record's int32 index. */
   private scatter(layer: number, thread: number, colsAt: number, valsAt: number, count: number, job: number): boolean {
     const { i32, u32, f32, f64 } = this.memory.views;
     const n = i32[layer >> 2];
@@ -143,7 +144,7 @@ class TypeScriptEngine implements LayerEngine {
     let macs = 0;
     for (let p = 0; p < count; p++) macs += u32[inputStart + u32[cols + p] + 1] - u32[inputStart + u32[cols + p]];
     const used = u32[(thread + ThreadField.StagingUsed) >> 2];
-    if (used + Math.min(macs, outputCount) + 1 > u32[(thread + ThreadField.StagingCapacity) >> 2]) return false;
+    if (used + Math.min(macs, outputCount) + STAGING_SLACK > u32[(thread + ThreadField.StagingCapacity) >> 2]) return false;
     const outCols = (u32[(thread + ThreadField.StagingCols) >> 2] >> 2) + used;
     const outVals = (u32[(thread + ThreadField.StagingVals) >> 2] >> 2) + used;
     let at = 0;
@@ -174,8 +175,7 @@ class TypeScriptEngine implements LayerEngine {
         }
       }
     }
-    const job32 = job;
-    i32[job32 + 5] = used; i32[job32 + 6] = at; i32[job32 + 7] = macs;
+    i32[job + JOB_RESULT_ENTRY] = used; i32[job + JOB_RESULT_LENGTH] = at; i32[job + JOB_RESULT_MACS] = macs;
     u32[(thread + ThreadField.StagingUsed) >> 2] = used + at;
     return true;
   }

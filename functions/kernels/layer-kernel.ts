@@ -25,7 +25,7 @@ import { createLayerEngine, layerSimdModule, type GatherEngineName, type LayerEn
 import { KernelThreads, MAX_KERNEL_THREADS, type ThreadWork } from './kernel-threads.ts';
 import {
   Job, JOB_BYTES, JOB_WORDS, JOB_RESULT_ENTRY, JOB_RESULT_LENGTH, JOB_RESULT_MACS, KernelMemory, LANES, LAYER_HEADER_BYTES,
-  LayerField, Region, THREAD_HEADER_BYTES, ThreadField, blockBytes,
+  LayerField, Region, STAGING_SLACK, THREAD_HEADER_BYTES, ThreadField, blockBytes,
 } from './layout.ts';
 
 export interface PreparedLayer {
@@ -366,11 +366,11 @@ class KernelState {
       let bound = 0, nonzeros = 0;
       for (let i = scatterFirst[t]; i < scatterFirst[t + 1]; i++) {
         const length = source.length[scatterList[i]];
-        bound += Math.min(listCount, length * maxFanOut) + 1;
+        bound += Math.min(listCount, length * maxFanOut) + STAGING_SLACK;
         nonzeros += length;
       }
       const staging = slot.staging[t];
-      staging.reserve(Math.max(1, Math.min(bound, 4 * nonzeros + listCount + 1)));
+      staging.reserve(Math.min(bound, 4 * nonzeros + listCount + STAGING_SLACK));
       work_.push({ layer: this.layerHeader, thread: this.threadHeaders[t], jobs: region.offset, count: 0 });
       jobCounts.push(0);
     }
@@ -409,7 +409,7 @@ class KernelState {
         const header = this.threadHeaders[t] >> 2;
         const used = this.memory.views.i32[header + (ThreadField.StagingUsed >> 2)];
         const staging = slot.staging[t];
-        staging.reserve(2 * (staging.cols.bytes >> 2) + listCount + 1, used);
+        staging.reserve(2 * (staging.cols.bytes >> 2) + listCount + STAGING_SLACK, used);
         const v = this.memory.views.i32;
         v[header + (ThreadField.StagingCols >> 2)] = staging.cols.offset;
         v[header + (ThreadField.StagingVals >> 2)] = staging.vals.offset;

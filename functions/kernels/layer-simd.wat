@@ -13,6 +13,26 @@
 ;; block + k * 64 + i * 4, so one input's 16 lanes are one 64-byte cache line.
 (module
   (import "env" "memory" (memory 1 65536 shared))
+  ;; The compaction table at byte 512 (layout.ts keeps the first 1 KiB for it): for each 4-bit mask
+  ;; of nonzero lanes, the i8x16.swizzle that moves those 32-bit lanes to the front, in order.
+  ;; (Every thread's instantiation writes these same bytes.)
+  (data (i32.const 512)
+    "\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff"
+    "\00\01\02\03\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff"
+    "\04\05\06\07\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff"
+    "\00\01\02\03\04\05\06\07\ff\ff\ff\ff\ff\ff\ff\ff"
+    "\08\09\0a\0b\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff"
+    "\00\01\02\03\08\09\0a\0b\ff\ff\ff\ff\ff\ff\ff\ff"
+    "\04\05\06\07\08\09\0a\0b\ff\ff\ff\ff\ff\ff\ff\ff"
+    "\00\01\02\03\04\05\06\07\08\09\0a\0b\ff\ff\ff\ff"
+    "\0c\0d\0e\0f\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff"
+    "\00\01\02\03\0c\0d\0e\0f\ff\ff\ff\ff\ff\ff\ff\ff"
+    "\04\05\06\07\0c\0d\0e\0f\ff\ff\ff\ff\ff\ff\ff\ff"
+    "\00\01\02\03\04\05\06\07\0c\0d\0e\0f\ff\ff\ff\ff"
+    "\08\09\0a\0b\0c\0d\0e\0f\ff\ff\ff\ff\ff\ff\ff\ff"
+    "\00\01\02\03\08\09\0a\0b\0c\0d\0e\0f\ff\ff\ff\ff"
+    "\04\05\06\07\08\09\0a\0b\0c\0d\0e\0f\ff\ff\ff\ff"
+    "\00\01\02\03\04\05\06\07\08\09\0a\0b\0c\0d\0e\0f")
 
   ;; ---- the gather: 16 dense rows in one pass over W ------------------------------------------
   ;; out = min(cap, ReLU(in W + bias on nonzero sums)) for the layer's outputs; counts[i] = the
@@ -135,13 +155,15 @@
   ;; then the outputs are read out in ascending order and the accumulator cleared. Writes the
   ;; nonzero outputs at the thread's staging end and the job's results (entry, length, macs);
   ;; returns 0 without doing anything when the staging area cannot hold the row's bound
-  ;; (min(outputs, macs) entries, plus the one the branchless read-out writes past the end).
+  ;; (min(outputs, macs) entries, plus the 3 the compacting read-out may write past the end).
   (func $scatter (param $layer i32) (param $thread i32) (param $cols i32) (param $vals i32) (param $count i32) (param $job i32) (result i32)
     (local $inputStart i32) (local $outs i32) (local $weights i32) (local $acc i32) (local $bitmap i32)
     (local $p i32) (local $pEnd i32) (local $k i32) (local $e i32) (local $eEnd i32) (local $macs i32)
     (local $bound i32) (local $used i32) (local $outCols i32) (local $outVals i32) (local $at i32)
     (local $v f64) (local $a i32) (local $j i32) (local $list i32) (local $listEnd i32)
     (local $bias f64) (local $cap f64) (local $r f32) (local $word i32) (local $wordEnd i32) (local $bits i32)
+    (local $po i32) (local $pw i32) (local $poEnd i32) (local $po4End i32) (local $vv v128) (local $w2 v128) (local $w4 v128)
+    (local $listEnd4 i32) (local $jv v128) (local $s01 v128) (local $s23 v128) (local $rv v128) (local $mask i32) (local $shuf v128)
     (local.set $inputStart (i32.load offset=16 (local.get $layer)))
     (local.set $outs (i32.load offset=20 (local.get $layer)))
     (local.set $weights (i32.load offset=24 (local.get $layer)))
@@ -163,15 +185,15 @@
     (local.set $bound (select (local.get $macs) (i32.load offset=32 (local.get $layer))
       (i32.lt_u (local.get $macs) (i32.load offset=32 (local.get $layer)))))
     (local.set $used (i32.load offset=28 (local.get $thread)))
-    ;; the branchless read-out writes one entry past the last nonzero
-    (if (i32.gt_u (i32.add (i32.add (local.get $used) (local.get $bound)) (i32.const 1)) (i32.load offset=24 (local.get $thread)))
+    (if (i32.gt_u (i32.add (i32.add (local.get $used) (local.get $bound)) (i32.const 4)) (i32.load offset=24 (local.get $thread)))
       (then (return (i32.const 0))))
     (local.set $outCols (i32.add (i32.load offset=16 (local.get $thread)) (i32.shl (local.get $used) (i32.const 2))))
     (local.set $outVals (i32.add (i32.load offset=20 (local.get $thread)) (i32.shl (local.get $used) (i32.const 2))))
     (local.set $at (i32.const 0))
     (if (i32.ge_u (i32.shl (local.get $macs) (i32.const 2)) (i32.load offset=32 (local.get $layer)))
       (then
-        ;; dense accumulator and one branchless scan of the listed outputs
+        ;; Dense accumulator. Each nonzero's fan-out, 4 edges at a time: the products in pairs
+        ;; (exact either way), each added to its output's sum on its own, in edge order.
         (local.set $p (local.get $cols))
         (block $rowDone (loop $nonzeros
           (br_if $rowDone (i32.ge_u (local.get $p) (local.get $pEnd)))
@@ -179,17 +201,69 @@
           (local.set $v (f64.promote_f32 (f32.load (i32.add (local.get $vals) (i32.sub (local.get $p) (local.get $cols))))))
           (local.set $e (i32.load (i32.add (local.get $inputStart) (local.get $k))))
           (local.set $eEnd (i32.load offset=4 (i32.add (local.get $inputStart) (local.get $k))))
-          (block $fanDone (loop $fan
-            (br_if $fanDone (i32.ge_u (local.get $e) (local.get $eEnd)))
-            (local.set $a (i32.add (local.get $acc) (i32.load (i32.add (local.get $outs) (i32.shl (local.get $e) (i32.const 2))))))
-            (f64.store (local.get $a) (f64.add (f64.load (local.get $a))
-              (f64.mul (local.get $v) (f64.load (i32.add (local.get $weights) (i32.shl (local.get $e) (i32.const 3)))))))
-            (local.set $e (i32.add (local.get $e) (i32.const 1)))
-            (br $fan)))
+          (local.set $po (i32.add (local.get $outs) (i32.shl (local.get $e) (i32.const 2))))
+          (local.set $pw (i32.add (local.get $weights) (i32.shl (local.get $e) (i32.const 3))))
+          (local.set $poEnd (i32.add (local.get $outs) (i32.shl (local.get $eEnd) (i32.const 2))))
+          (local.set $po4End (i32.sub (local.get $poEnd) (i32.const 12)))
+          (local.set $vv (f64x2.splat (local.get $v)))
+          (block $quadsDone (loop $quads
+            (br_if $quadsDone (i32.ge_u (local.get $po) (local.get $po4End)))
+            (local.set $w2 (f64x2.mul (local.get $vv) (v128.load (local.get $pw))))
+            (local.set $w4 (f64x2.mul (local.get $vv) (v128.load offset=16 (local.get $pw))))
+            (local.set $a (i32.add (local.get $acc) (i32.load (local.get $po))))
+            (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64x2.extract_lane 0 (local.get $w2))))
+            (local.set $a (i32.add (local.get $acc) (i32.load offset=4 (local.get $po))))
+            (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64x2.extract_lane 1 (local.get $w2))))
+            (local.set $a (i32.add (local.get $acc) (i32.load offset=8 (local.get $po))))
+            (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64x2.extract_lane 0 (local.get $w4))))
+            (local.set $a (i32.add (local.get $acc) (i32.load offset=12 (local.get $po))))
+            (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64x2.extract_lane 1 (local.get $w4))))
+            (local.set $po (i32.add (local.get $po) (i32.const 16)))
+            (local.set $pw (i32.add (local.get $pw) (i32.const 32)))
+            (br $quads)))
+          (block $restDone (loop $rest
+            (br_if $restDone (i32.ge_u (local.get $po) (local.get $poEnd)))
+            (local.set $a (i32.add (local.get $acc) (i32.load (local.get $po))))
+            (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64.mul (local.get $v) (f64.load (local.get $pw)))))
+            (local.set $po (i32.add (local.get $po) (i32.const 4)))
+            (local.set $pw (i32.add (local.get $pw) (i32.const 8)))
+            (br $rest)))
           (local.set $p (i32.add (local.get $p) (i32.const 4)))
           (br $nonzeros)))
         (local.set $list (i32.load offset=28 (local.get $layer)))
         (local.set $listEnd (i32.add (local.get $list) (i32.shl (i32.load offset=32 (local.get $layer)) (i32.const 2))))
+        ;; One scan of the listed outputs, 4 at a time: the output rule on two pairs, then the
+        ;; nonzeros' columns and values compacted to the front (the table) and stored whole.
+        (local.set $listEnd4 (i32.add (local.get $list) (i32.and (i32.sub (local.get $listEnd) (local.get $list)) (i32.const -16))))
+        (block $groupsDone (loop $groups
+          (br_if $groupsDone (i32.ge_u (local.get $list) (local.get $listEnd4)))
+          (local.set $jv (v128.load (local.get $list)))
+          (local.set $a (i32.add (local.get $acc) (i32.shl (i32x4.extract_lane 0 (local.get $jv)) (i32.const 3))))
+          (local.set $s01 (v128.load64_zero (local.get $a)))
+          (f64.store (local.get $a) (f64.const 0))
+          (local.set $a (i32.add (local.get $acc) (i32.shl (i32x4.extract_lane 1 (local.get $jv)) (i32.const 3))))
+          (local.set $s01 (v128.load64_lane 1 (local.get $a) (local.get $s01)))
+          (f64.store (local.get $a) (f64.const 0))
+          (local.set $a (i32.add (local.get $acc) (i32.shl (i32x4.extract_lane 2 (local.get $jv)) (i32.const 3))))
+          (local.set $s23 (v128.load64_zero (local.get $a)))
+          (f64.store (local.get $a) (f64.const 0))
+          (local.set $a (i32.add (local.get $acc) (i32.shl (i32x4.extract_lane 3 (local.get $jv)) (i32.const 3))))
+          (local.set $s23 (v128.load64_lane 1 (local.get $a) (local.get $s23)))
+          (f64.store (local.get $a) (f64.const 0))
+          (local.set $rv (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+            (f32x4.demote_f64x2_zero (v128.and
+              (f64x2.pmin (f64x2.splat (local.get $cap)) (f64x2.pmax (v128.const f64x2 0 0) (f64x2.add (local.get $s01) (f64x2.splat (local.get $bias)))))
+              (f64x2.ne (local.get $s01) (v128.const f64x2 0 0))))
+            (f32x4.demote_f64x2_zero (v128.and
+              (f64x2.pmin (f64x2.splat (local.get $cap)) (f64x2.pmax (v128.const f64x2 0 0) (f64x2.add (local.get $s23) (f64x2.splat (local.get $bias)))))
+              (f64x2.ne (local.get $s23) (v128.const f64x2 0 0))))))
+          (local.set $mask (i32x4.bitmask (f32x4.ne (local.get $rv) (v128.const f32x4 0 0 0 0))))
+          (local.set $shuf (v128.load offset=512 (i32.shl (local.get $mask) (i32.const 4))))
+          (v128.store (i32.add (local.get $outCols) (i32.shl (local.get $at) (i32.const 2))) (i8x16.swizzle (local.get $jv) (local.get $shuf)))
+          (v128.store (i32.add (local.get $outVals) (i32.shl (local.get $at) (i32.const 2))) (i8x16.swizzle (local.get $rv) (local.get $shuf)))
+          (local.set $at (i32.add (local.get $at) (i32.popcnt (local.get $mask))))
+          (local.set $list (i32.add (local.get $list) (i32.const 16)))
+          (br $groups)))
         (block $scanDone (loop $scan
           (br_if $scanDone (i32.ge_u (local.get $list) (local.get $listEnd)))
           (local.set $j (i32.load (local.get $list)))

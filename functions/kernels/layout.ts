@@ -77,6 +77,13 @@ export const ThreadField = {
 } as const;
 export const THREAD_HEADER_BYTES = 32;
 
+/** The first bytes of the memory are the engine's constants (layer-simd.wat's compaction table at 512). */
+const RESERVED_BYTES = 1024;
+/**
+ * A scatter's read-out stores 4 entries at a time: a staging area holds a row's bound plus this
+ * many (the engines check before they start a row).
+ */
+export const STAGING_SLACK = 4;
 const PAGE_BYTES = 65536;
 /** The most a wasm32 memory can hold, in pages (4 GiB); a shared memory must declare its maximum. */
 export const MAX_PAGES = 65536;
@@ -98,7 +105,7 @@ export interface MemoryViews {
  */
 export class KernelMemory {
   readonly memory: WebAssembly.Memory;
-  private top = ALIGN;
+  private top = RESERVED_BYTES;
   /** Free ranges [offset, offset + bytes), by offset, none adjacent. */
   private free: { offset: number; bytes: number }[] = [];
   private current!: MemoryViews;
