@@ -10,6 +10,12 @@ import { PARTITION_SCHEMES } from '../planner/partition/index.ts';
 import { benchWire, DEFAULT_BENCH_CODECS, type WireBenchOptions } from './wire.ts';
 import { QUEUE_TRANSPORTS } from '../functions/channels/transport.ts';
 import { runProgram } from '../cli/main.ts';
+import { MAX_KERNEL_THREADS } from '../functions/kernels/kernel-threads.ts';
+
+/** A comma list of kernel thread counts. */
+function threadListOption(raw: string): number[] {
+  return [...new Set(raw.split(',').map((item) => integerOption(1, MAX_KERNEL_THREADS)(item.trim())))];
+}
 
 function buildBenchProgram(): Command {
   const bench = new Command('bench')
@@ -18,8 +24,9 @@ function buildBenchProgram(): Command {
     .exitOverride();
   bench
     .command('kernel', { isDefault: true })
-    .description('Serial inference of the real benchmark (or a generated one) against scipy.sparse, plus the gpu.js backend')
-    .option('--repeat <n>', 'runs of our kernel; the minimum is reported', integerOption(1, 1000), 5)
+    .description('Serial inference of the real benchmark (or a generated one) on 1, 2, ... kernel threads against scipy.sparse, in alternating rounds; plus the TypeScript reference engine and the gpu.js backend')
+    .option('--repeat <n>', 'timed rounds, each running scipy and every thread count once (medians are reported)', integerOption(1, 1000), 3)
+    .option('--threads <list>', 'kernel thread counts, e.g. 1,2 (default 1,2)', threadListOption, [1, 2])
     .option('--no-scipy', 'skip the scipy reference')
     .option('--no-gpu', 'skip the gpu.js backend')
     .option('--sweep', "also sweep the TypeScript kernel's gather density threshold")
