@@ -396,15 +396,28 @@
   ;; index[e] <<= shift (an input's offset in a block, or an output's in the accumulator);
   ;; wide[e] = float64(weight[e]).
   (func (export "prepare") (param $count i32) (param $index i32) (param $shift i32) (param $weight i32) (param $wide i32)
-    (local $e i32)
+    (local $end4 i32) (local $end i32) (local $w v128)
+    (local.set $end (i32.add (local.get $index) (i32.shl (local.get $count) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $index) (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2))))
+    ;; 4 edges at a time, then the rest one by one
+    (block $done4 (loop $edges4
+      (br_if $done4 (i32.ge_u (local.get $index) (local.get $end4)))
+      (v128.store (local.get $index) (i32x4.shl (v128.load (local.get $index)) (local.get $shift)))
+      (local.set $w (v128.load (local.get $weight)))
+      (v128.store (local.get $wide) (f64x2.promote_low_f32x4 (local.get $w)))
+      (v128.store offset=16 (local.get $wide) (f64x2.promote_low_f32x4
+        (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $w) (local.get $w))))
+      (local.set $index (i32.add (local.get $index) (i32.const 16)))
+      (local.set $weight (i32.add (local.get $weight) (i32.const 16)))
+      (local.set $wide (i32.add (local.get $wide) (i32.const 32)))
+      (br $edges4)))
     (block $done (loop $edges
-      (br_if $done (i32.ge_u (local.get $e) (local.get $count)))
+      (br_if $done (i32.ge_u (local.get $index) (local.get $end)))
       (i32.store (local.get $index) (i32.shl (i32.load (local.get $index)) (local.get $shift)))
       (f64.store (local.get $wide) (f64.promote_f32 (f32.load (local.get $weight))))
       (local.set $index (i32.add (local.get $index) (i32.const 4)))
       (local.set $weight (i32.add (local.get $weight) (i32.const 4)))
       (local.set $wide (i32.add (local.get $wide) (i32.const 8)))
-      (local.set $e (i32.add (local.get $e) (i32.const 1)))
       (br $edges))))
 
   ;; ---- the job runner -----------------------------------------------------------------------
