@@ -95,6 +95,22 @@ class TypeScriptEngine implements LayerEngine {
         case Job.Extract:
           i32[job + 7] = this.extract(i32[job + 1], i32[job + 2], i32[job + 3], i32[job + 4], i32[job + 5], i32[job + 6]);
           break;
+        case Job.HashBlock: {
+          const block = i32[job + 1] >> 2, list = i32[job + 2] >> 2, hashes = i32[job + 4] >> 2;
+          for (let lane = 0; lane < LANES; lane++) {
+            let h = 0x811c9dc5;
+            for (let i = 0; i < i32[job + 3]; i++) h = Math.imul(h ^ i32[block + u32[list + i] * LANES + lane], 0x01000193);
+            i32[hashes + lane] = h;
+          }
+          break;
+        }
+        case Job.SameLanes: {
+          const a = (i32[job + 1] >> 2) + i32[job + 2], b = (i32[job + 3] >> 2) + i32[job + 4], list = i32[job + 5] >> 2;
+          let same = 1;
+          for (let i = 0; i < i32[job + 6] && same; i++) if (i32[a + u32[list + i] * LANES] !== i32[b + u32[list + i] * LANES]) same = 0;
+          i32[job + 7] = same;
+          break;
+        }
         default: throw new Error(`layer engine: unknown job kind ${i32[job]}`);
       }
     }

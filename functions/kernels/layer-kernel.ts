@@ -79,6 +79,13 @@ export interface SparseKernelOptions {
    * closed (close()) when no longer needed.
    */
   readonly threads?: number;
+  /**
+   * An exact shortcut, off by default: dense rows whose activations are bit-identical are computed
+   * once (a row's next activations depend on that row alone), found by a hash of every block's
+   * lanes and a comparison. The real benchmark's surviving rows all saturate to the same row after
+   * layer 19. The work counted is the work done.
+   */
+  readonly identicalRowsOnce?: boolean;
 }
 
 export const DEFAULT_GATHER_ABOVE_DENSITY = 0.25;
@@ -239,16 +246,24 @@ class KernelState {
     inputStart: Region; scatterOutputs: Region; scatterWeights: Region; narrow: Region;
   };
   // Per-call planning arrays, grown as needed.
+  /** Per row: 0 scattered, 1 gathered, 2 gathered in a kept block, 3 computed by its leader (identical rows). */
   private gatherFlag = new Uint8Array(0);
   private gatherList = new Int32Array(0);
+  private readonly identicalRowsOnce: boolean;
+  private leaderOf = new Int32Array(0);
+  private followers = new Int32Array(0);
+  private followerCount = 0;
+  private readonly hashes: Region;
+  private readonly scratchJobs: Region;
   private scatterList = new Int32Array(0);
   private scatterThread = new Int32Array(0);
   private scatterJob = new Int32Array(0);
   private plan: GatherPlan = { units: 0, unitInput: new Int32Array(0), unitPack: new Int32Array(0), unitRows: new Int32Array(0), packs: 0 };
 
-  constructor(neurons: number, gatherAboveDensity: number, engine: GatherEngineName, threads: number) {
+  constructor(neurons: number, gatherAboveDensity: number, engine: GatherEngineName, threads: number, identicalRowsOnce: boolean) {
     this.neurons = neurons;
     this.threads = threads;
+    this.identicalRowsOnce = identicalRowsOnce;
     this.gatherThreshold = gatherAboveDensity * neurons;
     this.engine = createLayerEngine(engine, this.memory);
     this.pool = threads > 1 ? new KernelThreads(layerSimdModule(), this.memory, threads - 1) : undefined;
@@ -256,6 +271,8 @@ class KernelState {
     this.importEntries = new EntryRegions(this.memory);
     this.pack = new Region(this.memory);
     this.readOutJobs = new Region(this.memory);
+    this.hashes = new Region(this.memory);
+    this.scratchJobs = new Region(this.memory, JOB_BYTES);
     this.threadJobs = Array.from({ length: threads }, () => new Region(this.memory));
     this.layerRegions = {
       outputStart: new Region(this.memory), gatherRows: new Region(this.memory), gatherWeights: new Region(this.memory),
@@ -308,6 +325,8 @@ class KernelState {
       this.scatterList = new Int32Array(rows);
       this.scatterThread = new Int32Array(rows);
       this.scatterJob = new Int32Array(rows);
+      this.leaderOf = new Int32Array(rows);
+      this.followers = new Int32Array(rows);
     }
     const gatherFlag = this.gatherFlag, gatherList = this.gatherList, scatterList = this.scatterList;
     let gatherCount = 0, scatterCount = 0;
@@ -316,6 +335,8 @@ class KernelState {
       if (source.length[r] > this.gatherThreshold) { gatherFlag[r] = 1; gatherList[gatherCount++] = r; }
       else { gatherFlag[r] = 0; scatterList[scatterCount++] = r; }
     }
+    this.followerCount = 0;
+    if (this.identicalRowsOnce && source.blockCount > 0) gatherCount = this.mergeIdenticalRows(source, gatherCount);
     const plan = this.planGather(source, gatherCount);
 
     // The layer in the engine's form, and the outputs it computes.
@@ -448,6 +469,10 @@ class KernelState {
         out.kind[r] = ENTRIES; out.a[r] = staging.cols.offset + 4 * entry; out.b[r] = staging.vals.offset + 4 * entry; out.length[r] = length;
       }
     }
+    for (let i = 0; i < this.followerCount; i++) {
+      const r = this.followers[i], leader = this.leaderOf[r];
+      out.kind[r] = out.kind[leader]; out.a[r] = out.a[leader]; out.b[r] = out.b[leader]; out.length[r] = out.length[leader];
+    }
     for (let i = 0; i < source.liveCount; i++) {
       const r = source.live[i];
       if (out.kind[r] !== DEAD) out.live[out.liveCount++] = r;
@@ -490,6 +515,62 @@ class KernelState {
       }
     }
     return places;
+  }
+
+  /**
+   * The identical-rows shortcut: gathered rows in the same lane (merged before) follow its first
+   * row; distinct lanes with equal hashes are compared bit for bit and merged. Returns the number
+   * of gathered rows left (the leaders), compacted in gatherList; followers get their leader's
+   * place after the call.
+   */
+  private mergeIdenticalRows(source: RowPlaces, gatherCount: number): number {
+    const list = this.gatherList, flag = this.gatherFlag, leaderOf = this.leaderOf;
+    const follow = (r: number, leader: number) => { flag[r] = 3; leaderOf[r] = leader; this.followers[this.followerCount++] = r; };
+    const byLane = new Map<number, number>();
+    const distinct: number[] = [];
+    for (let i = 0; i < gatherCount; i++) {
+      const r = list[i];
+      if (source.kind[r] !== LANE) continue;
+      const lane = source.a[r] + 4 * source.b[r];
+      const leader = byLane.get(lane);
+      if (leader === undefined) { byLane.set(lane, r); distinct.push(r); } else follow(r, leader);
+    }
+    if (distinct.length > 1) {
+      const bytesPerBlock = blockBytes(this.neurons), base = this.slots[this.last].blocks.offset;
+      this.hashes.reserve(source.blockCount * LANES * 4);
+      const blocks = [...new Set(distinct.map((r) => (source.a[r] - base) / bytesPerBlock))];
+      this.scratchJobs.reserve(blocks.length * JOB_BYTES);
+      let i32 = this.memory.views.i32;
+      blocks.forEach((b, i) => {
+        const j = (this.scratchJobs.offset >> 2) + i * JOB_WORDS;
+        i32[j] = Job.HashBlock; i32[j + 1] = base + b * bytesPerBlock; i32[j + 2] = source.list; i32[j + 3] = source.listCount;
+        i32[j + 4] = this.hashes.offset + b * LANES * 4;
+      });
+      this.engine.run(this.layerHeader, this.threadHeaders[0], this.scratchJobs.offset, blocks.length);
+      i32 = this.memory.views.i32;
+      const j = this.scratchJobs.offset >> 2;
+      const buckets = new Map<number, number[]>();
+      for (const r of distinct) {
+        const hash = i32[(this.hashes.offset >> 2) + ((source.a[r] - base) / bytesPerBlock) * LANES + source.b[r]];
+        const bucket = buckets.get(hash);
+        let leader = -1;
+        for (const c of bucket ?? []) {
+          i32[j] = Job.SameLanes; i32[j + 1] = source.a[c]; i32[j + 2] = source.b[c]; i32[j + 3] = source.a[r]; i32[j + 4] = source.b[r];
+          i32[j + 5] = source.list; i32[j + 6] = source.listCount;
+          this.engine.run(this.layerHeader, this.threadHeaders[0], this.scratchJobs.offset, 1);
+          if (i32[j + 7] === 1) { leader = c; break; }
+        }
+        if (leader >= 0) follow(r, leader); else if (bucket) bucket.push(r); else buckets.set(hash, [r]);
+      }
+    }
+    // A row that followed a lane whose first row then followed another follows that one.
+    for (let i = 0; i < this.followerCount; i++) {
+      const r = this.followers[i];
+      while (flag[leaderOf[r]] === 3) leaderOf[r] = leaderOf[leaderOf[r]];
+    }
+    let leaders = 0;
+    for (let i = 0; i < gatherCount; i++) if (flag[list[i]] !== 3) list[leaders++] = list[i];
+    return leaders;
   }
 
   /**
@@ -695,8 +776,9 @@ export class SparseLayerKernel implements LayerKernel {
       throw new UsageError(`kernel threads need the wasm-simd engine (the ${engine} engine runs on one thread)`, { field: 'threads' });
     }
     this.threads = threads;
-    this.state = new KernelState(neurons, options.gatherAboveDensity ?? DEFAULT_GATHER_ABOVE_DENSITY, engine, threads);
-    this.name = `typescript (gather: ${engine}${threads > 1 ? `, ${threads} threads` : ''})`;
+    const once = options.identicalRowsOnce ?? false;
+    this.state = new KernelState(neurons, options.gatherAboveDensity ?? DEFAULT_GATHER_ABOVE_DENSITY, engine, threads, once);
+    this.name = `typescript (gather: ${engine}${threads > 1 ? `, ${threads} threads` : ''}${once ? ', identical rows once' : ''})`;
     if (threads > 1) closeOnCollect.register(this, this.state, this);
   }
 

@@ -392,6 +392,43 @@
       (br $neurons)))
     (local.get $at))
 
+  ;; ---- identical rows (the kernel's optional shortcut) -----------------------------------------
+  ;; hashes[i] (int32 x 16) = a hash of the bits of lane i of `block` over the listed neurons
+  ;; (FNV-1a on 32-bit words), all 16 lanes in one pass over the block.
+  (func $hashBlock (param $block i32) (param $list i32) (param $listCount i32) (param $hashes i32)
+    (local $listEnd i32) (local $row i32) (local $h0 v128) (local $h1 v128) (local $h2 v128) (local $h3 v128)
+    (local.set $h0 (v128.const i32x4 0x811c9dc5 0x811c9dc5 0x811c9dc5 0x811c9dc5))
+    (local.set $h1 (local.get $h0)) (local.set $h2 (local.get $h0)) (local.set $h3 (local.get $h0))
+    (local.set $listEnd (i32.add (local.get $list) (i32.shl (local.get $listCount) (i32.const 2))))
+    (block $done (loop $neurons
+      (br_if $done (i32.ge_u (local.get $list) (local.get $listEnd)))
+      (local.set $row (i32.add (local.get $block) (i32.shl (i32.load (local.get $list)) (i32.const 6))))
+      (local.set $h0 (i32x4.mul (v128.xor (local.get $h0) (v128.load (local.get $row))) (v128.const i32x4 0x01000193 0x01000193 0x01000193 0x01000193)))
+      (local.set $h1 (i32x4.mul (v128.xor (local.get $h1) (v128.load offset=16 (local.get $row))) (v128.const i32x4 0x01000193 0x01000193 0x01000193 0x01000193)))
+      (local.set $h2 (i32x4.mul (v128.xor (local.get $h2) (v128.load offset=32 (local.get $row))) (v128.const i32x4 0x01000193 0x01000193 0x01000193 0x01000193)))
+      (local.set $h3 (i32x4.mul (v128.xor (local.get $h3) (v128.load offset=48 (local.get $row))) (v128.const i32x4 0x01000193 0x01000193 0x01000193 0x01000193)))
+      (local.set $list (i32.add (local.get $list) (i32.const 4)))
+      (br $neurons)))
+    (v128.store (local.get $hashes) (local.get $h0))
+    (v128.store offset=16 (local.get $hashes) (local.get $h1))
+    (v128.store offset=32 (local.get $hashes) (local.get $h2))
+    (v128.store offset=48 (local.get $hashes) (local.get $h3)))
+
+  ;; 1 when lane a of blockA and lane b of blockB hold the same bits on every listed neuron.
+  (func $sameLanes (param $blockA i32) (param $a i32) (param $blockB i32) (param $b i32) (param $list i32) (param $listCount i32) (result i32)
+    (local $listEnd i32) (local $j i32)
+    (local.set $blockA (i32.add (local.get $blockA) (i32.shl (local.get $a) (i32.const 2))))
+    (local.set $blockB (i32.add (local.get $blockB) (i32.shl (local.get $b) (i32.const 2))))
+    (local.set $listEnd (i32.add (local.get $list) (i32.shl (local.get $listCount) (i32.const 2))))
+    (block $done (loop $neurons
+      (br_if $done (i32.ge_u (local.get $list) (local.get $listEnd)))
+      (local.set $j (i32.shl (i32.load (local.get $list)) (i32.const 6)))
+      (if (i32.ne (i32.load (i32.add (local.get $blockA) (local.get $j))) (i32.load (i32.add (local.get $blockB) (local.get $j))))
+        (then (return (i32.const 0))))
+      (local.set $list (i32.add (local.get $list) (i32.const 4)))
+      (br $neurons)))
+    (i32.const 1))
+
   ;; ---- the layer's weights in the engine's form ----------------------------------------------
   ;; index[e] <<= shift (an input's offset in a block, or an output's in the accumulator);
   ;; wide[e] = float64(weight[e]).
@@ -429,8 +466,8 @@
       (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
       (local.set $job (i32.add (local.get $jobs) (i32.shl (local.get $i) (i32.const 5))))
       (block $kinds
-        (block $extract (block $scatterLane (block $scatter (block $gather (block $copy (block $fill (block $zero (block $bad
-          (br_table $bad $zero $fill $copy $gather $scatter $scatterLane $extract $bad (i32.load (local.get $job))))
+        (block $same (block $hash (block $extract (block $scatterLane (block $scatter (block $gather (block $copy (block $fill (block $zero (block $bad
+          (br_table $bad $zero $fill $copy $gather $scatter $scatterLane $extract $hash $same $bad (i32.load (local.get $job))))
           (unreachable))
           ;; 1 ZERO_BLOCK: block
           (memory.fill (i32.load offset=4 (local.get $job)) (i32.const 0) (i32.shl (i32.load (local.get $layer)) (i32.const 6)))
@@ -458,8 +495,17 @@
               (i32.load offset=8 (local.get $thread)) (i32.load offset=12 (local.get $thread)))
             (local.get $job))))
           (br $kinds))
-        ;; 7 EXTRACT: block, lane, list, listCount, outCols, outVals -> length
-        (i32.store offset=28 (local.get $job) (call $extractLane (i32.load offset=4 (local.get $job)) (i32.load offset=8 (local.get $job))
+          ;; 7 EXTRACT: block, lane, list, listCount, outCols, outVals -> length
+          (i32.store offset=28 (local.get $job) (call $extractLane (i32.load offset=4 (local.get $job)) (i32.load offset=8 (local.get $job))
+            (i32.load offset=12 (local.get $job)) (i32.load offset=16 (local.get $job))
+            (i32.load offset=20 (local.get $job)) (i32.load offset=24 (local.get $job))))
+          (br $kinds))
+          ;; 8 HASH_BLOCK: block, list, listCount, hashes
+          (call $hashBlock (i32.load offset=4 (local.get $job)) (i32.load offset=8 (local.get $job))
+            (i32.load offset=12 (local.get $job)) (i32.load offset=16 (local.get $job)))
+          (br $kinds))
+        ;; 9 SAME_LANES: blockA, laneA, blockB, laneB, list, listCount -> 1 if equal
+        (i32.store offset=28 (local.get $job) (call $sameLanes (i32.load offset=4 (local.get $job)) (i32.load offset=8 (local.get $job))
           (i32.load offset=12 (local.get $job)) (i32.load offset=16 (local.get $job))
           (i32.load offset=20 (local.get $job)) (i32.load offset=24 (local.get $job)))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))

@@ -25,8 +25,12 @@ export const Job = {
   ScatterLane: 6,
   /** block, lane, list, listCount, outCols, outVals -> length: a lane as a sparse row. */
   Extract: 7,
+  /** block, list, listCount, hashes: a hash of each lane's bits over the list (16 int32). */
+  HashBlock: 8,
+  /** blockA, laneA, blockB, laneB, list, listCount -> 1 if the two lanes hold the same bits. */
+  SameLanes: 9,
 } as const;
-/** Words (int32) per job record; results of scatters at words 5, 6, 7, of an extract at 7. */
+/** Words (int32) per job record; results of scatters at words 5, 6, 7, of an extract or a comparison at 7. */
 export const JOB_WORDS = 8;
 export const JOB_BYTES = JOB_WORDS * 4;
 export const JOB_RESULT_ENTRY = 5;

@@ -204,6 +204,36 @@ describe('layer engine', () => {
     expect(counted({ gatherAboveDensity: 0.2, threads: 2 })).toEqual(reference);
   });
 
+  it('computes identical rows once when asked (exact), and counts only that work', () => {
+    const network = randomNetwork(64, 6, 101, 20, -0.02, 6);
+    const base = randomRows(12, 64, 0.6, 102);
+    // every row three times, interleaved: rows r, r + 12, r + 24 are identical
+    const starts = [0], index: number[] = [], value: number[] = [];
+    for (let copy = 0; copy < 3; copy++) {
+      for (let r = 0; r < 12; r++) {
+        for (let p = base.rowStart[r]; p < base.rowStart[r + 1]; p++) { index.push(base.columnIndex[p]); value.push(base.value[p]); }
+        starts.push(index.length);
+      }
+    }
+    const inputs: SparseRows = { rows: 36, columns: 64, rowStart: Uint32Array.from(starts), columnIndex: Uint32Array.from(index), value: Float32Array.from(value) };
+    const run = (options: ConstructorParameters<typeof SparseLayerKernel>[1]) => {
+      const work: LayerWork = { multiplyAdds: 0, scatterRows: 0, gatherRows: 0 };
+      const k = kernel(64, options);
+      let y: SparseRows = inputs;
+      for (const layer of network.layers) y = k.apply(y, prepareLayer(layer), network.bias, network.activationCap, work);
+      return { rows: plain(y), work };
+    };
+    const full = run({ gatherAboveDensity: 0 });
+    expect(full.rows.rowStart[36]).toBeGreaterThan(0);
+    expect(full.work.gatherRows).toBe(6 * 27); // 9 of the 12 rows are alive, three times each
+    for (const [gatherEngine, threads] of [['typescript', 1], ['wasm-simd', 1], ['wasm-simd', 2]] as const) {
+      const once = run({ gatherAboveDensity: 0, gatherEngine, threads, identicalRowsOnce: true });
+      expect(once.rows, `${gatherEngine}, ${threads} threads`).toEqual(full.rows);
+      // the first layer reads sparse rows in (no lanes to compare yet); every later one computes a third
+      expect(once.work.gatherRows).toBe(27 + 5 * 9);
+    }
+  });
+
   it('refuses inputs whose columns are out of range or do not ascend, and bad thread counts', () => {
     const layer = prepareLayer(randomNetwork(8, 1, 81).layers[0]);
     const rows = (columnIndex: number[]): SparseRows => ({ rows: 1, columns: 8, rowStart: Uint32Array.from([0, columnIndex.length]), columnIndex: Uint32Array.from(columnIndex), value: new Float32Array(columnIndex.length).fill(1) });
