@@ -4,8 +4,9 @@
 // one's median, min and max seconds, its GMAC/s of useful multiply-adds (the fan-out of every
 // nonzero activation: what the scatter path does, and the count scipy's sparse products need),
 // the multiply-adds our kernel actually executed (a gathered row does a full pass over W), the
-// categories against the truth, the speedups over scipy and the thread scaling; then the
-// TypeScript reference engine and gpu.js once each, and our peak memory.
+// categories against the truth, the speedups over scipy and the thread scaling; the exact
+// identical-rows shortcut on its own row (not in the headline); then the TypeScript reference
+// engine and gpu.js once each, and our peak memory.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -26,6 +27,8 @@ export interface KernelBenchOptions extends WorkloadOptions {
   readonly scipy: boolean;
   readonly gpu: boolean;
   readonly sweep: boolean;
+  /** Also time the identical-rows shortcut (reported on its own row, never in the headline). */
+  readonly shortcut: boolean;
   readonly json?: boolean;
 }
 
@@ -117,6 +120,13 @@ export async function runKernelBenchmark(o: KernelBenchOptions): Promise<void> {
     for (const kernel of ours.slice(1)) {
       if (!sameRows(inferSerial(network, inputs, { kernel }).activations, reference.activations)) notes.push(`${kernel.name}: activations differ from one thread's`);
     }
+    const shortcut = o.shortcut ? new SparseLayerKernel(network.neurons, { identicalRowsOnce: true }) : undefined;
+    if (shortcut) {
+      const r = inferSerial(network, inputs, { kernel: shortcut });
+      if (!sameRows(r.activations, reference.activations)) notes.push('the identical-rows shortcut\'s activations differ');
+    }
+    const shortcutSeconds: number[] = [];
+    let shortcutLast: SerialInferenceResult | undefined;
     const oursSeconds = ours.map(() => [] as number[]);
     const oursLast: SerialInferenceResult[] = [];
     const scipySeconds: number[] = [];
@@ -134,10 +144,17 @@ export async function runKernelBenchmark(o: KernelBenchOptions): Promise<void> {
         oursSeconds[i].push(r.seconds);
         oursLast[i] = r;
       });
+      if (shortcut) {
+        log(`round ${round}/${o.repeat}: ${shortcut.name} ...`);
+        shortcutLast = inferSerial(network, inputs, { kernel: shortcut });
+        shortcutSeconds.push(shortcutLast.seconds);
+      }
     }
+    shortcut?.close();
     const rows: EngineRow[] = [];
     if (scipyLast) rows.push(row(scipyLast.engine, scipySeconds, scipyLast, workload, edges, useful));
     ours.forEach((kernel, i) => rows.push(row(`stepinfer ${kernel.name}`, oursSeconds[i], oursLast[i], workload, edges, useful, o.threads[i])));
+    if (shortcut && shortcutLast) rows.push(row(`stepinfer ${shortcut.name} (shortcut, not the headline)`, shortcutSeconds, shortcutLast, workload, edges, useful));
 
     log('the TypeScript reference engine, once ...');
     const plainTs = inferSerial(network, inputs, { gatherEngine: 'typescript' });

@@ -30,6 +30,7 @@ function buildBenchProgram(): Command {
     .option('--no-scipy', 'skip the scipy reference')
     .option('--no-gpu', 'skip the gpu.js backend')
     .option('--sweep', "also sweep the TypeScript kernel's gather density threshold")
+    .option('--no-shortcut', 'skip the identical-rows shortcut (timed on its own row, never in the headline)')
     .option('--limit <n>', 'use the first n inputs', integerOption(1))
     .option('--layers <L>', 'use the first L layers', integerOption(1))
     .option('--generate <NxL>', 'benchmark a generated network instead (no scipy reference; its inputs: --samples)', shapeOption)

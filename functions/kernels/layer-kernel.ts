@@ -356,93 +356,9 @@ class KernelState {
     slot.counts.reserve(plan.units * LANES * 4);
     this.pack.reserve(plan.packs * bytesPerBlock);
 
-    // Split the units, then the scattered rows, over the threads in contiguous shares of about
-    // equal estimated cost: item i (units first) goes to the thread its cost midpoint falls in.
-    const T = this.threads;
-    const unitCost = layer.nonzeros * GATHER_NS_PER_EDGE + n;
-    const fanOut = layer.nonzeros / n;
-    const rowCost = (r: number) => source.length[r] * fanOut * SCATTER_NS_PER_MAC + listCount * SCATTER_NS_PER_OUTPUT;
-    const firstItem = new Int32Array(T + 1).fill(plan.units + scatterCount);
-    firstItem[0] = 0;
-    if (T > 1) {
-      let total = plan.units * unitCost;
-      for (let i = 0; i < scatterCount; i++) total += rowCost(scatterList[i]);
-      let sum = 0, t = 0;
-      for (let item = 0; item < plan.units + scatterCount; item++) {
-        const c = item < plan.units ? unitCost : rowCost(scatterList[item - plan.units]);
-        while (t < T - 1 && (sum + c / 2) * T > total * (t + 1)) firstItem[++t] = item;
-        sum += c;
-      }
-    }
-    const unitFirst = firstItem.map((i) => Math.min(i, plan.units));
-    const scatterFirst = firstItem.map((i) => Math.max(0, i - plan.units));
-
-    // Job lists.
-    const maxFanOut = this.maxFanOut(layer.inputMajor);
-    const work_: ThreadWork[] = [];
-    const jobCounts: number[] = [];
-    for (let t = 0; t < T; t++) {
-      const units = unitFirst[t + 1] - unitFirst[t];
-      const scatters = scatterFirst[t + 1] - scatterFirst[t];
-      let packJobs = 0;
-      for (let u = unitFirst[t]; u < unitFirst[t + 1]; u++) if (plan.unitInput[u] < 0) packJobs += 1 + LANES;
-      const region = this.threadJobs[t];
-      region.reserve((units + packJobs + scatters) * JOB_BYTES);
-      // staging: the rows' bound (their outputs, at most their multiply-adds), capped by an estimate
-      let bound = 0, nonzeros = 0;
-      for (let i = scatterFirst[t]; i < scatterFirst[t + 1]; i++) {
-        const length = source.length[scatterList[i]];
-        bound += Math.min(listCount, length * maxFanOut) + STAGING_SLACK;
-        nonzeros += length;
-      }
-      const staging = slot.staging[t];
-      staging.reserve(Math.min(bound, 4 * nonzeros + listCount + STAGING_SLACK));
-      work_.push({ layer: this.layerHeader, thread: this.threadHeaders[t], jobs: region.offset, count: 0 });
-      jobCounts.push(0);
-    }
-    const { i32 } = this.memory.views;
-    for (let t = 0; t < T; t++) {
-      let j = this.threadJobs[t].offset >> 2;
-      const first = j;
-      for (let u = unitFirst[t]; u < unitFirst[t + 1]; u++) j = this.writeUnitJobs(i32, j, source, plan, u, slot);
-      for (let i = scatterFirst[t]; i < scatterFirst[t + 1]; i++) {
-        const r = scatterList[i];
-        this.scatterThread[i] = t;
-        this.scatterJob[i] = j;
-        if (source.kind[r] === ENTRIES) {
-          i32[j] = Job.Scatter; i32[j + 1] = source.a[r]; i32[j + 2] = source.b[r]; i32[j + 3] = source.length[r];
-        } else {
-          i32[j] = Job.ScatterLane; i32[j + 1] = source.a[r]; i32[j + 2] = source.b[r]; i32[j + 3] = source.list; i32[j + 4] = source.listCount;
-        }
-        j += JOB_WORDS;
-      }
-      jobCounts[t] = (j - first) / JOB_WORDS;
-      const header = this.threadHeaders[t] >> 2;
-      const staging = slot.staging[t];
-      i32[header + (ThreadField.StagingCols >> 2)] = staging.cols.offset;
-      i32[header + (ThreadField.StagingVals >> 2)] = staging.vals.offset;
-      i32[header + (ThreadField.StagingCapacity >> 2)] = staging.cols.bytes >> 2;
-      i32[header + (ThreadField.StagingUsed >> 2)] = 0;
-    }
-
-    // Run: all threads at once; a thread whose staging area filled up finishes here after it grew.
-    const lists = work_.map((w, t) => ({ ...w, count: jobCounts[t] }));
-    const done = this.pool
-      ? this.pool.run(lists, (w) => this.engine.run(w.layer, w.thread, w.jobs, w.count))
-      : [this.engine.run(lists[0].layer, lists[0].thread, lists[0].jobs, lists[0].count)];
-    for (let t = 0; t < T; t++) {
-      while (done[t] < jobCounts[t]) {
-        const header = this.threadHeaders[t] >> 2;
-        const used = this.memory.views.i32[header + (ThreadField.StagingUsed >> 2)];
-        const staging = slot.staging[t];
-        staging.reserve(2 * (staging.cols.bytes >> 2) + listCount + STAGING_SLACK, used);
-        const v = this.memory.views.i32;
-        v[header + (ThreadField.StagingCols >> 2)] = staging.cols.offset;
-        v[header + (ThreadField.StagingVals >> 2)] = staging.vals.offset;
-        v[header + (ThreadField.StagingCapacity >> 2)] = staging.cols.bytes >> 2;
-        done[t] += this.engine.run(this.layerHeader, this.threadHeaders[t], this.threadJobs[t].offset + done[t] * JOB_BYTES, jobCounts[t] - done[t]);
-      }
-    }
+    const shares = this.splitOverThreads(source, plan, scatterCount, layer.nonzeros, listCount);
+    const lists = this.writeJobs(source, plan, scatterCount, shares, slot, layer.inputMajor, listCount);
+    this.run(lists, slot, listCount);
 
     // Where every output row is now.
     const out = slot.places;
@@ -480,6 +396,98 @@ class KernelState {
     if (work) { work.multiplyAdds += macs; work.scatterRows += scatterCount; work.gatherRows += gatherCount; }
     this.last = slotIndex;
     return new KernelRows(this, slot, rows, n);
+  }
+
+  /**
+   * Splits the gather units, then the scattered rows, over the threads in contiguous shares of
+   * about equal estimated cost: item i (units first) goes to the thread its cost midpoint falls
+   * in. Returns each thread's first unit and first scattered row (T + 1 entries each).
+   */
+  private splitOverThreads(source: RowPlaces, plan: GatherPlan, scatterCount: number, edges: number, listCount: number): { unitFirst: Int32Array; scatterFirst: Int32Array } {
+    const T = this.threads, n = this.neurons, items = plan.units + scatterCount;
+    const unitCost = edges * GATHER_NS_PER_EDGE + n;
+    const fanOut = edges / n;
+    const rowCost = (i: number) => source.length[this.scatterList[i]] * fanOut * SCATTER_NS_PER_MAC + listCount * SCATTER_NS_PER_OUTPUT;
+    const firstItem = new Int32Array(T + 1).fill(items);
+    firstItem[0] = 0;
+    if (T > 1) {
+      let total = plan.units * unitCost;
+      for (let i = 0; i < scatterCount; i++) total += rowCost(i);
+      let sum = 0, t = 0;
+      for (let item = 0; item < items; item++) {
+        const c = item < plan.units ? unitCost : rowCost(item - plan.units);
+        while (t < T - 1 && (sum + c / 2) * T > total * (t + 1)) firstItem[++t] = item;
+        sum += c;
+      }
+    }
+    return { unitFirst: firstItem.map((i) => Math.min(i, plan.units)), scatterFirst: firstItem.map((i) => Math.max(0, i - plan.units)) };
+  }
+
+  /** Each thread's job list and staging area (sized by the rows' bound, capped by an estimate). */
+  private writeJobs(
+    source: RowPlaces, plan: GatherPlan, scatterCount: number, shares: { unitFirst: Int32Array; scatterFirst: Int32Array },
+    slot: OutputSlot, inputMajor: InputMajorLayer, listCount: number,
+  ): ThreadWork[] {
+    const { unitFirst, scatterFirst } = shares;
+    const maxFanOut = this.maxFanOut(inputMajor);
+    for (let t = 0; t < this.threads; t++) {
+      let jobs = scatterFirst[t + 1] - scatterFirst[t];
+      for (let u = unitFirst[t]; u < unitFirst[t + 1]; u++) jobs += plan.unitInput[u] < 0 ? 2 + LANES : 1;
+      this.threadJobs[t].reserve(jobs * JOB_BYTES);
+      // A scattered row has at most min(outputs, its multiply-adds) nonzeros; a layer's output
+      // rarely exceeds 4x its input here. An area that fills up grows in run().
+      let bound = 0, nonzeros = 0;
+      for (let i = scatterFirst[t]; i < scatterFirst[t + 1]; i++) {
+        const length = source.length[this.scatterList[i]];
+        bound += Math.min(listCount, length * maxFanOut) + STAGING_SLACK;
+        nonzeros += length;
+      }
+      slot.staging[t].reserve(Math.min(bound, 4 * nonzeros + listCount + STAGING_SLACK));
+    }
+    const { i32 } = this.memory.views;
+    const lists: ThreadWork[] = [];
+    for (let t = 0; t < this.threads; t++) {
+      let j = this.threadJobs[t].offset >> 2;
+      for (let u = unitFirst[t]; u < unitFirst[t + 1]; u++) j = this.writeUnitJobs(i32, j, source, plan, u, slot);
+      for (let i = scatterFirst[t]; i < scatterFirst[t + 1]; i++) {
+        const r = this.scatterList[i];
+        this.scatterThread[i] = t;
+        this.scatterJob[i] = j;
+        if (source.kind[r] === ENTRIES) {
+          i32[j] = Job.Scatter; i32[j + 1] = source.a[r]; i32[j + 2] = source.b[r]; i32[j + 3] = source.length[r];
+        } else {
+          i32[j] = Job.ScatterLane; i32[j + 1] = source.a[r]; i32[j + 2] = source.b[r]; i32[j + 3] = source.list; i32[j + 4] = source.listCount;
+        }
+        j += JOB_WORDS;
+      }
+      this.setStaging(t, slot.staging[t], 0);
+      lists.push({ layer: this.layerHeader, thread: this.threadHeaders[t], jobs: this.threadJobs[t].offset, count: (j - (this.threadJobs[t].offset >> 2)) / JOB_WORDS });
+    }
+    return lists;
+  }
+
+  private setStaging(t: number, staging: EntryRegions, used: number): void {
+    const i32 = this.memory.views.i32, header = this.threadHeaders[t] >> 2;
+    i32[header + (ThreadField.StagingCols >> 2)] = staging.cols.offset;
+    i32[header + (ThreadField.StagingVals >> 2)] = staging.vals.offset;
+    i32[header + (ThreadField.StagingCapacity >> 2)] = staging.cols.bytes >> 2;
+    i32[header + (ThreadField.StagingUsed >> 2)] = used;
+  }
+
+  /** Runs the lists, all threads at once; a thread whose staging area filled up finishes here after it grew. */
+  private run(lists: ThreadWork[], slot: OutputSlot, listCount: number): void {
+    const done = this.pool
+      ? this.pool.run(lists, (w) => this.engine.run(w.layer, w.thread, w.jobs, w.count))
+      : [this.engine.run(lists[0].layer, lists[0].thread, lists[0].jobs, lists[0].count)];
+    for (let t = 0; t < this.threads; t++) {
+      while (done[t] < lists[t].count) {
+        const used = this.memory.views.i32[(this.threadHeaders[t] + ThreadField.StagingUsed) >> 2];
+        const staging = slot.staging[t];
+        staging.reserve(2 * (staging.cols.bytes >> 2) + listCount + STAGING_SLACK, used);
+        this.setStaging(t, staging, used);
+        done[t] += this.engine.run(lists[t].layer, lists[t].thread, lists[t].jobs + done[t] * JOB_BYTES, lists[t].count - done[t]);
+      }
+    }
   }
 
   /** The rows as places in the memory: the last output as it is, anything else copied in. */
