@@ -185,6 +185,7 @@ export async function runKernelBenchmark(o: KernelBenchOptions): Promise<void> {
     const oneThread = withRatio.find((r) => r.threads === 1 && r.engine.startsWith('stepinfer typescript (gather: wasm-simd'));
     const scaling = Object.fromEntries(withRatio.filter((r) => r.threads !== undefined && !r.engine.startsWith('  ')).map((r) => [r.threads!, oneThread ? oneThread.medianSeconds / r.medianSeconds : undefined]));
     const peakRssMB = process.resourceUsage().maxRSS / 1024;
+    const kernelMemoryMB = Object.fromEntries(ours.map((k, i) => [o.threads[i], k.memoryBytes / 2 ** 20]));
     const result = {
       workload: workload.description, source: workload.source,
       neurons: network.neurons, layers: network.layers.length, inputs: inputs.rows,
@@ -193,6 +194,7 @@ export async function runKernelBenchmark(o: KernelBenchOptions): Promise<void> {
       rounds: o.repeat,
       engines: withRatio,
       threadScaling: scaling,
+      kernelMemoryMB,
       peakRssMB,
       notes,
     };
@@ -214,7 +216,8 @@ export async function runKernelBenchmark(o: KernelBenchOptions): Promise<void> {
       process.stdout.write(`${r.threads} thread${r.threads === 1 ? '' : 's'}: ${r.speedupOverScipy !== undefined ? `${r.speedupOverScipy.toFixed(2)}x scipy (medians)` : 'no scipy ratio'}, scaling over 1 thread ${scaling[r.threads!]?.toFixed(2) ?? '-'}x, runs ${spread}\n`);
     }
     if (scipySeconds.length) process.stdout.write(`scipy runs ${Math.min(...scipySeconds).toFixed(3)}-${Math.max(...scipySeconds).toFixed(3)} s (the spread is this host's noise)\n`);
-    process.stdout.write(`peak memory of this process (data, model and kernel buffers): ${peakRssMB.toFixed(0)} MB RSS\n`);
+    process.stdout.write(`kernel working memory after the runs: ${o.threads.map((t) => `${kernelMemoryMB[t].toFixed(0)} MB (${t} thread${t === 1 ? '' : 's'})`).join(', ')}\n`);
+    process.stdout.write(`peak memory of this process (data, model and several kernels): ${peakRssMB.toFixed(0)} MB RSS\n`);
     for (const n of notes) process.stdout.write(`note: ${n}\n`);
   } finally {
     for (const kernel of ours) kernel.close();

@@ -214,12 +214,10 @@ class KernelRows implements SparseRows {
 /** A gather unit: one block of up to 16 rows, either an input block kept as it is or one packed anew. */
 interface GatherPlan {
   units: number;
-  /** Per unit: the input block pointer (kept), or -1 (packed: pack block `packIndex`). */
+  /** Per unit: the input block pointer (kept), or -1 (packed anew into its thread's pack block). */
   unitInput: Int32Array;
-  unitPack: Int32Array;
   /** Per unit and lane: the row (-1: none). */
   unitRows: Int32Array;
-  packs: number;
 }
 
 /** Everything a SparseLayerKernel owns; module-private so that KernelRows can read it out. */
@@ -235,6 +233,7 @@ class KernelState {
   private last = -1;
   private readonly imported = new RowPlaces();
   private readonly importEntries: EntryRegions;
+  /** One block per thread that its packed units are packed into, one after the other (it stays in cache). */
   private readonly pack: Region;
   private readonly readOutJobs: Region;
   private readonly threadJobs: Region[];
@@ -258,7 +257,7 @@ class KernelState {
   private scatterList = new Int32Array(0);
   private scatterThread = new Int32Array(0);
   private scatterJob = new Int32Array(0);
-  private plan: GatherPlan = { units: 0, unitInput: new Int32Array(0), unitPack: new Int32Array(0), unitRows: new Int32Array(0), packs: 0 };
+  private plan: GatherPlan = { units: 0, unitInput: new Int32Array(0), unitRows: new Int32Array(0) };
 
   constructor(neurons: number, gatherAboveDensity: number, engine: GatherEngineName, threads: number, identicalRowsOnce: boolean) {
     this.neurons = neurons;
@@ -269,7 +268,7 @@ class KernelState {
     this.pool = threads > 1 ? new KernelThreads(layerSimdModule(), this.memory, threads - 1) : undefined;
     this.slots = [new OutputSlot(this.memory, threads), new OutputSlot(this.memory, threads)];
     this.importEntries = new EntryRegions(this.memory);
-    this.pack = new Region(this.memory);
+    this.pack = new Region(this.memory, threads * blockBytes(neurons));
     this.readOutJobs = new Region(this.memory);
     this.hashes = new Region(this.memory);
     this.scratchJobs = new Region(this.memory, JOB_BYTES);
@@ -354,7 +353,6 @@ class KernelState {
     const bytesPerBlock = blockBytes(n);
     slot.blocks.reserve(plan.units * bytesPerBlock);
     slot.counts.reserve(plan.units * LANES * 4);
-    this.pack.reserve(plan.packs * bytesPerBlock);
 
     const shares = this.splitOverThreads(source, plan, scatterCount, layer.nonzeros, listCount);
     const lists = this.writeJobs(source, plan, scatterCount, shares, slot, layer.inputMajor, listCount);
@@ -448,7 +446,7 @@ class KernelState {
     const lists: ThreadWork[] = [];
     for (let t = 0; t < this.threads; t++) {
       let j = this.threadJobs[t].offset >> 2;
-      for (let u = unitFirst[t]; u < unitFirst[t + 1]; u++) j = this.writeUnitJobs(i32, j, source, plan, u, slot);
+      for (let u = unitFirst[t]; u < unitFirst[t + 1]; u++) j = this.writeUnitJobs(i32, j, source, plan, u, slot, t);
       for (let i = scatterFirst[t]; i < scatterFirst[t + 1]; i++) {
         const r = this.scatterList[i];
         this.scatterThread[i] = t;
@@ -590,7 +588,6 @@ class KernelState {
     const most = source.blockCount + Math.ceil(gatherCount / LANES);
     if (plan.unitInput.length < most) {
       plan.unitInput = new Int32Array(most);
-      plan.unitPack = new Int32Array(most);
       plan.unitRows = new Int32Array(most * LANES);
     }
     const placed = this.gatherFlag; // 1: gathered, not yet placed; 2: placed in a kept block
@@ -604,7 +601,6 @@ class KernelState {
       }
       if (!keep) continue;
       plan.unitInput[units] = this.lastBlocksOffset() + b * bytesPerBlock;
-      plan.unitPack[units] = -1;
       for (let lane = 0; lane < LANES; lane++) {
         const r = source.blockRows[b * LANES + lane];
         plan.unitRows[units * LANES + lane] = r;
@@ -612,13 +608,12 @@ class KernelState {
       }
       units++;
     }
-    let packs = 0, lane = LANES;
+    let lane = LANES;
     for (let i = 0; i < gatherCount; i++) {
       const r = this.gatherList[i];
       if (placed[r] !== 1) continue;
       if (lane === LANES) {
         plan.unitInput[units] = -1;
-        plan.unitPack[units] = packs++;
         plan.unitRows.fill(-1, units * LANES, (units + 1) * LANES);
         units++;
         lane = 0;
@@ -626,7 +621,6 @@ class KernelState {
       plan.unitRows[(units - 1) * LANES + lane++] = r;
     }
     plan.units = units;
-    plan.packs = packs;
     return plan;
   }
 
@@ -634,12 +628,12 @@ class KernelState {
     return this.slots[this.last].blocks.offset;
   }
 
-  /** The jobs of gather unit `u` at int32 index j: packing (if packed), then the gather. */
-  private writeUnitJobs(i32: Int32Array, j: number, source: RowPlaces, plan: GatherPlan, u: number, slot: OutputSlot): number {
+  /** The jobs of gather unit `u` on `thread` at int32 index j: packing (if packed), then the gather. */
+  private writeUnitJobs(i32: Int32Array, j: number, source: RowPlaces, plan: GatherPlan, u: number, slot: OutputSlot, thread: number): number {
     const bytesPerBlock = blockBytes(this.neurons);
     let input = plan.unitInput[u];
     if (input < 0) {
-      input = this.pack.offset + plan.unitPack[u] * bytesPerBlock;
+      input = this.pack.offset + thread * bytesPerBlock;
       let copies = 0;
       for (let lane = 0; lane < LANES; lane++) {
         const r = plan.unitRows[u * LANES + lane];
@@ -792,6 +786,11 @@ export class SparseLayerKernel implements LayerKernel {
 
   apply(input: SparseRows, layer: PreparedLayer, bias: number, cap: number, work?: LayerWork): SparseRows {
     return this.state.apply(input, layer, bias, cap, work);
+  }
+
+  /** Bytes of the kernel's working memory (its shared WebAssembly memory, which only grows). */
+  get memoryBytes(): number {
+    return this.state.memory.memory.buffer.byteLength;
   }
 
   /** Stops the helper threads; the kernel cannot be used afterwards if it had any. */
