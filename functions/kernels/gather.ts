@@ -5,7 +5,10 @@
 // bias, ReLU and the cap, so they are bit-identical. The plan's kernel.gatherEngine names one.
 
 import { wasmBase64 } from './layer-simd.wasm.ts';
-import { Job, JOB_RESULT_ENTRY, JOB_RESULT_LENGTH, JOB_RESULT_MACS, LANES, LayerField, STAGING_SLACK, ThreadField, JOB_BYTES, type KernelMemory } from './layout.ts';
+import {
+  Job, JOB_BYTES, JOB_RESULT_ENTRY, JOB_RESULT_LENGTH, JOB_RESULT_MACS, JOB_RESULT_THREAD, LANES, LayerField, STAGING_SLACK,
+  TASK_BYTES, THREADS_PACK_BLOCK, ThreadField, type KernelMemory,
+} from './layout.ts';
 
 export const GATHER_ENGINES = ['wasm-simd', 'typescript'] as const;
 export type GatherEngineName = (typeof GATHER_ENGINES)[number];
@@ -14,6 +17,11 @@ export interface LayerEngine {
   readonly name: GatherEngineName;
   /** Runs jobs[0 .. count); returns how many are done (fewer when a scatter did not fit its thread's staging area). */
   run(layer: number, thread: number, jobs: number, count: number): number;
+  /**
+   * Runs tasks taken one by one through the int32 cursor at `cursor` (shared by every thread that
+   * runs the same list) until none is left; marks a task failed when its scatter did not fit.
+   */
+  runTasks(layer: number, thread: number, tasks: number, taskCount: number, cursor: number): void;
   /** index[e] <<= shift and wide[e] = float64(weight[e]) for count edges (the layer's weights in the engine's form). */
   prepare(count: number, index: number, shift: number, weight: number, wide: number): void;
 }
@@ -29,11 +37,13 @@ export function layerSimdModule(): WebAssembly.Module {
 class SimdEngine implements LayerEngine {
   readonly name = 'wasm-simd';
   readonly run: LayerEngine['run'];
+  readonly runTasks: LayerEngine['runTasks'];
   readonly prepare: LayerEngine['prepare'];
 
   constructor(memory: KernelMemory) {
     const exports = new WebAssembly.Instance(layerSimdModule(), { env: { memory: memory.memory } }).exports;
     this.run = exports.run as unknown as LayerEngine['run'];
+    this.runTasks = exports.runTasks as unknown as LayerEngine['runTasks'];
     this.prepare = exports.prepare as unknown as LayerEngine['prepare'];
   }
 }
@@ -65,24 +75,33 @@ class TypeScriptEngine implements LayerEngine {
     }
   }
 
+  runTasks(layer: number, thread: number, tasks: number, taskCount: number, cursor: number): void {
+    const { i32 } = this.memory.views;
+    for (let i = Atomics.add(i32, cursor >> 2, 1); i < taskCount; i = Atomics.add(i32, cursor >> 2, 1)) {
+      const task = (tasks + i * TASK_BYTES) >> 2;
+      if (this.run(layer, thread, i32[task], i32[task + 1]) !== i32[task + 1]) i32[task + 2] = 1;
+    }
+  }
+
   run(layer: number, thread: number, jobs: number, count: number): number {
     const { i32, u32, f32 } = this.memory.views;
     const n = i32[layer >> 2];
+    const block = (pointer: number) => (pointer === THREADS_PACK_BLOCK ? i32[(thread + ThreadField.PackBlock) >> 2] : pointer);
     for (let i = 0; i < count; i++) {
       const job = (jobs + i * JOB_BYTES) >> 2;
       switch (i32[job]) {
-        case Job.ZeroBlock: f32.fill(0, i32[job + 1] >> 2, (i32[job + 1] >> 2) + n * LANES); break;
+        case Job.ZeroBlock: f32.fill(0, block(i32[job + 1]) >> 2, (block(i32[job + 1]) >> 2) + n * LANES); break;
         case Job.FillLane: {
-          const base = (i32[job + 1] >> 2) + i32[job + 2], cols = i32[job + 3] >> 2, vals = i32[job + 4] >> 2;
+          const base = (block(i32[job + 1]) >> 2) + i32[job + 2], cols = i32[job + 3] >> 2, vals = i32[job + 4] >> 2;
           for (let p = 0; p < i32[job + 5]; p++) f32[base + u32[cols + p] * LANES] = f32[vals + p];
           break;
         }
         case Job.CopyLane: {
-          const dst = (i32[job + 1] >> 2) + i32[job + 2], src = (i32[job + 3] >> 2) + i32[job + 4];
+          const dst = (block(i32[job + 1]) >> 2) + i32[job + 2], src = (i32[job + 3] >> 2) + i32[job + 4];
           for (let k = 0; k < n; k++) f32[dst + k * LANES] = f32[src + k * LANES];
           break;
         }
-        case Job.Gather: this.gather(layer, i32[job + 1], i32[job + 2], i32[job + 3]); break;
+        case Job.Gather: this.gather(layer, block(i32[job + 1]), i32[job + 2], i32[job + 3]); break;
         case Job.Scatter:
           if (!this.scatter(layer, thread, i32[job + 1], i32[job + 2], i32[job + 3], job)) return i;
           break;
@@ -192,6 +211,7 @@ class TypeScriptEngine implements LayerEngine {
       }
     }
     i32[job + JOB_RESULT_ENTRY] = used; i32[job + JOB_RESULT_LENGTH] = at; i32[job + JOB_RESULT_MACS] = macs;
+    i32[job + JOB_RESULT_THREAD] = i32[(thread + ThreadField.Index) >> 2];
     u32[(thread + ThreadField.StagingUsed) >> 2] = used + at;
     return true;
   }

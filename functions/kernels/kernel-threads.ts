@@ -1,8 +1,9 @@
 // The kernel's helper threads: node:worker_threads that each run the layer engine's WebAssembly on
 // the kernel's shared memory, so a layer's rows are split over every vCPU a Lambda function is
-// given (1,769 MB per vCPU, up to 6) with no copies: a job list per thread, written by the kernel's
-// own thread, which runs its share too and waits (Atomics) until the others are done. The `apply`
-// of a layer stays synchronous.
+// given (1,769 MB per vCPU, up to 6) with no copies: the kernel's own thread writes a layer's task
+// list, every thread takes tasks from it through one atomic cursor (a thread that the host slows
+// down takes fewer), and the kernel's thread waits (Atomics) until the others are done. The
+// `apply` of a layer stays synchronous.
 //
 // The threads are started from source text (`eval`), not from a file, so a bundled Lambda function
 // needs no extra entry point; they are unref'd (an idle kernel never keeps a process alive) and
@@ -13,7 +14,7 @@ import type { KernelMemory } from './layout.ts';
 
 /** Control words (int32) at the start of the control region. */
 const EPOCH = 0, DONE = 1, READY = 2, FAILED = 3, STOP = 4, SLOTS = 8;
-/** Per helper thread: layer, thread header, jobs, count, jobs done. */
+/** Per helper thread: layer, thread header, tasks, task count, cursor. */
 const SLOT_WORDS = 5;
 const MESSAGE_BYTES = 512;
 /** How long a thread may take to start (module loading on a cold, shared host included). */
@@ -25,7 +26,7 @@ export const MAX_KERNEL_THREADS = 64;
 const THREAD_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, control, index } = workerData;
-const run = new WebAssembly.Instance(module, { env: { memory } }).exports.run;
+const runTasks = new WebAssembly.Instance(module, { env: { memory } }).exports.runTasks;
 const ctl = new Int32Array(memory.buffer, control, ${SLOTS + SLOT_WORDS * MAX_KERNEL_THREADS});
 const message = new Uint8Array(memory.buffer, control + ${(SLOTS + SLOT_WORDS * 64) * 4}, ${MESSAGE_BYTES});
 Atomics.add(ctl, ${READY}, 1);
@@ -39,7 +40,7 @@ for (;;) {
   if (Atomics.load(ctl, ${STOP})) break;
   const s = ${SLOTS} + index * ${SLOT_WORDS};
   try {
-    ctl[s + 4] = run(ctl[s], ctl[s + 1], ctl[s + 2], ctl[s + 3]);
+    runTasks(ctl[s], ctl[s + 1], ctl[s + 2], ctl[s + 3], ctl[s + 4]);
   } catch (error) {
     if (Atomics.compareExchange(ctl, ${FAILED}, 0, index + 1) === 0) {
       new TextEncoder().encodeInto(String(error && error.message || error).slice(0, ${MESSAGE_BYTES / 4}), message);
@@ -50,12 +51,13 @@ for (;;) {
 }
 `;
 
-/** One thread's job list. */
+/** One thread's call of the engine's runTasks: the layer, its own thread header, the shared task list and cursor. */
 export interface ThreadWork {
   readonly layer: number;
   readonly thread: number;
-  readonly jobs: number;
-  readonly count: number;
+  readonly tasks: number;
+  readonly taskCount: number;
+  readonly cursor: number;
 }
 
 export class KernelThreads {
@@ -81,23 +83,20 @@ export class KernelThreads {
     }
   }
 
-  /**
-   * Runs `work[0]` on this thread with `runHere` and `work[1 ..]` on the helpers, all at once;
-   * returns the jobs each got done.
-   */
-  run(work: readonly ThreadWork[], runHere: (w: ThreadWork) => number): number[] {
+  /** Runs `work[0]` on this thread with `runHere` and `work[1 ..]` on the helpers, all at once, until all are done. */
+  run(work: readonly ThreadWork[], runHere: (w: ThreadWork) => void): void {
     if (this.closed) throw new Error('kernel threads used after close()');
     if (work.length !== this.helpers + 1) throw new RangeError(`${work.length} job lists for ${this.helpers + 1} threads`);
     this.waitReady();
     const ctl = this.ctl;
     for (let t = 1; t < work.length; t++) {
-      const s = SLOTS + (t - 1) * SLOT_WORDS;
-      ctl[s] = work[t].layer; ctl[s + 1] = work[t].thread; ctl[s + 2] = work[t].jobs; ctl[s + 3] = work[t].count; ctl[s + 4] = -1;
+      const s = SLOTS + (t - 1) * SLOT_WORDS, w = work[t];
+      ctl[s] = w.layer; ctl[s + 1] = w.thread; ctl[s + 2] = w.tasks; ctl[s + 3] = w.taskCount; ctl[s + 4] = w.cursor;
     }
     Atomics.store(ctl, DONE, 0);
     Atomics.add(ctl, EPOCH, 1);
     Atomics.notify(ctl, EPOCH);
-    const done = [runHere(work[0])];
+    runHere(work[0]);
     let finished: number;
     while ((finished = Atomics.load(ctl, DONE)) < this.helpers) Atomics.wait(ctl, DONE, finished);
     const failed = Atomics.load(ctl, FAILED);
@@ -106,8 +105,6 @@ export class KernelThreads {
       this.close();
       throw new Error(`kernel thread ${failed} failed: ${text}`);
     }
-    for (let t = 1; t < work.length; t++) done.push(ctl[SLOTS + (t - 1) * SLOT_WORDS + 4]);
-    return done;
   }
 
   private waitReady(): void {

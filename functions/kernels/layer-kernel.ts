@@ -24,8 +24,9 @@ import { ShapeMismatchError, UsageError } from '../../model/errors.ts';
 import { createLayerEngine, layerSimdModule, type GatherEngineName, type LayerEngine } from './gather.ts';
 import { KernelThreads, MAX_KERNEL_THREADS, type ThreadWork } from './kernel-threads.ts';
 import {
-  Job, JOB_BYTES, JOB_WORDS, JOB_RESULT_ENTRY, JOB_RESULT_LENGTH, JOB_RESULT_MACS, KernelMemory, LANES, LAYER_HEADER_BYTES,
-  LayerField, Region, STAGING_SLACK, THREAD_HEADER_BYTES, ThreadField, blockBytes,
+  Job, JOB_BYTES, JOB_WORDS, JOB_RESULT_ENTRY, JOB_RESULT_LENGTH, JOB_RESULT_MACS, JOB_RESULT_THREAD, KernelMemory, LANES,
+  LAYER_HEADER_BYTES, LayerField, Region, STAGING_SLACK, TASK_BYTES, TASK_WORDS, THREAD_HEADER_BYTES, THREADS_PACK_BLOCK,
+  ThreadField, blockBytes,
 } from './layout.ts';
 
 export interface PreparedLayer {
@@ -92,11 +93,6 @@ export const DEFAULT_GATHER_ABOVE_DENSITY = 0.25;
 
 /** Where a row is: nowhere (no nonzeros), a sparse row in the memory, or a lane of a block. */
 const DEAD = 0, ENTRIES = 1, LANE = 2;
-
-/** Rough costs (nanoseconds on one core) that balance the threads' shares; they do not change results. */
-const GATHER_NS_PER_EDGE = 2.2;
-const SCATTER_NS_PER_MAC = 1;
-const SCATTER_NS_PER_OUTPUT = 1.5;
 
 /** A set of activation rows in the memory: per row its place, and the blocks' rows by lane. */
 class RowPlaces {
@@ -236,7 +232,10 @@ class KernelState {
   /** One block per thread that its packed units are packed into, one after the other (it stays in cache). */
   private readonly pack: Region;
   private readonly readOutJobs: Region;
-  private readonly threadJobs: Region[];
+  /** A layer's jobs and tasks, shared by the threads, and the cursor they take tasks with. */
+  private readonly jobs: Region;
+  private readonly tasks: Region;
+  private readonly cursor: number;
   private readonly threadHeaders: number[];
   private readonly layerHeader: number;
   private readonly identityList: number;
@@ -255,7 +254,6 @@ class KernelState {
   private readonly hashes: Region;
   private readonly scratchJobs: Region;
   private scatterList = new Int32Array(0);
-  private scatterThread = new Int32Array(0);
   private scatterJob = new Int32Array(0);
   private plan: GatherPlan = { units: 0, unitInput: new Int32Array(0), unitRows: new Int32Array(0) };
 
@@ -272,7 +270,8 @@ class KernelState {
     this.readOutJobs = new Region(this.memory);
     this.hashes = new Region(this.memory);
     this.scratchJobs = new Region(this.memory, JOB_BYTES);
-    this.threadJobs = Array.from({ length: threads }, () => new Region(this.memory));
+    this.jobs = new Region(this.memory);
+    this.tasks = new Region(this.memory);
     this.layerRegions = {
       outputStart: new Region(this.memory), gatherRows: new Region(this.memory), gatherWeights: new Region(this.memory),
       inputStart: new Region(this.memory), scatterOutputs: new Region(this.memory), scatterWeights: new Region(this.memory),
@@ -280,6 +279,7 @@ class KernelState {
     };
     const m = this.memory;
     this.layerHeader = m.allocate(LAYER_HEADER_BYTES);
+    this.cursor = m.allocate(4);
     this.identityList = m.allocate(4 * neurons);
     m.views.u32.subarray(this.identityList >> 2, (this.identityList >> 2) + neurons).forEach((_, j, list) => { list[j] = j; });
     this.threadHeaders = [];
@@ -296,6 +296,8 @@ class KernelState {
       i32[(header + ThreadField.Bitmap) >> 2] = bitmap;
       i32[(header + ThreadField.ScratchCols) >> 2] = scratchCols;
       i32[(header + ThreadField.ScratchVals) >> 2] = scratchVals;
+      i32[(header + ThreadField.PackBlock) >> 2] = this.pack.offset + t * blockBytes(neurons);
+      i32[(header + ThreadField.Index) >> 2] = t;
       this.threadHeaders.push(header);
     }
   }
@@ -322,7 +324,6 @@ class KernelState {
       this.gatherFlag = new Uint8Array(rows);
       this.gatherList = new Int32Array(rows);
       this.scatterList = new Int32Array(rows);
-      this.scatterThread = new Int32Array(rows);
       this.scatterJob = new Int32Array(rows);
       this.leaderOf = new Int32Array(rows);
       this.followers = new Int32Array(rows);
@@ -354,9 +355,8 @@ class KernelState {
     slot.blocks.reserve(plan.units * bytesPerBlock);
     slot.counts.reserve(plan.units * LANES * 4);
 
-    const shares = this.splitOverThreads(source, plan, scatterCount, layer.nonzeros, listCount);
-    const lists = this.writeJobs(source, plan, scatterCount, shares, slot, layer.inputMajor, listCount);
-    this.run(lists, slot, listCount);
+    const taskCount = this.writeTasks(source, plan, scatterCount, slot, layer.inputMajor, listCount);
+    this.run(taskCount, slot, listCount);
 
     // Where every output row is now.
     const out = slot.places;
@@ -379,7 +379,7 @@ class KernelState {
       const length = views.i32[j + JOB_RESULT_LENGTH];
       macs += views.i32[j + JOB_RESULT_MACS];
       if (length > 0) {
-        const staging = slot.staging[this.scatterThread[i]], entry = views.i32[j + JOB_RESULT_ENTRY];
+        const staging = slot.staging[views.i32[j + JOB_RESULT_THREAD]], entry = views.i32[j + JOB_RESULT_ENTRY];
         out.kind[r] = ENTRIES; out.a[r] = staging.cols.offset + 4 * entry; out.b[r] = staging.vals.offset + 4 * entry; out.length[r] = length;
       }
     }
@@ -397,71 +397,49 @@ class KernelState {
   }
 
   /**
-   * Splits the gather units, then the scattered rows, over the threads in contiguous shares of
-   * about equal estimated cost: item i (units first) goes to the thread its cost midpoint falls
-   * in. Returns each thread's first unit and first scattered row (T + 1 entries each).
+   * The layer's tasks: each gather unit (its packing, then its gather), then each scattered row;
+   * and every thread's staging area, sized for its share of the rows' bound (a scattered row has
+   * at most min(outputs, its multiply-adds) nonzeros), capped by an estimate (a layer's output
+   * rarely exceeds 4x its input here). A scatter that does not fit is finished in run().
    */
-  private splitOverThreads(source: RowPlaces, plan: GatherPlan, scatterCount: number, edges: number, listCount: number): { unitFirst: Int32Array; scatterFirst: Int32Array } {
-    const T = this.threads, n = this.neurons, items = plan.units + scatterCount;
-    const unitCost = edges * GATHER_NS_PER_EDGE + n;
-    const fanOut = edges / n;
-    const rowCost = (i: number) => source.length[this.scatterList[i]] * fanOut * SCATTER_NS_PER_MAC + listCount * SCATTER_NS_PER_OUTPUT;
-    const firstItem = new Int32Array(T + 1).fill(items);
-    firstItem[0] = 0;
-    if (T > 1) {
-      let total = plan.units * unitCost;
-      for (let i = 0; i < scatterCount; i++) total += rowCost(i);
-      let sum = 0, t = 0;
-      for (let item = 0; item < items; item++) {
-        const c = item < plan.units ? unitCost : rowCost(item - plan.units);
-        while (t < T - 1 && (sum + c / 2) * T > total * (t + 1)) firstItem[++t] = item;
-        sum += c;
-      }
-    }
-    return { unitFirst: firstItem.map((i) => Math.min(i, plan.units)), scatterFirst: firstItem.map((i) => Math.max(0, i - plan.units)) };
-  }
-
-  /** Each thread's job list and staging area (sized by the rows' bound, capped by an estimate). */
-  private writeJobs(
-    source: RowPlaces, plan: GatherPlan, scatterCount: number, shares: { unitFirst: Int32Array; scatterFirst: Int32Array },
-    slot: OutputSlot, inputMajor: InputMajorLayer, listCount: number,
-  ): ThreadWork[] {
-    const { unitFirst, scatterFirst } = shares;
+  private writeTasks(source: RowPlaces, plan: GatherPlan, scatterCount: number, slot: OutputSlot, inputMajor: InputMajorLayer, listCount: number): number {
+    let jobs = scatterCount;
+    for (let u = 0; u < plan.units; u++) jobs += plan.unitInput[u] < 0 ? 2 + LANES : 1;
+    this.jobs.reserve(jobs * JOB_BYTES);
+    this.tasks.reserve((plan.units + scatterCount) * TASK_BYTES);
     const maxFanOut = this.maxFanOut(inputMajor);
-    for (let t = 0; t < this.threads; t++) {
-      let jobs = scatterFirst[t + 1] - scatterFirst[t];
-      for (let u = unitFirst[t]; u < unitFirst[t + 1]; u++) jobs += plan.unitInput[u] < 0 ? 2 + LANES : 1;
-      this.threadJobs[t].reserve(jobs * JOB_BYTES);
-      // A scattered row has at most min(outputs, its multiply-adds) nonzeros; a layer's output
-      // rarely exceeds 4x its input here. An area that fills up grows in run().
-      let bound = 0, nonzeros = 0;
-      for (let i = scatterFirst[t]; i < scatterFirst[t + 1]; i++) {
-        const length = source.length[this.scatterList[i]];
-        bound += Math.min(listCount, length * maxFanOut) + STAGING_SLACK;
-        nonzeros += length;
-      }
-      slot.staging[t].reserve(Math.min(bound, 4 * nonzeros + listCount + STAGING_SLACK));
+    let bound = 0, nonzeros = 0;
+    for (let i = 0; i < scatterCount; i++) {
+      const length = source.length[this.scatterList[i]];
+      bound += Math.min(listCount, length * maxFanOut) + STAGING_SLACK;
+      nonzeros += length;
     }
+    const T = this.threads;
+    const share = Math.ceil(Math.min(bound, 4 * nonzeros) * (T > 1 ? 1.5 : 1) / T) + listCount + STAGING_SLACK;
+    for (let t = 0; t < T; t++) slot.staging[t].reserve(Math.min(bound, share));
     const { i32 } = this.memory.views;
-    const lists: ThreadWork[] = [];
-    for (let t = 0; t < this.threads; t++) {
-      let j = this.threadJobs[t].offset >> 2;
-      for (let u = unitFirst[t]; u < unitFirst[t + 1]; u++) j = this.writeUnitJobs(i32, j, source, plan, u, slot, t);
-      for (let i = scatterFirst[t]; i < scatterFirst[t + 1]; i++) {
-        const r = this.scatterList[i];
-        this.scatterThread[i] = t;
-        this.scatterJob[i] = j;
-        if (source.kind[r] === ENTRIES) {
-          i32[j] = Job.Scatter; i32[j + 1] = source.a[r]; i32[j + 2] = source.b[r]; i32[j + 3] = source.length[r];
-        } else {
-          i32[j] = Job.ScatterLane; i32[j + 1] = source.a[r]; i32[j + 2] = source.b[r]; i32[j + 3] = source.list; i32[j + 4] = source.listCount;
-        }
-        j += JOB_WORDS;
-      }
-      this.setStaging(t, slot.staging[t], 0);
-      lists.push({ layer: this.layerHeader, thread: this.threadHeaders[t], jobs: this.threadJobs[t].offset, count: (j - (this.threadJobs[t].offset >> 2)) / JOB_WORDS });
+    let j = this.jobs.offset >> 2, task = this.tasks.offset >> 2;
+    for (let u = 0; u < plan.units; u++) {
+      i32[task] = j << 2;
+      j = this.writeUnitJobs(i32, j, source, plan, u, slot);
+      i32[task + 1] = ((j << 2) - i32[task]) / JOB_BYTES;
+      i32[task + 2] = 0;
+      task += TASK_WORDS;
     }
-    return lists;
+    for (let i = 0; i < scatterCount; i++) {
+      const r = this.scatterList[i];
+      this.scatterJob[i] = j;
+      if (source.kind[r] === ENTRIES) {
+        i32[j] = Job.Scatter; i32[j + 1] = source.a[r]; i32[j + 2] = source.b[r]; i32[j + 3] = source.length[r];
+      } else {
+        i32[j] = Job.ScatterLane; i32[j + 1] = source.a[r]; i32[j + 2] = source.b[r]; i32[j + 3] = source.list; i32[j + 4] = source.listCount;
+      }
+      i32[task] = j << 2; i32[task + 1] = 1; i32[task + 2] = 0;
+      j += JOB_WORDS;
+      task += TASK_WORDS;
+    }
+    for (let t = 0; t < T; t++) this.setStaging(t, slot.staging[t], 0);
+    return plan.units + scatterCount;
   }
 
   private setStaging(t: number, staging: EntryRegions, used: number): void {
@@ -472,18 +450,22 @@ class KernelState {
     i32[header + (ThreadField.StagingUsed >> 2)] = used;
   }
 
-  /** Runs the lists, all threads at once; a thread whose staging area filled up finishes here after it grew. */
-  private run(lists: ThreadWork[], slot: OutputSlot, listCount: number): void {
-    const done = this.pool
-      ? this.pool.run(lists, (w) => this.engine.run(w.layer, w.thread, w.jobs, w.count))
-      : [this.engine.run(lists[0].layer, lists[0].thread, lists[0].jobs, lists[0].count)];
-    for (let t = 0; t < this.threads; t++) {
-      while (done[t] < lists[t].count) {
-        const used = this.memory.views.i32[(this.threadHeaders[t] + ThreadField.StagingUsed) >> 2];
-        const staging = slot.staging[t];
+  /** Runs the tasks on all threads at once; then, here, any scatter that did not fit, after its area grew. */
+  private run(taskCount: number, slot: OutputSlot, listCount: number): void {
+    this.memory.views.i32[this.cursor >> 2] = 0;
+    const work = this.threadHeaders.map((thread) => ({ layer: this.layerHeader, thread, tasks: this.tasks.offset, taskCount, cursor: this.cursor }));
+    const runTasks = (w: ThreadWork) => this.engine.runTasks(w.layer, w.thread, w.tasks, w.taskCount, w.cursor);
+    if (this.pool) this.pool.run(work, runTasks); else runTasks(work[0]);
+    const staging = slot.staging[0];
+    for (let i = 0; i < taskCount; i++) {
+      const task = (this.tasks.offset >> 2) + i * TASK_WORDS;
+      if (this.memory.views.i32[task + 2] === 0) continue;
+      this.memory.views.i32[task + 2] = 0;
+      const { i32 } = this.memory.views;
+      while (this.engine.run(this.layerHeader, this.threadHeaders[0], i32[task], i32[task + 1]) === 0) {
+        const used = this.memory.views.i32[(this.threadHeaders[0] + ThreadField.StagingUsed) >> 2];
         staging.reserve(2 * (staging.cols.bytes >> 2) + listCount + STAGING_SLACK, used);
-        this.setStaging(t, staging, used);
-        done[t] += this.engine.run(lists[t].layer, lists[t].thread, lists[t].jobs + done[t] * JOB_BYTES, lists[t].count - done[t]);
+        this.setStaging(0, staging, used);
       }
     }
   }
@@ -628,12 +610,12 @@ class KernelState {
     return this.slots[this.last].blocks.offset;
   }
 
-  /** The jobs of gather unit `u` on `thread` at int32 index j: packing (if packed), then the gather. */
-  private writeUnitJobs(i32: Int32Array, j: number, source: RowPlaces, plan: GatherPlan, u: number, slot: OutputSlot, thread: number): number {
+  /** The jobs of gather unit `u` at int32 index j: packing into the running thread's pack block (if packed), then the gather. */
+  private writeUnitJobs(i32: Int32Array, j: number, source: RowPlaces, plan: GatherPlan, u: number, slot: OutputSlot): number {
     const bytesPerBlock = blockBytes(this.neurons);
     let input = plan.unitInput[u];
     if (input < 0) {
-      input = this.pack.offset + thread * bytesPerBlock;
+      input = THREADS_PACK_BLOCK;
       let copies = 0;
       for (let lane = 0; lane < LANES; lane++) {
         const r = plan.unitRows[u * LANES + lane];

@@ -175,7 +175,7 @@
   ;; ---- the scatter: one sparse row ------------------------------------------------------------
   ;; Every nonzero x_k adds x_k * W[k, :] into the thread's float64 accumulator (zero between rows),
   ;; then the outputs are read out in ascending order and the accumulator cleared. Writes the
-  ;; nonzero outputs at the thread's staging end and the job's results (entry, length, macs);
+  ;; nonzero outputs at the thread's staging end and the job's results (entry, length, macs, thread);
   ;; returns 0 without doing anything when the staging area cannot hold the row's bound
   ;; (min(outputs, macs) entries, plus the 3 the compacting read-out may write past the end).
   (func $scatter (param $layer i32) (param $thread i32) (param $cols i32) (param $vals i32) (param $count i32) (param $job i32) (result i32)
@@ -345,6 +345,7 @@
     (i32.store offset=20 (local.get $job) (local.get $used))
     (i32.store offset=24 (local.get $job) (local.get $at))
     (i32.store offset=28 (local.get $job) (local.get $macs))
+    (i32.store offset=32 (local.get $job) (i32.load offset=36 (local.get $thread)))
     (i32.store offset=28 (local.get $thread) (i32.add (local.get $used) (local.get $at)))
     (i32.const 1))
 
@@ -458,36 +459,37 @@
       (br $edges))))
 
   ;; ---- the job runner -----------------------------------------------------------------------
-  ;; Runs jobs[0 .. count) (32 bytes each: kind, then arguments and results, layout.ts). Returns
+  ;; Runs jobs[0 .. count) (64 bytes each: kind, then arguments and results, layout.ts). Returns
   ;; the number done: less than count when a scatter did not fit the thread's staging area.
-  (func (export "run") (param $layer i32) (param $thread i32) (param $jobs i32) (param $count i32) (result i32)
+  ;; A block pointer of -1 means the thread's own pack block.
+  (func $run (export "run") (param $layer i32) (param $thread i32) (param $jobs i32) (param $count i32) (result i32)
     (local $i i32) (local $job i32)
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
-      (local.set $job (i32.add (local.get $jobs) (i32.shl (local.get $i) (i32.const 5))))
+      (local.set $job (i32.add (local.get $jobs) (i32.shl (local.get $i) (i32.const 6))))
       (block $kinds
         (block $same (block $hash (block $extract (block $scatterLane (block $scatter (block $gather (block $copy (block $fill (block $zero (block $bad
           (br_table $bad $zero $fill $copy $gather $scatter $scatterLane $extract $hash $same $bad (i32.load (local.get $job))))
           (unreachable))
           ;; 1 ZERO_BLOCK: block
-          (memory.fill (i32.load offset=4 (local.get $job)) (i32.const 0) (i32.shl (i32.load (local.get $layer)) (i32.const 6)))
+          (memory.fill (call $block (i32.load offset=4 (local.get $job)) (local.get $thread)) (i32.const 0) (i32.shl (i32.load (local.get $layer)) (i32.const 6)))
           (br $kinds))
           ;; 2 FILL_LANE: block, lane, cols, vals, count
-          (call $fillLane (i32.load offset=4 (local.get $job)) (i32.load offset=8 (local.get $job))
+          (call $fillLane (call $block (i32.load offset=4 (local.get $job)) (local.get $thread)) (i32.load offset=8 (local.get $job))
             (i32.load offset=12 (local.get $job)) (i32.load offset=16 (local.get $job)) (i32.load offset=20 (local.get $job)))
           (br $kinds))
           ;; 3 COPY_LANE: dst, dstLane, src, srcLane
-          (call $copyLane (i32.load (local.get $layer)) (i32.load offset=4 (local.get $job)) (i32.load offset=8 (local.get $job))
+          (call $copyLane (i32.load (local.get $layer)) (call $block (i32.load offset=4 (local.get $job)) (local.get $thread)) (i32.load offset=8 (local.get $job))
             (i32.load offset=12 (local.get $job)) (i32.load offset=16 (local.get $job)))
           (br $kinds))
           ;; 4 GATHER: in, out, counts
-          (call $gather (local.get $layer) (i32.load offset=4 (local.get $job)) (i32.load offset=8 (local.get $job)) (i32.load offset=12 (local.get $job)))
+          (call $gather (local.get $layer) (call $block (i32.load offset=4 (local.get $job)) (local.get $thread)) (i32.load offset=8 (local.get $job)) (i32.load offset=12 (local.get $job)))
           (br $kinds))
-          ;; 5 SCATTER: cols, vals, count -> entry, length, macs
+          ;; 5 SCATTER: cols, vals, count -> entry, length, macs, thread
           (br_if $done (i32.eqz (call $scatter (local.get $layer) (local.get $thread)
             (i32.load offset=4 (local.get $job)) (i32.load offset=8 (local.get $job)) (i32.load offset=12 (local.get $job)) (local.get $job))))
           (br $kinds))
-          ;; 6 SCATTER_LANE: block, lane, list, listCount -> entry, length, macs (via the thread's scratch row)
+          ;; 6 SCATTER_LANE: block, lane, list, listCount -> entry, length, macs, thread (via the thread's scratch row)
           (br_if $done (i32.eqz (call $scatter (local.get $layer) (local.get $thread)
             (i32.load offset=8 (local.get $thread)) (i32.load offset=12 (local.get $thread))
             (call $extractLane (i32.load offset=4 (local.get $job)) (i32.load offset=8 (local.get $job))
@@ -511,4 +513,23 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $next)))
     (local.get $i))
+;; A job's block pointer: -1 is the thread's pack block.
+  (func $block (param $pointer i32) (param $thread i32) (result i32)
+    (select (i32.load offset=32 (local.get $thread)) (local.get $pointer) (i32.eq (local.get $pointer) (i32.const -1))))
+
+  ;; Runs tasks (16 bytes each: first job, job count, failed) taken one at a time through the shared
+  ;; cursor, until none is left: every thread calls this on the same list, so a thread that is
+  ;; slowed down takes fewer. A task whose scatter did not fit the thread's staging area is marked
+  ;; failed (its scatter wrote nothing) for the kernel to finish.
+  (func (export "runTasks") (param $layer i32) (param $thread i32) (param $tasks i32) (param $taskCount i32) (param $cursor i32)
+    (local $i i32) (local $task i32)
+    (loop $next
+      (local.set $i (i32.atomic.rmw.add (local.get $cursor) (i32.const 1)))
+      (if (i32.lt_u (local.get $i) (local.get $taskCount))
+        (then
+          (local.set $task (i32.add (local.get $tasks) (i32.shl (local.get $i) (i32.const 4))))
+          (if (i32.ne (call $run (local.get $layer) (local.get $thread) (i32.load (local.get $task)) (i32.load offset=4 (local.get $task)))
+                (i32.load offset=4 (local.get $task)))
+            (then (i32.store offset=8 (local.get $task) (i32.const 1))))
+          (br $next)))))
 )

@@ -30,12 +30,22 @@ export const Job = {
   /** blockA, laneA, blockB, laneB, list, listCount -> 1 if the two lanes hold the same bits. */
   SameLanes: 9,
 } as const;
-/** Words (int32) per job record; results of scatters at words 5, 6, 7, of an extract or a comparison at 7. */
-export const JOB_WORDS = 8;
+/**
+ * Words (int32) per job record: the kind, up to 6 arguments, then results: a scatter's at words 5
+ * to 8 (entry in its thread's staging area, length, multiply-adds, thread), an extract's or a
+ * comparison's at 7. A block argument of -1 means the running thread's own pack block.
+ */
+export const JOB_WORDS = 16;
 export const JOB_BYTES = JOB_WORDS * 4;
 export const JOB_RESULT_ENTRY = 5;
 export const JOB_RESULT_LENGTH = 6;
 export const JOB_RESULT_MACS = 7;
+export const JOB_RESULT_THREAD = 8;
+export const THREADS_PACK_BLOCK = -1;
+
+/** A task: jobs that run in order on one thread (first job pointer, count, failed flag, unused). */
+export const TASK_WORDS = 4;
+export const TASK_BYTES = TASK_WORDS * 4;
 
 /** The layer header (byte offsets). */
 export const LayerField = {
@@ -78,8 +88,12 @@ export const ThreadField = {
   StagingVals: 20,
   StagingCapacity: 24,
   StagingUsed: 28,
+  /** The block the thread packs rows into (jobs name it -1). */
+  PackBlock: 32,
+  /** The thread's index (0: the kernel's own), written into its scatters' results. */
+  Index: 36,
 } as const;
-export const THREAD_HEADER_BYTES = 32;
+export const THREAD_HEADER_BYTES = 64;
 
 /** The first bytes of the memory are the engine's constants (layer-simd.wat's compaction table at 512). */
 const RESERVED_BYTES = 1024;
