@@ -24,6 +24,11 @@ export interface LayerEngine {
   runTasks(layer: number, thread: number, tasks: number, taskCount: number, cursor: number): void;
   /** index[e] <<= shift and wide[e] = float64(weight[e]) for count edges (the layer's weights in the engine's form). */
   prepare(count: number, index: number, shift: number, weight: number, wide: number): void;
+  /**
+   * The first of `rows` sparse rows (row r: cols[rowStart[r] - first .. rowStart[r + 1] - first))
+   * whose columns are not all below n and strictly ascending, or -1.
+   */
+  checkRows(rowStart: number, rows: number, cols: number, first: number, n: number): number;
 }
 
 let simdModule: WebAssembly.Module | undefined;
@@ -39,12 +44,14 @@ class SimdEngine implements LayerEngine {
   readonly run: LayerEngine['run'];
   readonly runTasks: LayerEngine['runTasks'];
   readonly prepare: LayerEngine['prepare'];
+  readonly checkRows: LayerEngine['checkRows'];
 
   constructor(memory: KernelMemory) {
     const exports = new WebAssembly.Instance(layerSimdModule(), { env: { memory: memory.memory } }).exports;
     this.run = exports.run as unknown as LayerEngine['run'];
     this.runTasks = exports.runTasks as unknown as LayerEngine['runTasks'];
     this.prepare = exports.prepare as unknown as LayerEngine['prepare'];
+    this.checkRows = exports.checkRows as unknown as LayerEngine['checkRows'];
   }
 }
 
@@ -73,6 +80,19 @@ class TypeScriptEngine implements LayerEngine {
       u32[(index >> 2) + e] <<= shift;
       f64[(wide >> 3) + e] = f32[(weight >> 2) + e];
     }
+  }
+
+  checkRows(rowStart: number, rows: number, cols: number, first: number, n: number): number {
+    const { u32 } = this.memory.views;
+    for (let r = 0; r < rows; r++) {
+      let previous = -1;
+      for (let p = u32[(rowStart >> 2) + r] - first; p < u32[(rowStart >> 2) + r + 1] - first; p++) {
+        const k = u32[(cols >> 2) + p];
+        if (k >= n || k <= previous) return r;
+        previous = k;
+      }
+    }
+    return -1;
   }
 
   runTasks(layer: number, thread: number, tasks: number, taskCount: number, cursor: number): void {

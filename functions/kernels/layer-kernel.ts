@@ -229,6 +229,7 @@ class KernelState {
   private last = -1;
   private readonly imported = new RowPlaces();
   private readonly importEntries: EntryRegions;
+  private readonly importRowStart: Region;
   /** One block per thread that its packed units are packed into, one after the other (it stays in cache). */
   private readonly pack: Region;
   private readonly readOutJobs: Region;
@@ -266,6 +267,7 @@ class KernelState {
     this.pool = threads > 1 ? new KernelThreads(layerSimdModule(), this.memory, threads - 1) : undefined;
     this.slots = [new OutputSlot(this.memory, threads), new OutputSlot(this.memory, threads)];
     this.importEntries = new EntryRegions(this.memory);
+    this.importRowStart = new Region(this.memory);
     this.pack = new Region(this.memory, threads * blockBytes(neurons));
     this.readOutJobs = new Region(this.memory);
     this.hashes = new Region(this.memory);
@@ -481,22 +483,28 @@ class KernelState {
     const { rowStart, columnIndex, value } = input;
     const first = rowStart[0], nonzeros = rowStart[rows] - first;
     this.importEntries.reserve(nonzeros + 1);
+    this.importRowStart.reserve(4 * (rows + 1));
     const cols = this.importEntries.cols.offset, vals = this.importEntries.vals.offset;
     const { u32, f32 } = this.memory.views;
     u32.set(columnIndex.subarray(first, first + nonzeros), cols >> 2);
     f32.set(value.subarray(first, first + nonzeros), vals >> 2);
+    u32.set(rowStart.subarray(0, rows + 1), this.importRowStart.offset >> 2);
+    // The engines address memory with column indices: below n and ascending, checked once here.
+    const bad = this.engine.checkRows(this.importRowStart.offset, rows, cols, first, n);
+    if (bad >= 0) {
+      let previous = -1;
+      for (let p = rowStart[bad]; p < rowStart[bad + 1]; p++) {
+        const k = columnIndex[p];
+        if (k >= n || k <= previous) throw new ShapeMismatchError(`input row ${bad}: column ${k} ${k >= n ? `is not below ${n}` : 'does not ascend'}`);
+        previous = k;
+      }
+      throw new ShapeMismatchError(`input row ${bad}: columns must be below ${n} and ascend`);
+    }
     const places = this.imported;
     places.resize(rows);
     places.resizeBlocks(0);
     for (let r = 0; r < rows; r++) {
       const lo = rowStart[r] - first, hi = rowStart[r + 1] - first;
-      // The engines trust column indices (they address memory with them): below n, ascending.
-      let previous = -1;
-      for (let p = lo; p < hi; p++) {
-        const k = u32[(cols >> 2) + p];
-        if (k >= n || k <= previous) throw new ShapeMismatchError(`input row ${r}: column ${k} ${k >= n ? `is not below ${n}` : 'does not ascend'}`);
-        previous = k;
-      }
       if (hi > lo) {
         places.kind[r] = ENTRIES; places.a[r] = cols + 4 * lo; places.b[r] = vals + 4 * lo; places.length[r] = hi - lo;
         places.live[places.liveCount++] = r;

@@ -430,7 +430,32 @@
       (br $neurons)))
     (i32.const 1))
 
-  ;; ---- the layer's weights in the engine's form ----------------------------------------------
+;; ---- rows read in -----------------------------------------------------------------------------
+  ;; The first of `rows` sparse rows (row r: columns cols[rowStart[r] - first .. rowStart[r + 1] - first))
+  ;; whose columns are not all below n and strictly ascending, or -1: the engine addresses memory
+  ;; with them, so rows from outside are checked once.
+  (func (export "checkRows") (param $rowStart i32) (param $rows i32) (param $cols i32) (param $first i32) (param $n i32) (result i32)
+    (local $r i32) (local $p i32) (local $end i32) (local $previous i32) (local $k i32)
+    (local.set $p (local.get $cols))
+    (block $done (loop $row
+      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $end (i32.add (local.get $cols) (i32.shl
+        (i32.sub (i32.load offset=4 (i32.add (local.get $rowStart) (i32.shl (local.get $r) (i32.const 2)))) (local.get $first)) (i32.const 2))))
+      (local.set $previous (i32.const -1))
+      (block $rowDone (loop $entries
+        (br_if $rowDone (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $k (i32.load (local.get $p)))
+        ;; unsigned: k < n, and k > previous (previous = -1 at a row's start compares as signed)
+        (if (i32.or (i32.ge_u (local.get $k) (local.get $n)) (i32.le_s (local.get $k) (local.get $previous)))
+          (then (return (local.get $r))))
+        (local.set $previous (local.get $k))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $entries)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $row)))
+    (i32.const -1))
+
+    ;; ---- the layer's weights in the engine's form ----------------------------------------------
   ;; index[e] <<= shift (an input's offset in a block, or an output's in the accumulator);
   ;; wide[e] = float64(weight[e]).
   (func (export "prepare") (param $count i32) (param $index i32) (param $shift i32) (param $weight i32) (param $wide i32)

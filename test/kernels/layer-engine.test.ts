@@ -237,9 +237,12 @@ describe('layer engine', () => {
   it('refuses inputs whose columns are out of range or do not ascend, and bad thread counts', () => {
     const layer = prepareLayer(randomNetwork(8, 1, 81).layers[0]);
     const rows = (columnIndex: number[]): SparseRows => ({ rows: 1, columns: 8, rowStart: Uint32Array.from([0, columnIndex.length]), columnIndex: Uint32Array.from(columnIndex), value: new Float32Array(columnIndex.length).fill(1) });
-    const k = kernel(8);
-    expect(() => k.apply(rows([1, 8]), layer, 0, 4)).toThrow('input row 0: column 8 is not below 8');
-    expect(() => k.apply(rows([3, 3]), layer, 0, 4)).toThrow('input row 0: column 3 does not ascend');
+    for (const gatherEngine of ['wasm-simd', 'typescript'] as const) {
+      const k = kernel(8, { gatherEngine });
+      expect(() => k.apply(rows([1, 8]), layer, 0, 4)).toThrow('input row 0: column 8 is not below 8');
+      expect(() => k.apply(rows([3, 3]), layer, 0, 4)).toThrow('input row 0: column 3 does not ascend');
+      expect(() => k.apply(rows([4, 2]), layer, 0, 4)).toThrow('input row 0: column 2 does not ascend');
+    }
     expect(() => new SparseLayerKernel(8, { threads: 0 })).toThrow('field threads: kernel threads must be a whole number from 1 to 64, got 0');
     expect(() => new SparseLayerKernel(8, { threads: 2, gatherEngine: 'typescript' })).toThrow('field threads: kernel threads need the wasm-simd engine');
   });
