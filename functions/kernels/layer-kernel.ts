@@ -16,8 +16,8 @@
 //
 // The work itself runs in a layer engine (WebAssembly SIMD, or the TypeScript reference) on one
 // shared memory (layout.ts); this file plans it: which rows are gathered, which blocks are kept
-// and which are packed anew, and how the jobs are split over the threads (kernel-threads.ts).
-// Allocation happens when buffers grow, never per row.
+// and which are packed anew, and the layer's task list that every thread takes tasks from
+// (kernel-threads.ts). Allocation happens when buffers grow, never per row.
 
 import { toInputMajor, layerNonzeros, type InputMajorLayer, type SparseLayer, type SparseRows } from '../../model/network.ts';
 import { ShapeMismatchError, UsageError } from '../../model/errors.ts';
