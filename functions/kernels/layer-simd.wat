@@ -12,7 +12,8 @@
 ;; Blocks hold 16 activation rows ("lanes") densely: lane i of neuron k is the float32 at
 ;; block + k * 64 + i * 4, so one input's 16 lanes are one 64-byte cache line.
 (module
-  (import "env" "memory" (memory 1 65536 shared))
+  ;; at most 2 GiB (layout.ts: byte offsets stay non-negative int32)
+  (import "env" "memory" (memory 1 32768 shared))
   ;; The compaction table at byte 512 (layout.ts keeps the first 1 KiB for it): for each 4-bit mask
   ;; of nonzero lanes, the i8x16.swizzle that moves those 32-bit lanes to the front, in order.
   ;; (Every thread's instantiation writes these same bytes.)

@@ -103,8 +103,11 @@ const RESERVED_BYTES = 1024;
  */
 export const STAGING_SLACK = 4;
 const PAGE_BYTES = 65536;
-/** The most a wasm32 memory can hold, in pages (4 GiB); a shared memory must declare its maximum. */
-export const MAX_PAGES = 65536;
+/**
+ * The most the kernel's memory may grow to, in pages: 2 GiB, so that every byte offset is a
+ * non-negative int32 (the TypeScript side shifts them with >>). A shared memory must declare it.
+ */
+export const MAX_PAGES = 32768;
 const ALIGN = 64;
 const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
@@ -160,7 +163,7 @@ export class KernelMemory {
     if (this.top > have) {
       const pages = Math.ceil((this.top - have) / PAGE_BYTES);
       if (have / PAGE_BYTES + pages > MAX_PAGES) {
-        throw new RangeError(`the kernel needs ${Math.ceil(this.top / 2 ** 20)} MiB of working memory, more than WebAssembly's 4 GiB`);
+        throw new RangeError(`the kernel needs ${Math.ceil(this.top / 2 ** 20)} MiB of working memory, more than its 2 GiB`);
       }
       this.memory.grow(pages);
       this.refresh();
