@@ -12,6 +12,12 @@ import { QUEUE_TRANSPORTS } from '../functions/channels/transport.ts';
 import { runProgram } from '../cli/main.ts';
 import { benchDistributed, type DistributedBenchOptions } from './distributed.ts';
 import { choiceListOption } from '../cli/options.ts';
+import { MAX_KERNEL_THREADS } from '../functions/kernels/kernel-threads.ts';
+
+/** A comma list of kernel thread counts. */
+function threadListOption(raw: string): number[] {
+  return [...new Set(raw.split(',').map((item) => integerOption(1, MAX_KERNEL_THREADS)(item.trim())))];
+}
 
 function buildBenchProgram(): Command {
   const bench = new Command('bench')
@@ -20,11 +26,13 @@ function buildBenchProgram(): Command {
     .exitOverride();
   bench
     .command('kernel', { isDefault: true })
-    .description('Serial inference of the real benchmark (or a generated one) against scipy.sparse, plus the gpu.js backend')
-    .option('--repeat <n>', 'runs of our kernel; the minimum is reported', integerOption(1, 1000), 5)
+    .description('Serial inference of the real benchmark (or a generated one) on 1, 2, ... kernel threads against scipy.sparse, in alternating rounds; plus the TypeScript reference engine and the gpu.js backend')
+    .option('--repeat <n>', 'timed rounds, each running scipy and every thread count once (medians are reported)', integerOption(1, 1000), 3)
+    .option('--threads <list>', 'kernel thread counts, e.g. 1,2 (default 1,2)', threadListOption, [1, 2])
     .option('--no-scipy', 'skip the scipy reference')
     .option('--no-gpu', 'skip the gpu.js backend')
     .option('--sweep', "also sweep the TypeScript kernel's gather density threshold")
+    .option('--no-shortcut', 'skip the identical-rows shortcut (timed on its own row, never in the headline)')
     .option('--limit <n>', 'use the first n inputs', integerOption(1))
     .option('--layers <L>', 'use the first L layers', integerOption(1))
     .option('--generate <NxL>', 'benchmark a generated network instead (no scipy reference; its inputs: --samples)', shapeOption)

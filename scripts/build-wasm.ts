@@ -8,10 +8,17 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import wabtFactory from 'wabt';
 
+/**
+ * WebAssembly features the kernels use, all shipped in Node 24's V8: SIMD, relaxed SIMD (the fused
+ * multiply-add, exact here: layer-simd.wat), threads (a shared memory) and bulk memory (memory.fill).
+ */
+const WASM_FEATURES = { simd: true, relaxed_simd: true, threads: true, bulk_memory: true };
+
 export async function assembleWat(path: string): Promise<Uint8Array> {
   const wabt = await wabtFactory();
-  const module = wabt.parseWat(path, readFileSync(path, 'utf8'), { simd: true });
-  module.validate();
+  const module = wabt.parseWat(path, readFileSync(path, 'utf8'), WASM_FEATURES);
+  // wabt's .d.ts omits validate's features argument; without it shared memories are refused
+  (module as unknown as { validate(features: typeof WASM_FEATURES): void }).validate(WASM_FEATURES);
   const { buffer } = module.toBinary({ log: false, write_debug_names: false });
   module.destroy();
   return buffer;
