@@ -41,6 +41,8 @@ interface Row {
   readonly workers: number;
   readonly seconds: number;
   readonly ratioToSerial: number;
+  /** CPU seconds of the whole process during the run (handler threads and the emulator included). */
+  readonly cpuSeconds: number;
   /** The channel's own traffic. */
   readonly measured: Counts & { messages: number };
   /** The whole run as billed (channel, stage objects, statuses), what the planner predicts. */
@@ -88,13 +90,17 @@ export async function benchDistributed(o: DistributedBenchOptions): Promise<void
         prices, calibration: loadCalibration(undefined),
       });
       const started = performance.now();
+      const cpuBefore = process.cpuUsage();
       const run = await runDistributedLocally(plan, network, inputs, { logSink: () => undefined });
       const seconds = (performance.now() - started) / 1000;
+      // Process-wide: the handlers' threads and the emulator count too.
+      const cpu = process.cpuUsage(cpuBefore);
+      const cpuSeconds = (cpu.user + cpu.system) / 1e6;
       const { total, perLayer } = channelCounters(run);
       const p = report.predicted.counters;
       const usage = measuredUsage(plan, run);
       rows.push({
-        channel, workers, seconds, ratioToSerial: seconds / serialSeconds,
+        channel, workers, seconds, ratioToSerial: seconds / serialSeconds, cpuSeconds,
         measured: pick(total),
         measuredRun: {
           bytes: channel === 'queue' ? usage.snsPublishedBytes : usage.s3BytesWritten,
@@ -122,10 +128,10 @@ export async function benchDistributed(o: DistributedBenchOptions): Promise<void
     `serial inference (warm, one thread): ${serialSeconds.toFixed(3)} s, ${serial.categories.length} categories`,
     '',
     'measured runs on this machine (fauxqs in process, local Lambda host), next to FSD-Inference\'s published P = 8 runs:',
-    table(['run', 'wall s', 'x serial', 'exact', 'bytes', 'messages', 'publishes', 'receives', 'PUT', 'GET', 'LIST', 'cost measured', 'cost predicted'], [
-      ...rows.map((r) => [`${r.channel} P=${r.workers}`, r.seconds.toFixed(1), r.ratioToSerial.toFixed(1), r.exact ? 'yes' : 'NO', mb(r.measured.bytes), r.measured.messages,
+    table(['run', 'wall s', 'x serial', 'cpu s', 'exact', 'bytes', 'messages', 'publishes', 'receives', 'PUT', 'GET', 'LIST', 'cost measured', 'cost predicted'], [
+      ...rows.map((r) => [`${r.channel} P=${r.workers}`, r.seconds.toFixed(1), r.ratioToSerial.toFixed(1), r.cpuSeconds.toFixed(1), r.exact ? 'yes' : 'NO', mb(r.measured.bytes), r.measured.messages,
         r.measured.publishes, r.measured.receives, r.measured.puts, r.measured.gets, r.measured.lists, `$${r.costUSD.measured.toFixed(6)}`, `$${r.costUSD.predicted.toFixed(6)}`]),
-      ...result.fsd.map((f) => [`FSD ${f.variant} P=8 (published)`, f.seconds.toFixed(1), '', '', mb(f.bytes), '', f.publishes, f.receives, f.puts, f.gets, f.lists, '', '']),
+      ...result.fsd.map((f) => [`FSD ${f.variant} P=8 (published)`, f.seconds.toFixed(1), '', '', '', mb(f.bytes), '', f.publishes, f.receives, f.puts, f.gets, f.lists, '', '']),
     ]),
     '',
     'ours against FSD-Inference at P = 8 (ours / theirs):',
