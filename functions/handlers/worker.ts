@@ -36,15 +36,16 @@ const REPORT_MARGIN_MS = 2000;
 let cached: { key: string; shard: Shard; worker: ShardWorker } | null = null;
 
 async function loadWorker(store: ObjectStore, sr: StageRun, worker: number): Promise<{ worker: ShardWorker; fromCache: boolean }> {
-  const kernelKey = `${sr.kernel.gatherEngine}/${sr.kernel.gatherAboveDensity}`;
+  const kernelKey = `${sr.kernel.gatherEngine}/${sr.kernel.gatherAboveDensity}/${sr.kernel.threads}`;
   const key = `${sr.planId}/${worker}/${kernelKey}`;
   if (cached?.key === key) return { worker: cached.worker, fromCache: true };
+  cached?.worker.close();
   cached = null;
   const shardKey = expandKey(sr.storage.shards.keyPattern, { worker });
   const bytes = await store.get(shardKey, `the shard of worker ${worker}`, { worker });
   // Verifies the CRC and that it is this plan's shard of this worker.
   const shard = decodeShard(bytes, store.where(shardKey), { planId: sr.planId, worker, workers: sr.workers });
-  const w = new ShardWorker(shard, { gatherAboveDensity: sr.kernel.gatherAboveDensity, gatherEngine: sr.kernel.gatherEngine });
+  const w = new ShardWorker(shard, { gatherAboveDensity: sr.kernel.gatherAboveDensity, gatherEngine: sr.kernel.gatherEngine, threads: sr.kernel.threads });
   cached = { key, shard, worker: w };
   return { worker: w, fromCache: false };
 }

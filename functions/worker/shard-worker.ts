@@ -124,6 +124,11 @@ export class ShardWorker {
     return splitForTargets(own, index).map((slice, i) => ({ target: index.targets[i], slice }));
   }
 
+  /** Releases the kernel's helper threads, if it has any (a threaded kernel). */
+  close(): void {
+    (this.kernel as Partial<{ close(): void }>).close?.();
+  }
+
   /** The row groups this worker sends in the exchange feeding `layer`, from its slice of Y_{layer-1}: one per target, or per target set (multicast). */
   sendGroups(layer: number, own: ActivationSlice, mode: SendMode): RowGroup[] {
     const at = this.shard.layers[layer - 1];
