@@ -36,7 +36,7 @@ import {
 import {
   collectEvents, executedStates, transitionsOf, type EventTransitions, type ExecutedState, type ExecutionEvent,
 } from './execution-events.ts';
-import type { LogSink } from './lambda-host.ts';
+import type { Invocation, LogSink } from './lambda-host.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalCloud } from './local-cloud.ts';
 import { localDefinition, localFunctionArn, type LocalNote } from './local-definition.ts';
 import {
@@ -83,6 +83,8 @@ export interface ExecutionTrace {
   readonly error: { readonly error: string; readonly cause: string } | null;
   /** Every worker result the run's Tasks returned (or their coordinators read), all attempts. */
   readonly workerResults: readonly WorkerResult[];
+  /** The local Lambda host's invocations so far (cold ones started a thread first). */
+  readonly invocations: readonly Invocation[];
   readonly setupMs: number;
   readonly startMs: number;
 }
@@ -213,7 +215,8 @@ export async function runStateMachineLocally(plan: Plan, network: SparseNetwork,
     }
     const trace: ExecutionTrace = {
       runId, planId: plan.planId, definition: local.definition, notes, states: executedStates(events), transitions: transitionsOf(events, local.definition),
-      failures: records.failures, error, workerResults: records.allWorkerResults(), setupMs: run.setupMs, startMs: run.startMs,
+      failures: records.failures, error, workerResults: records.allWorkerResults(), invocations: cloud.host.invocations.map((x) => ({ ...x })),
+      setupMs: run.setupMs, startMs: run.startMs,
     };
     o.onTrace?.(trace);
     if (error) throw new RunFailedError(failureMessage(plan, runId, trace));
