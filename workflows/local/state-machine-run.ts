@@ -305,15 +305,15 @@ async function handleTask(state: string, functionName: string, role: TaskFailure
 
 /**
  * The layer a failed worker was in: its failure status says (a handler that caught its error
- * writes one); a thread the host ended (timeout, out of memory) wrote none, so: the layer after
- * the last one it logged as done.
+ * writes one; null when it failed before its first layer, loading its shard or inputs); a thread
+ * the host ended (timeout, out of memory) wrote none, so: the layer after the last one it logged.
  */
 async function failedLayer(c: HandlerContext, sr: { runId: string; storage: Plan['storage']; stage: number; attempt: number; firstLayer: number; lastLayer: number }, worker: number): Promise<number | null> {
   const store = new ObjectStore(c.cloud.clients.s3, c.cloud.resources.bucket);
   const bytes = await store.getOptional(statusKey(sr, worker)).catch(() => null);
   if (bytes) {
     const parsed = workerStatusSchema.safeParse(JSON.parse(Buffer.from(bytes).toString('utf8')));
-    if (parsed.success && !parsed.data.ok && parsed.data.layer !== null) return parsed.data.layer;
+    if (parsed.success && !parsed.data.ok) return parsed.data.layer;
   }
   const done = c.records.lastLayerDone.get(`${sr.stage}/${sr.attempt}/${worker}`);
   return done === undefined ? sr.firstLayer : Math.min(done + 1, sr.lastLayer);
@@ -351,6 +351,7 @@ async function finish(plan: Plan, run: PreparedRun, records: TaskRecords, trace:
   const { activations, categories } = await readRunResult(run, plan);
   // Invocations of a failed attempt may still run (their peers are gone): they end at their deadline.
   await cloud.host.drained();
+  while (records.pending.size > 0) await Promise.allSettled([...records.pending]);
   await assertNoIntermediates(run, plan);
   const attempts: number[] = [];
   const stages: StageOutcome[] = plan.workflow.stages.map((s) => {
