@@ -219,7 +219,7 @@ export async function runStateMachineLocally(plan: Plan, network: SparseNetwork,
       setupMs: run.setupMs, startMs: run.startMs,
     };
     o.onTrace?.(trace);
-    if (error) throw new RunFailedError(failureMessage(plan, runId, trace));
+    if (error) throw new RunFailedError(failureMessage(plan, runId, trace, o.stageRetries ?? STAGE_RETRIES));
     return await finish(plan, run, records, trace);
   } finally {
     lambda.destroy();
@@ -331,18 +331,26 @@ function describeFailure(f: TaskFailure): string {
  * caused it (a worker's own error before the peers that only waited for it), and the execution's
  * error when no Task failed (an execution timeout).
  */
-export function failureMessage(plan: Plan, runId: string, trace: Pick<ExecutionTrace, 'failures' | 'error'>): string {
-  const retries = STAGE_RETRIES;
-  const last = trace.failures.reduce<TaskFailure | null>((a, f) => (a === null || f.atMs >= a.atMs ? f : a), null);
-  if (last === null) return `run ${runId} failed: ${trace.error?.error ?? 'unknown error'}: ${trace.error?.cause ?? ''}`;
-  const same = trace.failures.filter((f) => f.state === last.state && f.stage === last.stage && f.attempt === last.attempt);
-  const ordered = [...same.filter((f) => !isConsequence(f)), ...same.filter(isConsequence)];
-  const stage = last.stage !== null ? plan.workflow.stages[last.stage] : undefined;
+export function failureMessage(plan: Plan, runId: string, trace: Pick<ExecutionTrace, 'failures' | 'error'>, retries: number = STAGE_RETRIES): string {
+  // The cause: the gather's failure, else the failures of the last stage that failed, in its last attempt
+  // (stages run in order; workers of earlier attempts may still fail later, their peers gone).
+  const gather = trace.failures.filter((f) => f.state === GATHER_STATE);
+  const staged = trace.failures.filter((f) => f.stage !== null && f.attempt !== null);
+  let group: TaskFailure[] = gather.slice(-1);
+  if (group.length === 0 && staged.length > 0) {
+    const stage = Math.max(...staged.map((f) => f.stage!));
+    const attempt = Math.max(...staged.filter((f) => f.stage === stage).map((f) => f.attempt!));
+    group = staged.filter((f) => f.stage === stage && f.attempt === attempt);
+  }
+  if (group.length === 0) return `run ${runId} failed: ${trace.error?.error ?? 'unknown error'}: ${trace.error?.cause ?? ''}`;
+  const ordered = [...group.filter((f) => !isConsequence(f)), ...group.filter(isConsequence)];
+  const first = ordered[0];
+  const stage = first.stage !== null ? plan.workflow.stages[first.stage] : undefined;
   const where = stage
-    ? `"${stageStateName(plan, stage)}" (layers ${stage.firstLayer}-${stage.lastLayer}, attempt ${last.attempt! + 1}${last.attempt! >= retries ? `, the last of ${retries + 1}` : ''})`
-    : `"${last.state}"`;
+    ? `"${stageStateName(plan, stage)}" (layers ${stage.firstLayer}-${stage.lastLayer}, attempt ${first.attempt! + 1}${first.attempt! >= retries ? `, the last of ${retries + 1}` : ''})`
+    : `"${first.state}"`;
   const more = ordered.length > 1 ? `; ${ordered.length - 1} more failed: ${ordered.slice(1, 3).map(describeFailure).join('; ')}${ordered.length > 3 ? '; ...' : ''}` : '';
-  return `run ${runId} failed in ${where}: ${describeFailure(ordered[0])}${more}`;
+  return `run ${runId} failed in ${where}: ${describeFailure(first)}${more}`;
 }
 
 /** A successful execution's result: the gathered rows, each stage's successful attempt, times and usage. */
