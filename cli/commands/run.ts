@@ -39,18 +39,22 @@ interface RunOptions extends WorkloadOptions {
   readonly progress?: boolean;
 }
 
-/** The plan to run: the file's, or one the planner makes (restricted by the options given). */
-async function planFor(workload: Workload, o: RunOptions): Promise<{ plan: Plan; report: PlanReport | null; from: string; restricted: boolean }> {
+/** Options that contradict each other, refused before any work. */
+function refuseContradictions(o: RunOptions): void {
   if (o.plan) {
     for (const [flag, given] of [['--workers', o.workers], ['--channel', o.channel], ['--groups', o.groups], ['--launch', o.launch]] as const) {
       if (given !== undefined) throw new UsageError(`--plan fixes workers, channel, groups and launch; ${flag} cannot change them`, { field: flag.slice(2) });
     }
-    return { ...readPlanWithReport(o.plan), from: o.plan, restricted: false };
   }
-  const one = o.workers === 1;
-  if (one && (o.channel !== undefined || o.launch !== undefined)) {
+  if (o.workers === 1 && (o.channel !== undefined || o.launch !== undefined)) {
     throw new UsageError('one worker exchanges no rows and launches nothing: --channel and --launch need --workers 2 or more', { field: o.channel !== undefined ? 'channel' : 'launch' });
   }
+}
+
+/** The plan to run: the file's, or one the planner makes (restricted by the options given). */
+async function planFor(workload: Workload, o: RunOptions): Promise<{ plan: Plan; report: PlanReport | null; from: string; restricted: boolean }> {
+  if (o.plan) return { ...readPlanWithReport(o.plan), from: o.plan, restricted: false };
+  const one = o.workers === 1;
   const prices = o.prices ? readPriceFile(resolve(o.prices)) : defaultPrices();
   const shape = o.workers === undefined ? undefined : one ? [o.groups !== undefined && o.groups > 1 ? 'stages' as const : 'serial' as const] : ['layer-groups' as const];
   const built = await makePlan(workload, {
@@ -105,13 +109,15 @@ Examples:
   stepinfer run --generate 1024x12 --samples 500 --workers 4 --channel object --groups 2
   stepinfer run --plan .stepinfer/plan.json`)
     .action(async (o: RunOptions) => {
+      refuseContradictions(o);
       mkdirSync(RUN_RECORD_DIR, { recursive: true });
       const workload = resolveWorkload(o, { defaultModel: 'benchmark', inputs: 'required' });
       if (!o.json) process.stderr.write(`${workload.description}\n`);
       const { plan, report: planReport, from, restricted } = await planFor(workload, o);
       assertPlanModel(plan, workload.network, `(${workload.description})`, o.plan);
       const runId = newRunId();
-      const recordFile = checkOutputPath(join(RUN_RECORD_DIR, `${runId}.json`), { option: 'run id' });
+      const recordFile = join(RUN_RECORD_DIR, `${runId}.json`);
+      checkOutputPath(recordFile, { option: 'run id' });
       const bar = progressBar('run', o);
       const { logFile, logSink, setPhase } = runLogging(runId, bar, plan.model.layers * plan.workers);
       const prices = o.prices ? readPriceFile(resolve(o.prices)) : defaultPrices();
