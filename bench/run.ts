@@ -1,4 +1,4 @@
-// `npm run bench [kernel|partition|fsd|wire] [options]`: benchmarks that print measured numbers next to a
+// `npm run bench [kernel|partition|fsd|wire|run] [options]`: benchmarks that print measured numbers next to a
 // reference run, in one go. With no arguments it runs the kernel benchmark. Benchmarks sit beside
 // the CLI (they use its helpers; the CLI never imports them).
 import { Command, Option } from 'commander';
@@ -10,6 +10,8 @@ import { PARTITION_SCHEMES } from '../planner/partition/index.ts';
 import { benchWire, DEFAULT_BENCH_CODECS, type WireBenchOptions } from './wire.ts';
 import { QUEUE_TRANSPORTS } from '../functions/channels/transport.ts';
 import { runProgram } from '../cli/main.ts';
+import { benchWorkflowRun, type WorkflowRunBenchOptions } from './workflow-run.ts';
+import { choiceOption } from '../cli/options.ts';
 
 function buildBenchProgram(): Command {
   const bench = new Command('bench')
@@ -60,6 +62,17 @@ function buildBenchProgram(): Command {
     .addOption(new Option('--transport <name>', 'how binary messages travel in SNS/SQS').choices(QUEUE_TRANSPORTS).default('base64-body'))
     .option('--json', 'print the result as JSON')
     .action(async (o: WireBenchOptions) => benchWire(o));
+  bench
+    .command('run')
+    .description("stepinfer run's path (the generated workflow on the local cloud) on the real case against serial inference: the ratio and where the time goes")
+    .option('--workers <P>', 'workers (default 8, as FSD-Inference)', integerOption(1, 65535), 8)
+    .option('--channel <kind>', 'queue or object (default queue)', choiceOption(['queue', 'object'] as const), 'queue')
+    .option('--groups <G>', "layer groups (default: the planner's cut)", integerOption(1))
+    .option('--launch <kind>', 'map or tree (default map)', choiceOption(['map', 'tree'] as const), 'map')
+    .option('--limit <n>', 'use the first n inputs', integerOption(1))
+    .option('--layers <L>', 'use the first L layers', integerOption(1))
+    .option('--json', 'print the result as JSON')
+    .action(async (o: WorkflowRunBenchOptions) => benchWorkflowRun(o));
   return bench;
 }
 
