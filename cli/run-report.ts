@@ -94,18 +94,20 @@ function statesTimeline(record: LocalRunRecord, width: number): string[] {
   });
 }
 
-/** One stage attempt: its layers, each with a bar per worker (or the slowest worker's numbers). */
-function stageGraph(record: LocalRunRecord, attempt: LocalRunRecord['attempts'][number]): string[] {
-  const stage = record.plan.stages[attempt.stage];
-  const workers = attempt.workers;
-  const failed = record.failures.filter((f) => f.stage === attempt.stage && f.attempt === attempt.attempt);
-  const loaded = workers.filter((w) => !w.shardCached).length;
-  const wall = Math.max(...workers.map((w) => w.endMs)) - Math.min(...workers.map((w) => w.startMs));
-  const head = `${stage.state} · attempt ${attempt.attempt}${attempt.succeeded ? '' : ' (failed)'}: ${workers.length} of ${record.plan.workers} workers reported, `
-    + `${seconds(wall)}, ${loaded} loaded their shard, heap up to ${Math.max(...workers.map((w) => w.heapUsedMB)).toFixed(0)} MB`
-    + (stage.workerState ? `; each runs "${stage.workerState}"` : '');
-  const lines = [head];
+/** One stage attempt: its failures, and its layers with a bar per worker that reported (or the slowest worker's numbers). */
+function stageGraph(record: LocalRunRecord, stageIndex: number, attemptIndex: number): string[] {
+  const stage = record.plan.stages[stageIndex];
+  const attempt = record.attempts.find((a) => a.stage === stageIndex && a.attempt === attemptIndex);
+  const workers = attempt?.workers ?? [];
+  const failed = record.failures.filter((f) => f.stage === stageIndex && f.attempt === attemptIndex);
+  const outcome = attempt?.succeeded ? '' : record.outcome === 'succeeded' || failed.length > 0 ? ' (failed)' : '';
+  const lines = [`${stage.state} · attempt ${attemptIndex}${outcome}: ${workers.length} of ${record.plan.workers} workers reported`
+    + (workers.length > 0
+      ? `, ${seconds(Math.max(...workers.map((w) => w.endMs)) - Math.min(...workers.map((w) => w.startMs)))}, ${workers.filter((w) => !w.shardCached).length} loaded their shard, heap up to ${Math.max(...workers.map((w) => w.heapUsedMB)).toFixed(0)} MB`
+      : '')
+    + (stage.workerState ? `; each runs "${stage.workerState}"` : '')];
   for (const f of failed) lines.push(`  ✗ ${f.worker !== null ? `worker ${f.worker}` : f.role}${f.layer !== null ? ` in layer ${f.layer}` : ''}: ${f.errorType}: ${f.errorMessage}`);
+  if (workers.length === 0) return lines;
   const layers: number[] = [];
   for (let l = stage.firstLayer; l <= stage.lastLayer; l++) layers.push(l);
   const at = new Map(workers.map((w) => [w.worker, new Map(w.layers.map((x) => [x.layer, x]))]));
@@ -140,7 +142,14 @@ export function executionGraph(record: LocalRunRecord, timelineWidth = 40): stri
     '',
     `layers (per worker: ${GLYPH.compute} compute  ${GLYPH.send} send  ${GLYPH.wait} wait, scaled to the layer's slowest worker; ms: that worker's total):`,
   ];
-  if (record.attempts.length === 0) lines.push('  (no worker reported)');
-  for (const a of record.attempts) lines.push(...stageGraph(record, a), '');
+  // Every stage attempt that reported a worker or a failure, in order.
+  const keys = new Map<string, [number, number]>();
+  for (const a of record.attempts) keys.set(`${a.stage}/${a.attempt}`, [a.stage, a.attempt]);
+  for (const f of record.failures) if (f.stage !== null && f.attempt !== null) keys.set(`${f.stage}/${f.attempt}`, [f.stage, f.attempt]);
+  const ordered = [...keys.values()].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  if (ordered.length === 0) lines.push('  (no worker reported)');
+  for (const [stage, attempt] of ordered) lines.push(...stageGraph(record, stage, attempt), '');
+  const other = record.failures.filter((f) => f.stage === null);
+  for (const f of other) lines.push(`${f.state}: ✗ ${f.role} ${f.functionName}: ${f.errorType}: ${f.errorMessage}`);
   return lines.join('\n').trimEnd();
 }
