@@ -1,4 +1,4 @@
-// `npm run bench [kernel|partition|fsd|wire|distributed] [options]`: benchmarks that print measured numbers next to a
+// `npm run bench [kernel|partition|fsd|wire|distributed|run] [options]`: benchmarks that print measured numbers next to a
 // reference run, in one go. With no arguments it runs the kernel benchmark. Benchmarks sit beside
 // the CLI (they use its helpers; the CLI never imports them).
 import { Command, Option } from 'commander';
@@ -11,7 +11,8 @@ import { benchWire, DEFAULT_BENCH_CODECS, type WireBenchOptions } from './wire.t
 import { QUEUE_TRANSPORTS } from '../functions/channels/transport.ts';
 import { runProgram } from '../cli/main.ts';
 import { benchDistributed, type DistributedBenchOptions } from './distributed.ts';
-import { choiceListOption } from '../cli/options.ts';
+import { choiceListOption, choiceOption } from '../cli/options.ts';
+import { benchWorkflowRun, type WorkflowRunBenchOptions } from './workflow-run.ts';
 import { MAX_KERNEL_THREADS } from '../functions/kernels/kernel-threads.ts';
 
 /** A comma list of kernel thread counts. */
@@ -78,6 +79,17 @@ function buildBenchProgram(): Command {
     .option('--per-layer', 'also print every layer\'s bytes and requests')
     .option('--json', 'print the result as JSON')
     .action(async (o: DistributedBenchOptions) => benchDistributed(o));
+  bench
+    .command('run')
+    .description("stepinfer run's path (the generated workflow on the local cloud) on the real case against serial inference: the ratio and where the time goes")
+    .option('--workers <P>', 'workers (default 8, as FSD-Inference)', integerOption(1, 65535), 8)
+    .option('--channel <kind>', 'queue or object (default queue)', choiceOption(['queue', 'object'] as const), 'queue')
+    .option('--groups <G>', "layer groups (default: the planner's cut)", integerOption(1))
+    .option('--launch <kind>', 'map or tree (default map)', choiceOption(['map', 'tree'] as const), 'map')
+    .option('--limit <n>', 'use the first n inputs', integerOption(1))
+    .option('--layers <L>', 'use the first L layers', integerOption(1))
+    .option('--json', 'print the result as JSON')
+    .action(async (o: WorkflowRunBenchOptions) => benchWorkflowRun(o));
   return bench;
 }
 

@@ -11,6 +11,8 @@ import { registerPlanCommand } from './commands/plan.ts';
 import { registerPartitionCommand } from './commands/partition.ts';
 import { registerShardsCommand } from './commands/shards.ts';
 import { registerRegenerateCommand } from './commands/regenerate.ts';
+import { registerRunCommand } from './commands/run.ts';
+import { registerInspectCommand } from './commands/inspect.ts';
 
 export function buildProgram(): Command {
   const program = new Command('stepinfer')
@@ -19,11 +21,13 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerModelCommands(program);
+  registerRunCommand(program);
   registerInferCommand(program);
   registerPartitionCommand(program);
   registerPlanCommand(program);
   registerShardsCommand(program);
   registerRegenerateCommand(program);
+  registerInspectCommand(program);
   registerCostCommand(program);
   registerCalibrateCommand(program);
   return program;

@@ -27,9 +27,22 @@ export function wireCodecOf(wire: { readonly compression: WireCodec['name']; rea
   return { name: wire.compression, level: wire.compressionLevel ?? 0 };
 }
 
+/**
+ * Later attempts a worker recognises: a failed stage runs again at most a few times
+ * (workflows/asl STAGE_RETRIES), so 8 cover every workflow with room to spare.
+ */
+export const RECOGNISED_LATER_ATTEMPTS = 8;
+
+/** The run numbers of the next attempts of a stage: a message of one tells a worker its own attempt was given up. */
+export function laterAttemptRuns(runId: string, stage: number, attempt: number): Set<number> {
+  return new Set(Array.from({ length: RECOGNISED_LATER_ATTEMPTS }, (_, k) => wireRunNumber(runId, stage, attempt + 1 + k)));
+}
+
 export interface OpenChannelOptions {
   readonly address: ChannelAddress;
   readonly run: number;
+  /** Run numbers of later attempts of the stage (laterAttemptRuns): the queue channel stops on a message of one. */
+  readonly supersedingRuns?: ReadonlySet<number>;
   /** The key prefix of the run and attempt (object channel: planner/object-exchange.ts exchangeRunKey). */
   readonly runKey: string;
   readonly worker: number;
@@ -50,7 +63,7 @@ export function openChannel(o: OpenChannelOptions): Channel | null {
       if (queueUrl === undefined) throw new StepinferError(`the event lists ${a.queueUrls.length} queue URLs, none for this worker`, { worker: o.worker, field: 'channel.queueUrls' });
       return new QueueChannel({
         run: o.run, worker: o.worker, samples: o.samples, settings: a.settings, topicArns: a.topicArns, queueUrl,
-        sns: o.clients.sns, sqs: o.clients.sqs, codec: o.codec, multicast,
+        sns: o.clients.sns, sqs: o.clients.sqs, codec: o.codec, multicast, supersedingRuns: o.supersedingRuns,
       });
     }
     case 'object':

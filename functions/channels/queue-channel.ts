@@ -6,16 +6,19 @@
 // received by long polling, reassembled in any order with duplicates dropped (reassembly.ts) and
 // deleted in batches once held. A message of a later layer is kept in the inbox for that layer.
 // A receive past its deadline fails naming the run, layer, worker and missing sources; no rows
-// are returned from incomplete data.
+// are returned from incomplete data. A worker of a failed attempt that still runs shares its queue
+// with the same worker of the stage's next attempt: when it receives a message of a later attempt
+// it makes the message visible again at once (for its rightful receiver) and stops, instead of
+// holding it for the visibility timeout and starving the retry.
 
 import { PublishBatchCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { StepinferError } from '../../model/errors.ts';
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { RunFailedError, StepinferError } from '../../model/errors.ts';
 import { channelTimeoutError, zeroCounters, type Channel, type ChannelCounters, type ReceivedLayer } from './channel.ts';
 import { packLayerRows, type RowGroup } from './packing.ts';
 import { RowInbox } from './reassembly.ts';
 import { fromQueueMessage, publishBatches, ROWS_ATTRIBUTE, toQueueMessage, type QueueTransport } from './transport.ts';
-import type { WireCodec } from './wire.ts';
+import { decodeWireMessage, type WireCodec } from './wire.ts';
 import type { QueueSettings } from './queue-resources.ts';
 
 export interface QueueChannelOptions {
@@ -36,6 +39,11 @@ export interface QueueChannelOptions {
   readonly multicast: boolean;
   /** The clock deadlines are measured on. Default Date.now. */
   readonly now?: () => number;
+  /**
+   * Run numbers of later attempts of this worker's stage (open-channel.ts wireRunNumber): a
+   * message of one means the stage runs again without this attempt, which then stops.
+   */
+  readonly supersedingRuns?: ReadonlySet<number>;
 }
 
 /** The transport a plan's body encoding means (plan.json knows only base64 bodies today). */
@@ -113,14 +121,30 @@ export class QueueChannel implements Channel {
         continue;
       }
       const done: { Id: string; ReceiptHandle: string }[] = [];
+      const later: { Id: string; ReceiptHandle: string }[] = [];
+      let laterRun: number | null = null;
       for (const m of received) {
         counters.receivedMessages++;
         const wire = fromQueueMessage(this.transport, m.Body ?? '', m.MessageAttributes?.[ROWS_ATTRIBUTE]?.BinaryValue);
-        const result = this.inbox.accept(wire, `SQS message ${m.MessageId}`);
+        const origin = `SQS message ${m.MessageId}`;
+        const result = this.inbox.accept(wire, origin);
         if (result === 'duplicate') counters.duplicates++;
         // A message of another run is not ours to delete: it returns after its visibility
         // timeout and goes to the dead-letter queue after maxReceiveCount receives.
         if (result !== 'other-run') done.push({ Id: String(done.length), ReceiptHandle: m.ReceiptHandle! });
+        else if (this.o.supersedingRuns?.size) {
+          const run = decodeWireMessage(wire, origin).header.run;
+          if (this.o.supersedingRuns.has(run)) {
+            later.push({ Id: String(later.length), ReceiptHandle: m.ReceiptHandle! });
+            laterRun = run;
+          }
+        }
+      }
+      if (later.length > 0) {
+        // Back to the queue at once: the same worker of the later attempt receives them next.
+        await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: later.map((e) => ({ ...e, VisibilityTimeout: 0 })) }));
+        if (done.length > 0) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: done }));
+        throw new RunFailedError(`run ${this.o.run}: a later attempt (run ${laterRun}) of this stage has started, so this attempt stops`, { layer, worker: this.worker });
       }
       if (done.length > 0) {
         const deleted = await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: done }));

@@ -11,7 +11,7 @@ import { decodeShard, type Shard } from '../../model/shard.ts';
 import { expandKey } from '../../planner/plan/names.ts';
 import { launchTreeChildren } from '../../planner/launch-tree.ts';
 import { exchangeRunKey } from '../../planner/object-exchange.ts';
-import { openChannel, SEND_MODE, wireCodecOf, wireRunNumber } from '../channels/open-channel.ts';
+import { laterAttemptRuns, openChannel, SEND_MODE, wireCodecOf, wireRunNumber } from '../channels/open-channel.ts';
 import { ObjectStore } from '../storage/object-store.ts';
 import { decodeSlice, encodeSlice } from '../storage/slice-codec.ts';
 import type { ActivationSlice } from '../worker/activation-slice.ts';
@@ -124,7 +124,8 @@ export async function runWorker(event: WorkerEvent, clients: AwsClients, context
     const input = await loadStageInput(store, sr, worker);
     if (input.own.rows.rows !== samples) throw new StepinferError(`the staged rows hold ${input.own.rows.rows} samples, the run ${samples}`, { worker: me, layer: sr.firstLayer });
     const channel = openChannel({
-      address: sr.channel, run: wireRunNumber(sr.runId, sr.stage, sr.attempt), runKey: exchangeRunKey(sr.runId, sr.attempt),
+      address: sr.channel, run: wireRunNumber(sr.runId, sr.stage, sr.attempt), supersedingRuns: laterAttemptRuns(sr.runId, sr.stage, sr.attempt),
+      runKey: exchangeRunKey(sr.runId, sr.attempt),
       worker: me, samples, codec: wireCodecOf(sr.wire), clients,
     });
     layer = sr.firstLayer;

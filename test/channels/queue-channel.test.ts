@@ -15,7 +15,7 @@ import { activationColumns, activationRow, rowTargets, sourceRowGroups } from '.
 import { toQueueMessage } from '../../functions/channels/transport.ts';
 import type { ActivationRow, WireCodec } from '../../functions/channels/wire.ts';
 import { zeroCounters, type ChannelCounters } from '../../functions/channels/channel.ts';
-import { ChannelTimeoutError } from '../../model/errors.ts';
+import { ChannelTimeoutError, RunFailedError } from '../../model/errors.ts';
 import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
 import type { SparseRows } from '../../model/network.ts';
 import { prepareLayer, SparseLayerKernel } from '../../functions/kernels/layer-kernel.ts';
@@ -199,6 +199,23 @@ describe('queue channel over fauxqs', () => {
     const second = await chans[1].receive(2, [0], soon(10_000));
     expect(plain(second.rows)).toEqual(plain(layer2[0].rows));
     expect(second.counters.receives).toBe(0); // already held: no call to SQS
+  });
+
+  it('a worker of a failed attempt releases a message of the next attempt at once and stops; the next attempt gets it', async () => {
+    const resources = await deploy(2);
+    const open = (run: number, worker: number, supersedingRuns?: Set<number>) => new QueueChannel({
+      run, worker, samples: 4, settings: SETTINGS, topicArns: resources.topicArns, queueUrl: resources.queueUrls[worker], sns: fauxqs.sns, sqs: fauxqs.sqs, codec: CODEC, multicast: false, supersedingRuns,
+    });
+    const NEXT = RUN + 1;
+    const stale = open(RUN, 1, new Set([NEXT]));
+    const groups: RowGroup[] = [{ targets: [1], rows: [row(5, [1, 3], [2, 4])] }];
+    await open(NEXT, 0).send(1, groups, [1]);
+    const error = await stale.receive(1, [0], soon(5_000)).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(RunFailedError);
+    expect((error as Error).message).toBe(`layer 1, worker 1: run ${RUN}: a later attempt (run ${NEXT}) of this stage has started, so this attempt stops`);
+    // Visible again at once, not after the 60 s visibility timeout.
+    const got = await open(NEXT, 1).receive(1, [0], soon(5_000));
+    expect(plain(got.rows)).toEqual(plain(groups[0].rows));
   });
 
   it('fails at its deadline naming the run, layer, worker and the missing source; no rows from incomplete data', async () => {

@@ -52,7 +52,7 @@ export async function planOf(c: PlanCase): Promise<Plan> {
 export interface TestPlanOptions {
   readonly workers: number;
   readonly channel?: 'queue' | 'object';
-  readonly shape?: 'layer-groups' | 'map-per-layer' | 'serial';
+  readonly shape?: 'layer-groups' | 'map-per-layer' | 'serial' | 'stages';
   readonly groups?: number;
   readonly launch?: 'map' | 'tree';
   readonly rows: number;

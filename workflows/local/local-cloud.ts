@@ -20,8 +20,8 @@ import { createObjectResources, objectResourceList } from '../../functions/chann
 import { startLambdaHost, type LambdaHost, type LogSink } from './lambda-host.ts';
 
 /** The region and credentials the emulators accept (any value works; these say what they are). */
-const LOCAL_REGION = 'us-east-1';
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+export const LOCAL_REGION = 'us-east-1';
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 /** The handler module of each function role (one-worker plans run role "stage" on the worker handler). */
 const HANDLER_MODULES: Record<PlanFunction['role'], string> = {
@@ -53,6 +53,8 @@ export interface LocalCloud {
   readonly fauxqs: FauxqsServer;
   /** What the plan's timeouts were multiplied by. */
   readonly timeoutScale: number;
+  /** Function name -> the timeout the host enforces (the plan's, scaled, at most Lambda's 15 minutes). */
+  readonly hostTimeoutSeconds: Readonly<Record<string, number>>;
   /** The coordinator function's name. */
   readonly coordinatorName: string;
   stop(): Promise<void>;
@@ -75,6 +77,11 @@ export interface LocalCloudOptions {
    * (test/helpers/flaky-network.ts); this process's own clients always talk to fauxqs directly.
    */
   readonly handlerEndpoint?: (fauxqsAddress: string) => Promise<string>;
+  /**
+   * A handler module per role instead of functions/handlers/ (tests: a wrapper of the real handler
+   * that injects a crash or a hang). Absolute paths of modules exporting `handler`.
+   */
+  readonly handlerModules?: Partial<Record<PlanFunction['role'], string>>;
 }
 
 /** The default timeout scale: 4 x the workers per core of this machine, at least 4. */
@@ -121,14 +128,15 @@ export async function startLocalCloud(plan: Plan, options: LocalCloudOptions = {
     const scale = options.timeoutScale ?? localTimeoutScale(plan);
     // Still at most Lambda's 15 minutes: the host enforces what Lambda does.
     const scaled = (seconds: number) => Math.min(AWS_LIMITS.lambdaMaxTimeoutSeconds.value, Math.ceil(seconds * scale));
+    const moduleOf = (role: PlanFunction['role']) => options.handlerModules?.[role] ?? HANDLER_MODULES[role];
     const functions = plan.functions.map((f) => {
       const name = plan.names.functions[f.id];
       if (!name) throw new StepinferError(`the plan names no function for ${f.id}`, { field: 'names.functions' });
-      return { name, handlerModule: HANDLER_MODULES[f.role], memoryMB: f.memoryMB, timeoutSeconds: scaled(f.timeoutSeconds), environment };
+      return { name, handlerModule: moduleOf(f.role), memoryMB: f.memoryMB, timeoutSeconds: scaled(f.timeoutSeconds), environment };
     });
     const coordinator = coordinatorFunction(plan);
     if (!plan.functions.some((f) => f.id === coordinator.id)) {
-      functions.push({ name: coordinator.name, handlerModule: HANDLER_MODULES.coordinator, memoryMB: coordinator.memoryMB, timeoutSeconds: scaled(coordinator.timeoutSeconds), environment });
+      functions.push({ name: coordinator.name, handlerModule: moduleOf('coordinator'), memoryMB: coordinator.memoryMB, timeoutSeconds: scaled(coordinator.timeoutSeconds), environment });
     }
     host = await startLambdaHost({ functions, logSink: options.logSink });
     clients = clientsFor(fauxqs.address, host.endpoint);
@@ -141,7 +149,8 @@ export async function startLocalCloud(plan: Plan, options: LocalCloudOptions = {
       exchangeBuckets: plan.names.exchangeBuckets,
       functionNames: plan.names.functions,
     };
-    return { plan, clients, resources, host, fauxqs, stop, timeoutScale: scale, coordinatorName: coordinator.name };
+    const hostTimeoutSeconds = Object.fromEntries(functions.map((f) => [f.name, f.timeoutSeconds]));
+    return { plan, clients, resources, host, fauxqs, stop, timeoutScale: scale, hostTimeoutSeconds, coordinatorName: coordinator.name };
   } catch (error) {
     await stop();
     throw error;

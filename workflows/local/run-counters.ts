@@ -1,12 +1,14 @@
-// What a distributed run did, counted from its workers' reports: per layer and in total, the
-// channel's bytes and requests of each kind, and the run's usage as planner/cost prices it
-// (Lambda GB-seconds from each invocation's measured duration, SNS, SQS and S3 requests and
-// bytes), so a run's measured cost sits next to the cost its plan predicted.
+// What a local run did, counted from its workers' reports: per layer and in total, the channel's
+// bytes and requests of each kind, and the run's usage as planner/cost prices it (Lambda
+// GB-seconds from each invocation's measured duration, SNS, SQS and S3 requests and bytes, and
+// the Step Functions execution's transitions or Express duration when a workflow ran), so a run's
+// measured cost sits next to the cost its plan predicted.
 
 import type { Plan } from '../../planner/plan/schema.ts';
 import { addCounters, zeroCounters as zeroUsage, type LambdaUsage, type UsageCounters } from '../../planner/cost/counters.ts';
+import { latencyConstants } from '../../planner/latency/constants.ts';
 import type { WorkerLayer } from '../../functions/handlers/events.ts';
-import type { DistributedRunResult } from './distributed-run.ts';
+import type { LocalRunResult, StepFunctionsUsage } from './local-run.ts';
 
 /** One layer over all workers (or the run's total, layer null). */
 export interface LayerCounters {
@@ -54,7 +56,7 @@ function addLayer(into: LayerCounters, l: WorkerLayer): void {
 }
 
 /** Per layer (ascending) and the total of the channel's traffic. */
-export function channelCounters(run: DistributedRunResult): { perLayer: LayerCounters[]; total: LayerCounters } {
+export function channelCounters(run: Pick<LocalRunResult, 'stages'>): { perLayer: LayerCounters[]; total: LayerCounters } {
   const byLayer = new Map<number, LayerCounters>();
   const total = emptyLayer(null);
   for (const stage of run.stages) {
@@ -75,8 +77,27 @@ export function channelCounters(run: DistributedRunResult): { perLayer: LayerCou
   return { perLayer, total };
 }
 
-/** The run's usage as AWS would bill it (Step Functions aside: this run had none). */
-export function measuredUsage(plan: Plan, run: DistributedRunResult): UsageCounters {
+/**
+ * What a Step Functions execution bills: Standard, its transitions; Express, one request and its
+ * duration at the billed memory; each distributed Map child, an Express request and its duration.
+ * @see https://aws.amazon.com/step-functions/pricing/
+ */
+export function stepFunctionsUsage(sfn: StepFunctionsUsage | null): Pick<UsageCounters, 'sfnStandardTransitions' | 'sfnExpressRequests' | 'sfnExpressGBSeconds'> {
+  if (sfn === null) return { sfnStandardTransitions: 0, sfnExpressRequests: 0, sfnExpressGBSeconds: 0 };
+  // The planner's assumption of what an execution of this project is billed for (64 MB chunks).
+  const memoryGB = latencyConstants().sfnExpressBilledMemoryMB / 1024;
+  const express = sfn.type === 'EXPRESS';
+  // Express executions are billed per 100 ms.
+  const billedSeconds = (ms: number) => Math.ceil(ms / 100) / 10;
+  return {
+    sfnStandardTransitions: express ? 0 : sfn.transitions,
+    sfnExpressRequests: (express ? 1 : 0) + sfn.childExecutions,
+    sfnExpressGBSeconds: ((express ? billedSeconds(sfn.executionMs) : 0) + sfn.childExecutionMs.reduce((t, ms) => t + billedSeconds(ms), 0)) * memoryGB,
+  };
+}
+
+/** The run's usage as AWS would bill it. */
+export function measuredUsage(plan: Plan, run: LocalRunResult): UsageCounters {
   const memoryOf = (functionId: string) => plan.functions.find((f) => f.id === functionId)!;
   const lambda: LambdaUsage[] = [];
   let storagePuts = 0, storageGets = 0, putBytes = 0, getBytes = 0;
@@ -86,9 +107,10 @@ export function measuredUsage(plan: Plan, run: DistributedRunResult): UsageCount
     const billedSeconds = stage.workers.reduce((t, w) => t + Math.ceil(w.endMs - w.startMs) / 1000, 0);
     lambda.push({ role: f.role, memoryMB: f.memoryMB, architecture: f.architecture, invocations: stage.workers.length, billedSeconds });
     for (const w of stage.workers) {
-      // The status object each worker ends with, and the launcher's read of it.
+      // The status object each worker ends with, and a coordinator's read of it (a workflow's
+      // Map or Task gets the worker's result from Lambda instead).
       storagePuts += w.storage.puts + 1;
-      storageGets += w.storage.gets + 1;
+      storageGets += w.storage.gets + (stage.coordinator ? 1 : 0);
       putBytes += w.storage.putBytes;
       getBytes += w.storage.getBytes;
     }
@@ -103,7 +125,7 @@ export function measuredUsage(plan: Plan, run: DistributedRunResult): UsageCount
   }
   const { total } = channelCounters(run);
   const queue = plan.channel.kind === 'queue';
-  const statusLists = run.stages.reduce((t, s) => t + s.coordinator.lists, 0);
+  const statusLists = run.stages.reduce((t, s) => t + (s.coordinator?.lists ?? 0), 0);
   return addCounters(zeroUsage(), {
     ...zeroUsage(),
     lambda,
@@ -117,5 +139,6 @@ export function measuredUsage(plan: Plan, run: DistributedRunResult): UsageCount
     s3ListRequests: total.lists + statusLists + run.clientStorage.lists,
     s3BytesWritten: putBytes + (queue ? 0 : total.bytes),
     s3BytesRead: getBytes,
+    ...stepFunctionsUsage(run.stepFunctions),
   });
 }
