@@ -144,28 +144,12 @@ function describe(plan: Plan, report: PlanReport, search: PlanSearchResult, wl: 
   return lines.join('\n');
 }
 
-/** What makePlan needs besides the workload: the search restrictions of `plan`'s options. */
-export interface MakePlanOptions {
-  readonly seed?: number;
-  readonly sampleRows?: number;
-  readonly assumeDensity?: number;
-  readonly slo?: number;
-  readonly objective: 'cost' | 'latency';
-  readonly maxWorkers?: number;
-  readonly workers?: number[];
-  readonly partition?: PartitionScheme;
-  readonly memory?: number;
-  readonly channel?: ChannelChoice[];
-  readonly shape?: Shape[];
-  readonly groups?: number;
-  readonly launch?: LaunchKind[];
-  readonly workflow?: ('standard' | 'express')[];
+/** What makePlan needs besides the workload: `plan`'s search options, with prices and calibration read. */
+export type MakePlanOptions = Omit<PlanOptions, 'prices' | 'calibration' | 'stackPrefix' | 'model' | 'generate' | 'layers' | 'inputs' | 'samples' | 'inputDensity' | 'out' | 'force'> & {
   readonly prices: PriceTable;
   readonly calibration: { readonly profile: CalibrationProfile; readonly path: string | null };
   readonly stackPrefix?: string;
-  readonly progress?: boolean;
-  readonly json?: boolean;
-}
+};
 
 /** Profiles the workload (or assumes its density), searches, and builds the plan and its report: `plan`'s work, also what `infer --workers` plans with. */
 export async function makePlan(w: Workload, o: MakePlanOptions) {

@@ -9,10 +9,13 @@ import type { ChannelAddress, StageRun } from './events.ts';
 /** The deployed addresses a StageRun needs. */
 export interface StageAddresses {
   readonly bucket: string;
+  /** Index k: data topic k's ARN (queue channel). */
   readonly topicArns: readonly string[];
+  /** Index w: worker w's queue URL (queue channel). */
   readonly queueUrls: readonly string[];
+  /** Index k: exchange bucket k (object channel). */
   readonly exchangeBuckets: readonly string[];
-  /** Function id -> name or ARN. */
+  /** Function id (plan.functions) -> function name or ARN. */
   readonly functionNames: Readonly<Record<string, string>>;
 }
 

@@ -15,6 +15,7 @@ import { StepinferError } from '../../model/errors.ts';
 import { AWS_LIMITS } from '../../planner/aws-limits.ts';
 import type { Plan, PlanFunction } from '../../planner/plan/schema.ts';
 import type { AwsClients } from '../../functions/handlers/clients.ts';
+import type { StageAddresses } from '../../functions/handlers/stage-run.ts';
 import { createQueueResources, queueResourceList } from '../../functions/channels/queue-resources.ts';
 import { createObjectResources, objectResourceList } from '../../functions/channels/object-resources.ts';
 import { startLambdaHost, type LambdaHost, type LogSink } from './lambda-host.ts';
@@ -31,18 +32,8 @@ const HANDLER_MODULES: Record<PlanFunction['role'], string> = {
   gather: fileURLToPath(new URL('../../functions/handlers/gather.ts', import.meta.url)),
 };
 
-/** What was created for the plan: the addresses the handlers' events carry. */
-export interface DeployedResources {
-  readonly bucket: string;
-  /** Index k: data topic k's ARN (queue channel). */
-  readonly topicArns: readonly string[];
-  /** Index w: worker w's queue URL (queue channel). */
-  readonly queueUrls: readonly string[];
-  /** Index k: exchange bucket k (object channel). */
-  readonly exchangeBuckets: readonly string[];
-  /** Function id (plan.functions) -> function name. */
-  readonly functionNames: Readonly<Record<string, string>>;
-}
+/** What was created for the plan: the addresses the handlers' events carry (functions/handlers/stage-run.ts). */
+export type DeployedResources = StageAddresses;
 
 export interface LocalCloud {
   readonly plan: Plan;
