@@ -61,7 +61,8 @@ describe('a workflow run that fails, fails clearly', () => {
     expect(error).toBeInstanceOf(RunFailedError);
     const stage = stageStateName(plan, plan.workflow.stages[0]);
     expect(error!.message).toMatch(new RegExp(`^run run-\\d+-\\d+ failed in "${stage}" \\(layers 1-3, attempt 3, the last of 3\\): worker 1 failed: MissingObjectError: worker 1: the shard of worker 1 is missing: no object s3://${plan.names.bucket}/shards/worker-1\\.shard`));
-    expect(new Set(trace.failures.filter((f) => f.errorType === 'MissingObjectError').map((f) => [f.worker, f.attempt].join('@')))).toEqual(new Set(['1@0', '1@1', '1@2']));
+    // (A peer may fail too, its inputs removed by the clean-up while it still started: the Map does not wait for it.)
+    expect(trace.failures.filter((f) => f.errorMessage.includes('the shard of worker 1 is missing')).map((f) => [f.worker, f.attempt])).toEqual([[1, 0], [1, 1], [1, 2]]);
     expect(topStates(trace).slice(-3)).toEqual([`${stageFailedStateName(plan.workflow.stages[0])}: succeeded`, `${CLEAN_UP_STATE}: succeeded`, `${RUN_FAILED_STATE}: failed`]);
     expect(trace.error).toEqual({ error: 'MissingObjectError', cause: expect.stringContaining('the shard of worker 1 is missing') });
   }, 300_000);

@@ -381,7 +381,8 @@ async function finish(plan: Plan, run: PreparedRun, records: TaskRecords, trace:
     lambdaInvocations: cloud.host.invocations.length,
     invocations: cloud.host.invocations.map((x) => ({ ...x })),
     stepFunctions: { type: plan.workflow.type, ...trace.transitions },
-    execution: trace,
+    // With what the invocations still running at the end reported since.
+    execution: { ...trace, workerResults: records.allWorkerResults(), invocations: cloud.host.invocations.map((x) => ({ ...x })) },
     attempts,
   };
 }
