@@ -7,28 +7,21 @@
 // fails, never skips. Each run is expensive (tens of seconds on two cores): each case runs once.
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { defaultGraphChallengeDir, graphChallengePaths, readCategories, readGraphChallengeNetwork, readInputTsv } from '../../model/graphchallenge.ts';
 import type { SparseNetwork, SparseRows } from '../../model/network.ts';
 import { inferSerial, type SerialInferenceResult } from '../../functions/serial/serial-inference.ts';
 import { runDistributedLocally } from '../../workflows/local/distributed-run.ts';
 import { channelCounters } from '../../workflows/local/run-counters.ts';
-import { requireData } from '../helpers/shared-data.ts';
+import { loadRealCase } from '../helpers/shared-data.ts';
 import { testPlan } from '../helpers/plans.ts';
 import { expectSameRows } from '../helpers/rows.ts';
 
-const paths = graphChallengePaths(defaultGraphChallengeDir());
 let network: SparseNetwork;
 let inputs: SparseRows;
 let truth: number[];
 let serial: SerialInferenceResult;
 
 beforeAll(() => {
-  requireData(paths.weightsDir, 'the GraphChallenge 1024-neuron network');
-  requireData(paths.inputs, 'the GraphChallenge inputs');
-  requireData(paths.categories, 'the GraphChallenge truth categories');
-  network = readGraphChallengeNetwork(paths.weightsDir);
-  inputs = readInputTsv(paths.inputs, network.neurons);
-  truth = [...readCategories(paths.categories)].filter((id) => id < inputs.rows);
+  ({ network, inputs, truth } = loadRealCase());
   serial = inferSerial(network, inputs);
 });
 

@@ -2,25 +2,18 @@
 // final activations of 2 and 3 threads equal one thread's bit for bit, and the categories the
 // truth; so do the identical-rows shortcut's. Missing data fails, never skips.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { defaultGraphChallengeDir, graphChallengePaths, readCategories, readGraphChallengeNetwork, readInputTsv } from '../../model/graphchallenge.ts';
 import type { SparseNetwork, SparseRows } from '../../model/network.ts';
 import { SparseLayerKernel } from '../../functions/kernels/layer-kernel.ts';
 import { inferSerial, type SerialInferenceResult } from '../../functions/serial/serial-inference.ts';
-import { requireData } from '../helpers/shared-data.ts';
+import { loadRealCase } from '../helpers/shared-data.ts';
 
-const paths = graphChallengePaths(defaultGraphChallengeDir());
 let network: SparseNetwork;
 let inputs: SparseRows;
 let truth: number[];
 let oneThread: SerialInferenceResult;
 
 beforeAll(() => {
-  requireData(paths.weightsDir, 'the GraphChallenge 1024-neuron network');
-  requireData(paths.inputs, 'the GraphChallenge inputs');
-  requireData(paths.categories, 'the GraphChallenge truth categories');
-  network = readGraphChallengeNetwork(paths.weightsDir);
-  inputs = readInputTsv(paths.inputs, network.neurons);
-  truth = [...readCategories(paths.categories)].filter((id) => id < inputs.rows);
+  ({ network, inputs, truth } = loadRealCase());
   oneThread = inferSerial(network, inputs);
 });
 

@@ -9,7 +9,7 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { networkChecksum } from '../../model/checksum.ts';
-import { graphChallengePaths, defaultGraphChallengeDir, readCategories, readInputTsv, readGraphChallengeNetwork } from '../../model/graphchallenge.ts';
+import { defaultGraphChallengeDir, graphChallengePaths } from '../../model/graphchallenge.ts';
 import { firstRows, type SparseNetwork, type SparseRows } from '../../model/network.ts';
 import { SeededRandom } from '../../model/random.ts';
 import { buildShards, decodeShard, encodeShard } from '../../model/shard.ts';
@@ -20,7 +20,7 @@ import { buildPlan, parsePlan, planNeuronMaps, serializePlan, type Plan } from '
 import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kernel.ts';
 import { inferSerial, type SerialInferenceResult } from '../../functions/serial/serial-inference.ts';
 import { runShardsInMemory, type ShardRunResult } from '../../functions/worker/in-memory.ts';
-import { requireData } from '../helpers/shared-data.ts';
+import { loadRealCase } from '../helpers/shared-data.ts';
 
 const paths = graphChallengePaths(defaultGraphChallengeDir());
 
@@ -30,13 +30,7 @@ let truth: number[];
 let serial: SerialInferenceResult;
 
 beforeAll(() => {
-  requireData(paths.weightsDir, 'the GraphChallenge 1024-neuron network');
-  requireData(paths.inputs, 'the GraphChallenge inputs');
-  requireData(paths.categories, 'the GraphChallenge truth categories');
-  network = readGraphChallengeNetwork(paths.weightsDir);
-  inputs = readInputTsv(paths.inputs, network.neurons);
-  // The truth file covers 60,000 inputs; these are the first 10,000.
-  truth = [...readCategories(paths.categories)].filter((id) => id < inputs.rows);
+  ({ network, inputs, truth } = loadRealCase());
   serial = inferSerial(network, inputs);
 });
 
