@@ -26,6 +26,7 @@ import {
   type Plan, type PlanFunction, type PlanLaunch, type PlanRetry,
 } from './schema.ts';
 import { describeWireFormat, type WireFormat } from '../latency/wire-format.ts';
+import { ATTRIBUTE_ALLOWANCE_BYTES, queueChunkBytes, TARGETS_ATTRIBUTE } from '../optimize/wire-traffic.ts';
 
 export interface ModelReference {
   readonly source: 'graphchallenge-tsv' | 'sdnn' | 'generated';
@@ -87,14 +88,8 @@ export interface BuiltPlan {
 const FSD_DATA_TOPICS = 10;
 const FSD_EXCHANGE_BUCKETS = 10;
 
-/** String attribute listing a message's targets (",0,2,"), matched by per-queue wildcard filters (DESIGN.md). */
-export const TARGETS_ATTRIBUTE = 'targets';
-
-/**
- * Bytes of every message kept for its attributes (the targets list of a multicast and the
- * wire format's headers); the rest carries base64 of at most `chunkBytes` wire bytes.
- */
-const ATTRIBUTE_ALLOWANCE_BYTES = 4096;
+/** String attribute listing a message's targets (planner/optimize/wire-traffic.ts, where the traffic model prices it). */
+export { TARGETS_ATTRIBUTE };
 
 /**
  * Receives of one message before it moves to the dead-letter queue. A worker deletes what it
@@ -251,7 +246,7 @@ export function buildPlan(input: BuildPlanInput): BuiltPlan {
     rawMessageDelivery: true,
     maximumMessageSizeBytes,
     bodyEncoding: 'base64',
-    chunkBytes: Math.floor((maximumMessageSizeBytes - ATTRIBUTE_ALLOWANCE_BYTES) / 4) * 3,
+    chunkBytes: queueChunkBytes(maximumMessageSizeBytes),
     attributeAllowanceBytes: ATTRIBUTE_ALLOWANCE_BYTES,
     publishBatchEntries: ctx.constants.snsPublishBatchEntries,
     publishBatchBytes: AWS_LIMITS.snsPublishBatchBytes.value,
