@@ -409,7 +409,9 @@ function buildReport(input: BuildPlanInput, planId: string): PlanReport {
         `activation density per layer: ${wl.source === 'serial-sample' ? `serial run of ${wl.sampleRows} of ${wl.rows} input rows (strided), scaled to all rows` : `assumed ${wl.assumedDensity} at every layer`}; every neuron's column is taken as equally dense`,
         `one kernel thread per worker: memory above ${ctx.constants.lambdaFullVcpuMemoryMB} MB buys no speed, below it compute slows in proportion`,
         `compute rate: ${input.calibration.default ? 'checked-in default calibration (not this machine)' : 'calibrated on this machine'}, a Lambda vCPU taken as ${ctx.constants.lambdaCoreSpeedRatio} x one calibrated core`,
-        `channel bytes: ${describeWireFormat(ctx.wireFormat)}; queue bodies base64-encoded (x${ctx.constants.queueEncodingOverhead})`,
+        wl.traffic
+          ? `channel bytes and requests: what the channels send for this partition (rows with a nonzero, by exact target set, packed into messages, one object per source), each part priced by the measured wire traffic: ${wl.traffic.method}`
+          : `channel bytes: ${describeWireFormat(ctx.wireFormat)}; queue bodies base64-encoded (x${ctx.constants.queueEncodingOverhead})`,
         'the first stage starts cold, later stages warm (also when a later stage uses another memory size, i.e. another function, which would start cold: about +0.3 s each); inputs are staged by the client as one object per worker',
         `layer sizes: ${[...new Set(network.layers.map(layerNonzeros))].join(', ')} weight nonzeros per layer`,
       ],
