@@ -361,6 +361,8 @@ export class ConfigModel {
   private readonly stageCache = new Map<string, StageEstimate>();
   /** The channels' messages per layer, from the measured traffic profile (null: priced by wire-format.json). */
   private readonly measuredTraffic: (SourceLayerTraffic[] | undefined)[] | null;
+  /** Bytes of the slice objects a worker writes ("out/m/w") or reads ("in/m/w") of map m (measured profile). */
+  private readonly sliceBytesCache = new Map<string, number>();
 
   constructor(ctx: EstimateContext, stats: PartitionStats, config: PlanConfig) {
     validateLaunch(config);
@@ -436,6 +438,9 @@ export class ConfigModel {
    * inputs, m = 0, and the hand-offs between stages; worker.ts writeStageOutput). Measured profile.
    */
   private sliceBytesOf(m: number, w: number): number {
+    const key = `out/${m}/${w}`;
+    const cached = this.sliceBytesCache.get(key);
+    if (cached !== undefined) return cached;
     const owner = this.stats.owners![m], counts = this.ctx.workload.traffic!.rowNonzeros[m], rows = this.ctx.workload.rows;
     let neurons = 0, z = 0;
     for (let k = 0; k < owner.length; k++) if (owner[k] === w) { neurons++; z += counts[k]; }
@@ -454,11 +459,15 @@ export class ConfigModel {
       }
       for (const x of byTarget.values()) bytes += sliceObjectBytes(x.neurons, rows, x.z);
     }
+    this.sliceBytesCache.set(key, bytes);
     return bytes;
   }
 
   /** Bytes of the slices of map m worker w reads: its own and, from each source, the rows it reads in layer m + 1 (measured profile). */
   private sliceBytesReadBy(m: number, w: number): number {
+    const key = `in/${m}/${w}`;
+    const cached = this.sliceBytesCache.get(key);
+    if (cached !== undefined) return cached;
     const owner = this.stats.owners![m], counts = this.ctx.workload.traffic!.rowNonzeros[m], rows = this.ctx.workload.rows;
     let neurons = 0, z = 0;
     for (let k = 0; k < owner.length; k++) if (owner[k] === w) { neurons++; z += counts[k]; }
@@ -474,6 +483,7 @@ export class ConfigModel {
       }
       for (const x of bySource.values()) bytes += sliceObjectBytes(x.neurons, rows, x.z);
     }
+    this.sliceBytesCache.set(key, bytes);
     return bytes;
   }
 
