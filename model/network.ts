@@ -82,14 +82,16 @@ export function groupByOwner(owner: Uint16Array, workers: number, into?: OwnerGr
 /** How many rows have at least one nonzero. */
 export function activeRowCount(rows: SparseRows): number {
   let active = 0;
-  for (let r = 0; r < rows.rows; r++) if (rows.rowStart[r + 1] > rows.rowStart[r]) active++;
+  const { rowStart } = rows; // read once: kernel rows expose it through an accessor
+  for (let r = 0; r < rows.rows; r++) if (rowStart[r + 1] > rowStart[r]) active++;
   return active;
 }
 
 /** 0-based indices of rows with at least one nonzero: the benchmark's "categories". */
 export function nonzeroRows(rows: SparseRows): number[] {
   const out: number[] = [];
-  for (let r = 0; r < rows.rows; r++) if (rows.rowStart[r + 1] > rows.rowStart[r]) out.push(r);
+  const { rowStart } = rows; // read once: kernel rows expose it through an accessor
+  for (let r = 0; r < rows.rows; r++) if (rowStart[r + 1] > rowStart[r]) out.push(r);
   return out;
 }
 

@@ -19,18 +19,21 @@ export interface ActivationColumns {
 
 /** Transposes activations (samples x neurons, CSR) into columns. O(nonzeros). */
 export function activationColumns(y: SparseRows): ActivationColumns {
-  const nonzeros = y.rowStart[y.rows];
+  // The arrays read once: the kernel's output rows expose them through checked accessors, which
+  // cost more than the transpose itself when read per element.
+  const { rowStart, columnIndex, value: rowValue } = y;
+  const nonzeros = rowStart[y.rows];
   const start = new Uint32Array(y.columns + 1);
-  for (let i = 0; i < nonzeros; i++) start[y.columnIndex[i] + 1]++;
+  for (let i = 0; i < nonzeros; i++) start[columnIndex[i] + 1]++;
   for (let k = 0; k < y.columns; k++) start[k + 1] += start[k];
   const cursor = start.slice(0, y.columns);
   const sampleIndex = new Uint32Array(nonzeros);
   const value = new Float32Array(nonzeros);
   for (let r = 0; r < y.rows; r++) {
-    for (let i = y.rowStart[r]; i < y.rowStart[r + 1]; i++) {
-      const at = cursor[y.columnIndex[i]]++;
+    for (let i = rowStart[r]; i < rowStart[r + 1]; i++) {
+      const at = cursor[columnIndex[i]]++;
       sampleIndex[at] = r;
-      value[at] = y.value[i];
+      value[at] = rowValue[i];
     }
   }
   return { neurons: y.columns, samples: y.rows, start, sampleIndex, value };

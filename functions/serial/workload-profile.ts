@@ -12,8 +12,11 @@
 import { ShapeMismatchError, UsageError } from '../../model/errors.ts';
 import { activeRowCount, layerNonzeros, rowsNonzeros, type SparseNetwork, type SparseRows } from '../../model/network.ts';
 import { SeededRandom } from '../../model/random.ts';
-import type { LayerActivity, WorkloadProfile } from '../../planner/latency/workload.ts';
+import type { LayerActivity, PartBytesModel, WorkloadProfile } from '../../planner/latency/workload.ts';
 import { SparseLayerKernel, prepareLayer, type LayerWork } from '../kernels/layer-kernel.ts';
+import { activationColumns } from '../channels/routing.ts';
+import { DEFAULT_WIRE_CODEC, wireCodecLabel, type WireCodec } from '../channels/wire.ts';
+import { measureParts, partBytesModel, rowContentClasses, PART_SIZE_FACTOR, PART_SIZES_DOUBLING_BELOW, PARTS_PER_SIZE, rowNonzeroCounts } from './traffic-profile.ts';
 
 /** The rows `picks` (ascending indices) of `rows`, copied into a new matrix. */
 export function pickRows(rows: SparseRows, picks: Uint32Array): SparseRows {
@@ -47,6 +50,12 @@ export interface ProfileWorkloadOptions {
   /** Multiply-adds the default sample may cost. Default SAMPLE_MULTIPLY_ADD_BUDGET. */
   readonly multiplyAddBudget?: number;
   readonly onLayer?: (layer: number, of: number) => void;
+  /**
+   * Codec whose bytes the traffic profile measures (functions/serial/traffic-profile.ts), the one
+   * the plan's wire options name; false: no traffic profile (the planner then prices bytes from
+   * planner/latency/wire-format.json). Default DEFAULT_WIRE_CODEC.
+   */
+  readonly wireCodec?: WireCodec | false;
 }
 
 /** Multiply-adds the default profile may cost (a few seconds of the kernel on one core). */
@@ -65,6 +74,14 @@ interface Totals {
   readonly outputNonzeros: Float64Array;
   readonly finalNonzeros: number;
   readonly finalActiveRows: number;
+  /** rowNonzeros[l]: per neuron, the nonzeros of its row of Y_l (l = 0: the inputs), summed over batches. */
+  readonly rowNonzeros: Float64Array[];
+  /** The part models measured on this batch's rows, per layer (only the batch asked to measure). */
+  readonly partBytes: PartBytesModel[] | null;
+  /** Samples of the batch the part models were measured on. */
+  readonly measuredSamples: number;
+  /** Per layer, the row content classes of that batch. */
+  readonly rowClass: Int32Array[];
 }
 
 function emptyTotals(layers: number): Totals {
@@ -73,15 +90,32 @@ function emptyTotals(layers: number): Totals {
     inputNonzeros: new Float64Array(layers), inputActiveRows: new Float64Array(layers),
     scatterMultiplyAdds: new Float64Array(layers), gatherMultiplyAdds: new Float64Array(layers),
     outputNonzeros: new Float64Array(layers), finalNonzeros: 0, finalActiveRows: 0,
+    rowNonzeros: [], partBytes: null, measuredSamples: 0, rowClass: [],
   };
 }
 
-/** Runs every layer on `batch` and adds its counters to `into`. */
-function runBatch(network: SparseNetwork, batch: SparseRows, into: Totals, onLayer?: (layer: number, of: number) => void): Totals {
+/** Adds `counts` into `into[l]` (allocated at first use). */
+function addRowNonzeros(into: Float64Array[], l: number, counts: Float64Array): void {
+  if (!into[l]) into[l] = new Float64Array(counts.length);
+  for (let k = 0; k < counts.length; k++) into[l][k] += counts[k];
+}
+
+/** Runs every layer on `batch` and adds its counters to `into`; with `measure`, the wire traffic's part models of its rows too. */
+function runBatch(network: SparseNetwork, batch: SparseRows, into: Totals, onLayer?: (layer: number, of: number) => void, measure?: { codec: WireCodec; seed: number }): Totals {
   const kernel = new SparseLayerKernel(network.neurons);
   const L = network.layers.length;
+  const partBytes: PartBytesModel[] = [];
+  const rowClass: Int32Array[] = [];
   let y = batch;
   for (let l = 0; l < L; l++) {
+    addRowNonzeros(into.rowNonzeros, l, rowNonzeroCounts(y));
+    if (measure) {
+      const columns = activationColumns(y);
+      const classOf = rowContentClasses(columns);
+      const { parts, duplicateRowBytes } = measureParts(columns, classOf, measure.codec, measure.seed + l);
+      partBytes.push(partBytesModel(parts, duplicateRowBytes));
+      rowClass.push(classOf);
+    }
     const layer = network.layers[l];
     // One layer prepared at a time: large networks never hold two input-major copies.
     const prepared = prepareLayer(layer);
@@ -95,7 +129,11 @@ function runBatch(network: SparseNetwork, batch: SparseRows, into: Totals, onLay
     into.outputNonzeros[l] += rowsNonzeros(y);
     onLayer?.(l + 1, L);
   }
-  return { ...into, rows: into.rows + batch.rows, finalNonzeros: into.finalNonzeros + rowsNonzeros(y), finalActiveRows: into.finalActiveRows + activeRowCount(y) };
+  addRowNonzeros(into.rowNonzeros, L, rowNonzeroCounts(y));
+  return {
+    ...into, rows: into.rows + batch.rows, finalNonzeros: into.finalNonzeros + rowsNonzeros(y), finalActiveRows: into.finalActiveRows + activeRowCount(y),
+    ...(measure ? { partBytes, rowClass, measuredSamples: batch.rows } : {}),
+  };
 }
 
 function multiplyAddsOf(t: Totals): number {
@@ -135,23 +173,29 @@ export function profileWorkload(network: SparseNetwork, inputs: SparseRows, opti
   const L = network.layers.length;
   const R = inputs.rows;
   const budget = options.multiplyAddBudget ?? SAMPLE_MULTIPLY_ADD_BUDGET;
+  const codec = options.wireCodec === undefined ? DEFAULT_WIRE_CODEC : options.wireCodec;
+  const measure = codec === false ? undefined : { codec, seed: options.seed ?? 1 };
   let totals = emptyTotals(L);
   if (options.sampleRows !== undefined && options.sampleRows >= R) {
-    totals = runBatch(network, inputs, totals, options.onLayer);
+    totals = runBatch(network, inputs, totals, options.onLayer, measure);
   } else if (options.sampleRows !== undefined) {
     const order = sampleOrder(R, options.seed ?? 1);
-    totals = runBatch(network, pickRows(inputs, slice(order, 0, options.sampleRows)), totals, options.onLayer);
+    totals = runBatch(network, pickRows(inputs, slice(order, 0, options.sampleRows)), totals, options.onLayer, measure);
   } else if (aPrioriMultiplyAddsPerRow(network, inputs) * R <= budget) {
-    totals = runBatch(network, inputs, totals, options.onLayer);
+    totals = runBatch(network, inputs, totals, options.onLayer, measure);
   } else {
     // A pilot batch measures the cost per row; the rest of the budget runs the next rows of the
     // same random order (or every row, when it turns out affordable).
     const order = sampleOrder(R, options.seed ?? 1);
     const pilot = Math.min(R, PILOT_ROWS, Math.max(16, Math.floor(budget / 4 / aPrioriMultiplyAddsPerRow(network, inputs))));
-    totals = runBatch(network, pickRows(inputs, slice(order, 0, pilot)), totals, options.onLayer);
+    const pilotRows = pickRows(inputs, slice(order, 0, pilot));
+    totals = runBatch(network, pilotRows, totals, options.onLayer);
     const perRow = Math.max(1, multiplyAddsOf(totals) / pilot);
     const affordable = Math.max(pilot, Math.min(R, Math.floor(budget / perRow)));
-    if (affordable > pilot) totals = runBatch(network, pickRows(inputs, slice(order, pilot, affordable)), totals, options.onLayer);
+    // The part models are measured on the widest batch (the rest of the sample, else the pilot
+    // again: its rows' bytes only, its counters are not added twice).
+    if (affordable > pilot) totals = runBatch(network, pickRows(inputs, slice(order, pilot, affordable)), totals, options.onLayer, measure);
+    else if (measure) totals = { ...totals, ...pick(runBatch(network, pilotRows, emptyTotals(L), undefined, measure)) };
   }
   const scale = R / totals.rows;
   const n = network.neurons;
@@ -173,5 +217,20 @@ export function profileWorkload(network: SparseNetwork, inputs: SparseRows, opti
     layers,
     outputDensity: totals.finalNonzeros / (totals.rows * n),
     categoryFraction: totals.finalActiveRows / totals.rows,
+    ...(measure && totals.partBytes ? {
+      traffic: {
+        codec: wireCodecLabel(measure.codec),
+        rowNonzeros: totals.rowNonzeros.map((counts) => counts.map((c) => c * scale)),
+        partBytes: totals.partBytes,
+        rowClass: totals.rowClass,
+        method: `per layer, ${PARTS_PER_SIZE} seeded random sets of distinct rows (equal rows counted once, each repeat at its measured cost), 1, 2, 4, ... ${PART_SIZES_DOUBLING_BELOW}, ${PART_SIZES_DOUBLING_BELOW * PART_SIZE_FACTOR}, ... rows with a nonzero and all of them, encoded (wire format) and compressed with ${wireCodecLabel(measure.codec)} on ${totals.measuredSamples} of ${R} samples; `
+          + 'a part priced by the mean bytes at its rows (interpolated) times its nonzeros over theirs; row nonzeros scaled by rows / sample rows',
+      },
+    } : {}),
   };
+}
+
+/** The part models of a batch run only to measure them. */
+function pick(t: Totals): Pick<Totals, 'partBytes' | 'measuredSamples' | 'rowClass'> {
+  return { partBytes: t.partBytes, measuredSamples: t.measuredSamples, rowClass: t.rowClass };
 }

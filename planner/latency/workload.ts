@@ -25,6 +25,72 @@ export interface LayerActivity {
 
 export type WorkloadSource = 'serial-sample' | 'assumed-density';
 
+/**
+ * Bytes of one part's payload (a set of whole rows, encoded and compressed as one, before its
+ * message header) as measured on parts of the profiled rows really encoded and compressed
+ * (functions/serial/traffic-profile.ts): at each measured size, the mean rows, nonzeros and
+ * payload bytes. Compression makes bytes strongly concave in rows (the real case's layer 2: 1 row
+ * 3.9 KB, 256 rows 141 KB, all 880 rows 140 KB), so a part is priced by interpolating this table
+ * (partPayloadBytes), not by a line.
+ */
+export interface PartBytesModel {
+  /** Ascending. */
+  readonly rows: readonly number[];
+  readonly nonzeros: readonly number[];
+  readonly payloadBytes: readonly number[];
+  /** What a row adds whose content (samples and values) another row of the part already has. */
+  readonly duplicateRowBytes: number;
+}
+
+/**
+ * Payload bytes of a part of `rows` rows with `nonzeros` nonzeros: the measured bytes at that many
+ * rows (linear between measured sizes, proportional below the first, the largest above the last,
+ * which holds every row with a nonzero), times the part's nonzeros over the measured parts' at
+ * that size (denser rows, more bytes).
+ */
+export function partPayloadBytes(model: PartBytesModel, rows: number, nonzeros: number): number {
+  const n = model.rows.length;
+  if (n === 0 || rows <= 0) return 0;
+  let bytes: number, measuredNonzeros: number;
+  if (rows <= model.rows[0]) {
+    bytes = (model.payloadBytes[0] * rows) / model.rows[0];
+    measuredNonzeros = (model.nonzeros[0] * rows) / model.rows[0];
+  } else if (rows >= model.rows[n - 1]) {
+    bytes = model.payloadBytes[n - 1];
+    measuredNonzeros = model.nonzeros[n - 1];
+  } else {
+    let i = 1;
+    while (model.rows[i] < rows) i++;
+    const f = (rows - model.rows[i - 1]) / (model.rows[i] - model.rows[i - 1]);
+    bytes = model.payloadBytes[i - 1] + f * (model.payloadBytes[i] - model.payloadBytes[i - 1]);
+    measuredNonzeros = model.nonzeros[i - 1] + f * (model.nonzeros[i] - model.nonzeros[i - 1]);
+  }
+  return measuredNonzeros > 0 ? bytes * (nonzeros / measuredNonzeros) : bytes;
+}
+
+/**
+ * What the channels' wire format makes of the workload's activations, measured when profiling:
+ * the planner prices the rows each partition really sends with it (planner/optimize/wire-traffic.ts).
+ */
+export interface WireTrafficProfile {
+  /** The codec the parts were compressed with ("brotli-5"): the plan's wire options must name it. */
+  readonly codec: string;
+  /**
+   * rowNonzeros[l - 1][k]: nonzeros of neuron k's activation row (over all workload rows, scaled
+   * from the sample) as read by layer l; index L: the final outputs.
+   */
+  readonly rowNonzeros: readonly Float64Array[];
+  /**
+   * rowClass[l - 1][k]: id of the content of neuron k's row as read by layer l (equal rows, equal
+   * id; -1 without a nonzero): a part is priced by its distinct rows.
+   */
+  readonly rowClass: readonly Int32Array[];
+  /** partBytes[l - 1]: the payload model of the (distinct) rows layer l reads. */
+  readonly partBytes: readonly PartBytesModel[];
+  /** How the part models were measured (sizes, sample), for reports. */
+  readonly method: string;
+}
+
 export interface WorkloadProfile {
   readonly source: WorkloadSource;
   /** Rows (input samples) of the workload. */
@@ -40,6 +106,8 @@ export interface WorkloadProfile {
   readonly outputDensity: number;
   /** Fraction of rows with a nonzero final row (the benchmark's categories), from the sample. */
   readonly categoryFraction: number;
+  /** The wire format's bytes of these activations (serial-sample only); without it the planner falls back to wire-format.json. */
+  readonly traffic?: WireTrafficProfile;
 }
 
 /**

@@ -51,6 +51,7 @@ import { AWS_LIMITS, isLambdaMemoryMB, LAMBDA_MEMORY_RANGE_TEXT } from '../aws-l
 import { launchTreeLabel, launchTreeSize } from '../launch-tree.ts';
 import { EXCHANGE_FIRST_RANGE_BYTES, EXCHANGE_POLL_SECONDS, listRoundsToCover } from '../object-exchange.ts';
 import { UsageError } from '../../model/errors.ts';
+import { layerTraffic, sliceObjectBytes, type SourceLayerTraffic } from './wire-traffic.ts';
 
 /** Memory sizes searched: Lambda's whole range (AWS_LIMITS), with the points where the vCPU share is whole (1,769 MB each). */
 export const LAMBDA_MEMORY_GRID_MB: readonly number[] = [
@@ -214,6 +215,18 @@ export function validateLaunch(config: PlanConfig): void {
   if (launch.kind === 'task' && workers !== 1) throw new UsageError(`a single Task launches one worker, not ${workers}`, { field: 'launch' });
 }
 
+/**
+ * Bytes of the categories object (functions/handlers/gather.ts: JSON of the run id, samples and the
+ * ascending category indices, no top scores): the indices' digits and commas, about 100 bytes
+ * around them. The categories are taken spread evenly over the samples.
+ */
+export function categoriesObjectBytes(rows: number, categoryFraction: number): number {
+  const count = Math.round(rows * categoryFraction);
+  let digits = 0;
+  for (let d = 1, lo = 0; lo < rows; d++, lo = lo === 0 ? 10 : lo * 10) digits += (Math.min(rows, lo === 0 ? 10 : lo * 10) - lo) * d;
+  return 100 + (count > 0 ? count * (digits / rows + 1) : 0);
+}
+
 /** Billed Lambda seconds of one invocation: rounded up to the millisecond. */
 function billedSeconds(seconds: number): number {
   return Math.ceil(seconds * 1000 - 1e-9) / 1000;
@@ -346,6 +359,10 @@ export class ConfigModel {
   private readonly queueTraffic: (readonly QueueWorkerTraffic[] | undefined)[] = [];
   private readonly objectTraffic: (readonly ObjectWorkerTraffic[] | undefined)[] = [];
   private readonly stageCache = new Map<string, StageEstimate>();
+  /** The channels' messages per layer, from the measured traffic profile (null: priced by wire-format.json). */
+  private readonly measuredTraffic: (SourceLayerTraffic[] | undefined)[] | null;
+  /** Bytes of the slice objects a worker writes ("out/m/w") or reads ("in/m/w") of map m (measured profile). */
+  private readonly sliceBytesCache = new Map<string, number>();
 
   constructor(ctx: EstimateContext, stats: PartitionStats, config: PlanConfig) {
     validateLaunch(config);
@@ -367,6 +384,9 @@ export class ConfigModel {
         this.shardPrefix[w * (L + 1) + l] = sum;
       }
     }
+    // The measured profile prices what the channels send (wire-traffic.ts); FSD-Inference's own
+    // object layout (its published run) keeps the wire-format.json model it was compared with.
+    this.measuredTraffic = ctx.workload.traffic && stats.sendGroups && stats.owners && config.objectLayout !== 'fsd-per-pair' ? [] : null;
     this.exchangeVectorPrefix = new Float64Array((L + 1) * V_SIZE);
     for (let l = 1; l <= L; l++) {
       const v = this.exchangeVector(l);
@@ -389,6 +409,157 @@ export class ConfigModel {
     return messages * f.messageHeaderBytes + rows * (f.rowHeaderBytes + this.nonzerosPerRow[l] * f.bytesPerNonzero);
   }
 
+  /** Every source's messages in the exchange feeding layer l, from the measured profile (wire-traffic.ts). */
+  private measuredLayer(l: number): readonly SourceLayerTraffic[] {
+    const cache = this.measuredTraffic!;
+    let layer = cache[l];
+    if (!layer) {
+      const traffic = this.ctx.workload.traffic!;
+      layer = layerTraffic(this.stats.sendGroups![l - 1], traffic.rowNonzeros[l - 1], traffic.rowClass[l - 1], traffic.partBytes[l - 1], {
+        layer: l, workers: this.p, samples: this.ctx.workload.rows, channel: this.config.channel === 'object' ? 'object' : 'queue',
+        queueLimitBytes: AWS_LIMITS.sqsMessageMaxBytes.value, publishBatchEntries: this.ctx.constants.snsPublishBatchEntries,
+      });
+      cache[l] = layer;
+    }
+    return layer;
+  }
+
+  /** Nonzeros of the rows of `neurons` as read by layer l (l = L + 1: the final outputs), from the measured profile. */
+  private rowsNonzeros(neurons: ArrayLike<number>, l: number): number {
+    const counts = this.ctx.workload.traffic!.rowNonzeros[l - 1];
+    let z = 0;
+    for (let i = 0; i < neurons.length; i++) z += counts[neurons[i]];
+    return z;
+  }
+
+  /**
+   * Bytes of the activation-slice objects worker w writes of map m (Y_m, read by layer m + 1): its
+   * own rows, and for m < L one slice per worker reading its rows in layer m + 1 (the staged
+   * inputs, m = 0, and the hand-offs between stages; worker.ts writeStageOutput). Measured profile.
+   */
+  private sliceBytesOf(m: number, w: number): number {
+    const key = `out/${m}/${w}`;
+    const cached = this.sliceBytesCache.get(key);
+    if (cached !== undefined) return cached;
+    const owner = this.stats.owners![m], counts = this.ctx.workload.traffic!.rowNonzeros[m], rows = this.ctx.workload.rows;
+    let neurons = 0, z = 0;
+    for (let k = 0; k < owner.length; k++) if (owner[k] === w) { neurons++; z += counts[k]; }
+    let bytes = sliceObjectBytes(neurons, rows, z);
+    if (m < this.layers) {
+      const byTarget = new Map<number, { neurons: number; z: number }>();
+      for (const g of this.stats.sendGroups![m]) {
+        if (g.source !== w) continue;
+        const gz = this.rowsNonzeros(g.neurons, m + 1);
+        for (const t of g.targets) {
+          const at = byTarget.get(t) ?? { neurons: 0, z: 0 };
+          at.neurons += g.neurons.length;
+          at.z += gz;
+          byTarget.set(t, at);
+        }
+      }
+      for (const x of byTarget.values()) bytes += sliceObjectBytes(x.neurons, rows, x.z);
+    }
+    this.sliceBytesCache.set(key, bytes);
+    return bytes;
+  }
+
+  /** Bytes of the slices of map m worker w reads: its own and, from each source, the rows it reads in layer m + 1 (measured profile). */
+  private sliceBytesReadBy(m: number, w: number): number {
+    const key = `in/${m}/${w}`;
+    const cached = this.sliceBytesCache.get(key);
+    if (cached !== undefined) return cached;
+    const owner = this.stats.owners![m], counts = this.ctx.workload.traffic!.rowNonzeros[m], rows = this.ctx.workload.rows;
+    let neurons = 0, z = 0;
+    for (let k = 0; k < owner.length; k++) if (owner[k] === w) { neurons++; z += counts[k]; }
+    let bytes = sliceObjectBytes(neurons, rows, z);
+    if (m < this.layers) {
+      const bySource = new Map<number, { neurons: number; z: number }>();
+      for (const g of this.stats.sendGroups![m]) {
+        if (!g.targets.includes(w)) continue;
+        const at = bySource.get(g.source) ?? { neurons: 0, z: 0 };
+        at.neurons += g.neurons.length;
+        at.z += this.rowsNonzeros(g.neurons, m + 1);
+        bySource.set(g.source, at);
+      }
+      for (const x of bySource.values()) bytes += sliceObjectBytes(x.neurons, rows, x.z);
+    }
+    this.sliceBytesCache.set(key, bytes);
+    return bytes;
+  }
+
+  /**
+   * Non-empty receive calls of a worker that gets `messages` messages from `sources` sources in a
+   * layer (measured profile): at least one per 10 messages (a receive takes at most 10), and
+   * otherwise sqrt(sources). The square root is EMPIRICAL, fitted on this project's local runs of
+   * the real case (fauxqs, P = 2, 4, 8: 1.00, 1.68 and 2.48 receives per worker and layer against
+   * sqrt(S) = 1, 1.73, 2.65): arrivals closer than a receive's round trip share a receive, and the
+   * more sources, the more of them do. How sources' messages spread in time depends on the
+   * platform (on AWS, SNS->SQS delivery and Lambda's CPU), so this count is a timing-dependent
+   * estimate, not a property of the partition like the messages and bytes.
+   */
+  private static measuredReceiveCalls(messages: number, sources: number): number {
+    return messages > 0 ? Math.max(Math.ceil(messages / AWS_LIMITS.sqsReceiveMaxMessages.value), Math.sqrt(sources)) : 0;
+  }
+
+  /** Queue exchange feeding layer l, from the measured profile: what every worker sends and gets. */
+  private measuredQueueExchange(l: number): QueueWorkerTraffic[] {
+    const p = this.p, c = this.ctx.constants, s = this.stats.layers[l - 1];
+    const sent = this.measuredLayer(l);
+    const receivedMessages = new Float64Array(p), receivedBytes = new Float64Array(p), wireIn = new Float64Array(p);
+    sent.forEach((t) => t.messages.forEach((m, i) => {
+      for (const target of m.targets) { receivedMessages[target]++; receivedBytes[target] += t.queueBytes[i]; wireIn[target] += m.wireBytes; }
+    }));
+    const window = c.exchangeArrivalSpreadSeconds;
+    return sent.map((t, w): QueueWorkerTraffic => {
+      const sources = s.sourcesByWorker[w];
+      return {
+        messages: t.messages.length,
+        publishCalls: t.publishCalls,
+        publishedBytes: t.queueBytes.reduce((a, b) => a + b, 0),
+        wireBytesOut: t.messages.reduce((a, m) => a + m.wireBytes, 0),
+        receivedMessages: receivedMessages[w], receivedBytes: receivedBytes[w], wireBytesIn: wireIn[w],
+        nonEmptyReceives: ConfigModel.measuredReceiveCalls(receivedMessages[w], sources),
+        emptyReceives: sources > 0 && c.sqsReceiveWaitSeconds > 0 ? Math.floor(window / (sources + 1) / c.sqsReceiveWaitSeconds) / (sources + 1) : 0,
+        sources,
+      };
+    });
+  }
+
+  /** Object exchange feeding layer l, from the measured profile: one object per source, GETs per (target, source). */
+  private measuredObjectExchange(l: number): ObjectWorkerTraffic[] {
+    const p = this.p, c = this.ctx.constants, s = this.stats.layers[l - 1];
+    const sent = this.measuredLayer(l);
+    const window = c.exchangeArrivalSpreadSeconds;
+    const late = lateSourceProbability(window, c.s3GetSeconds);
+    const pages = Math.ceil(p / AWS_LIMITS.s3ListMaxKeys.value);
+    const polling = { initialPollSeconds: EXCHANGE_POLL_SECONDS.initial, maxPollSeconds: EXCHANGE_POLL_SECONDS.max };
+    const gets = new Float64Array(p), extra = new Float64Array(p), readBytes = new Float64Array(p), wireIn = new Float64Array(p);
+    for (const t of sent) {
+      for (const [target, end] of t.readEnd) {
+        const beyond = end > EXCHANGE_FIRST_RANGE_BYTES ? 1 : 0;
+        gets[target] += 1 + late + beyond;
+        extra[target] += beyond;
+        readBytes[target] += Math.min(t.objectBytes, EXCHANGE_FIRST_RANGE_BYTES) + Math.max(0, end - EXCHANGE_FIRST_RANGE_BYTES);
+      }
+      for (const m of t.messages) for (const target of m.targets) wireIn[target] += m.wireBytes;
+    }
+    return sent.map((t, w): ObjectWorkerTraffic => {
+      const sources = s.sourcesByWorker[w];
+      const anyLate = anySourceLateProbability(sources, window, c.s3GetSeconds);
+      const waitWhenLate = anyLate > 0 ? slowestPeerWaitSeconds(sources, window) / anyLate : 0;
+      return {
+        puts: t.objectBytes > 0 ? 1 : 0,
+        objectBytes: t.objectBytes,
+        gets: gets[w],
+        rangedExtraGets: extra[w],
+        lists: anyLate > 0 ? anyLate * pages * listRoundsToCover(waitWhenLate, polling, c.s3ListSeconds) : 0,
+        readBytes: readBytes[w],
+        wireBytesIn: wireIn[w],
+        sources,
+      };
+    });
+  }
+
   /**
    * Per-worker traffic of the queue exchange feeding layer l. It does not depend on memory, so it
    * is computed once and shared by the counters and the seconds (which are per memory size).
@@ -396,6 +567,7 @@ export class ConfigModel {
   private queueExchange(l: number): readonly QueueWorkerTraffic[] {
     const cached = this.queueTraffic[l];
     if (cached) return cached;
+    if (this.measuredTraffic) return (this.queueTraffic[l] = this.measuredQueueExchange(l));
     const p = this.p, c = this.ctx.constants, s = this.stats.layers[l - 1], f = this.ctx.wireFormat;
     const encoding = c.queueEncodingOverhead;
     const maxMessage = AWS_LIMITS.sqsMessageMaxBytes.value;
@@ -455,6 +627,7 @@ export class ConfigModel {
   private objectExchange(l: number): readonly ObjectWorkerTraffic[] {
     const cached = this.objectTraffic[l];
     if (cached) return cached;
+    if (this.measuredTraffic) return (this.objectTraffic[l] = this.measuredObjectExchange(l));
     const p = this.p, c = this.ctx.constants, s = this.stats.layers[l - 1];
     const polling = { initialPollSeconds: EXCHANGE_POLL_SECONDS.initial, maxPollSeconds: EXCHANGE_POLL_SECONDS.max };
     const window = c.exchangeArrivalSpreadSeconds;
@@ -675,15 +848,19 @@ export class ConfigModel {
     // Handoff in: the rows layer a reads, from S3 (inputs staged per worker for the first stage).
     const sa = this.stats.layers[a - 1];
     let handoffIn = 0, inputGets = 0, inputBytes = 0, stagingPuts = 0;
+    const measured = this.measuredTraffic !== null;
     for (let w = 0; w < p; w++) {
-      const gets = first ? 1 : 1 + sa.sourcesByWorker[w];
-      const bytes = this.wireBytes(gets, this.stats.ownedNeurons[a - 1][w] + sa.receivesByWorker[w], a);
+      // Every worker reads its own slice and one from each source (the first stage too: the
+      // client stages the inputs that way; a measured profile prices the slices' bytes).
+      const gets = measured || !first ? 1 + sa.sourcesByWorker[w] : 1;
+      const bytes = measured ? this.sliceBytesReadBy(a - 1, w) : this.wireBytes(gets, this.stats.ownedNeurons[a - 1][w] + sa.receivesByWorker[w], a);
       inputGets += gets;
       inputBytes += bytes;
       handoffIn = Math.max(handoffIn, requestSeconds(gets, c.s3GetSeconds, c.s3IoThreads) + transferSeconds(bytes, c) + serializeSeconds(bytes, speed, c));
     }
-    // The client stages the inputs as one object per worker (not on the critical path).
-    if (first) stagingPuts = p;
+    // The client stages the inputs (not on the critical path): one object per worker, or with a
+    // measured profile what it really writes, one per worker and one per reader of its rows.
+    if (first) stagingPuts = measured ? p + sa.targetsByWorker.reduce((t, x) => t + x, 0) : p;
 
     // Handoff out: the rows the next stage's first layer reads, or the final outputs.
     let handoffOut = 0, outPuts = 0, outBytes = 0;
@@ -692,10 +869,10 @@ export class ConfigModel {
       if (b < L) {
         const sn = this.stats.layers[b];
         puts = 1 + sn.targetsByWorker[w];
-        bytes = this.wireBytes(puts, this.stats.ownedNeurons[b][w] + sn.sendsByWorker[w], b + 1);
+        bytes = measured ? this.sliceBytesOf(b, w) : this.wireBytes(puts, this.stats.ownedNeurons[b][w] + sn.sendsByWorker[w], b + 1);
       } else {
         puts = 1;
-        bytes = this.wireBytes(1, this.stats.ownedNeurons[L][w], L + 1);
+        bytes = measured ? this.sliceBytesOf(L, w) : this.wireBytes(1, this.stats.ownedNeurons[L][w], L + 1);
       }
       outPuts += puts;
       outBytes += bytes;
@@ -752,9 +929,12 @@ export class ConfigModel {
     // Counters.
     const v = new Float64Array(V_SIZE);
     for (let k = 0; k < V_SIZE; k++) v[k] = this.exchangeVectorPrefix[b * V_SIZE + k] - this.exchangeVectorPrefix[a * V_SIZE + k];
-    v[V_S3_GET] += p + inputGets;
+    // With a measured profile, also each worker's status object (functions/handlers/worker.ts):
+    // written at its end, read once by whoever waits for the stage.
+    const statusObjects = measured ? p : 0;
+    v[V_S3_GET] += p + inputGets + statusObjects;
     v[V_S3_BYTES_R] += shardBytesTotal + inputBytes;
-    v[V_S3_PUT] += outPuts + stagingPuts;
+    v[V_S3_PUT] += outPuts + stagingPuts + statusObjects;
     v[V_S3_BYTES_W] += outBytes + (first ? inputBytes : 0);
     const lambda = [{ role: 'worker', memoryMB, architecture: this.ctx.architecture, invocations: p, billedSeconds: p * billedSeconds(workerSeconds) }];
     if (launch.kind === 'tree') lambda.push({ role: 'coordinator', memoryMB, architecture: this.ctx.architecture, invocations: 1, billedSeconds: billedSeconds(coordinatorSeconds) });
@@ -794,8 +974,9 @@ export class ConfigModel {
     let transitions = WORKFLOW_START_PASS_STATES;
     if (p > 1) {
       // The gather function reads every worker's final rows and writes the result.
+      const measured = this.measuredTraffic !== null;
       let finalBytes = 0;
-      for (let w = 0; w < p; w++) finalBytes += this.wireBytes(1, this.stats.ownedNeurons[this.layers][w], this.layers + 1);
+      for (let w = 0; w < p; w++) finalBytes += measured ? this.sliceBytesOf(this.layers, w) : this.wireBytes(1, this.stats.ownedNeurons[this.layers][w], this.layers + 1);
       const handler = c.lambdaColdStartSeconds + requestSeconds(p, c.s3GetSeconds, c.s3IoThreads) + transferSeconds(finalBytes, c) + c.s3PutSeconds;
       gatherSeconds = c.sfnTaskInvokeSeconds + handler + c.sfnTransitionSeconds;
       transitions += 1; events += 5;
@@ -804,6 +985,18 @@ export class ConfigModel {
         lambda: [{ role: 'gather', memoryMB: this.ctx.gatherMemoryMB, architecture: this.ctx.architecture, invocations: 1, billedSeconds: billedSeconds(handler) }],
         s3GetRequests: p, s3BytesRead: finalBytes, s3PutRequests: 1,
       });
+      if (measured) {
+        // What the priced run also does (functions/handlers/gather.ts, workflows/local): the
+        // gather writes a second object, the categories (JSON), beside the result slice; the
+        // client reads both and lists the run's prefix once to check nothing was left behind.
+        const w = this.ctx.workload;
+        const resultBytes = sliceObjectBytes(this.ctx.neurons, w.rows, w.rows * w.outputDensity * this.ctx.neurons);
+        counters.push({
+          ...zeroCounters(),
+          s3PutRequests: 1, s3BytesWritten: resultBytes + categoriesObjectBytes(w.rows, w.categoryFraction),
+          s3GetRequests: 2, s3ListRequests: 1,
+        });
+      }
     }
     const seconds = c.sfnExecutionStartSeconds + gatherSeconds;
     const expressMemoryGB = c.sfnExpressBilledMemoryMB / 1024;

@@ -4,6 +4,7 @@
 
 import type { SparseNetwork } from '../../model/network.ts';
 import { communicationVolume, type LayerPartition, type PartitionVolume } from '../partition/index.ts';
+import { layerSendGroups, type SendGroup } from './wire-traffic.ts';
 
 export interface LayerStats {
   /** 1-based layer. */
@@ -29,6 +30,10 @@ export interface PartitionStats {
   readonly ownedNeurons: readonly Uint32Array[];
   readonly totalRowSends: number;
   readonly maxNonzeroImbalance: number;
+  /** owners[m][k]: the worker owning neuron k of map m (0 = inputs), the partition's; absent for hand-made stats. */
+  readonly owners?: readonly Uint16Array[];
+  /** sendGroups[l - 1]: the rows each source sends in the exchange feeding layer l, by exact target set (what the channels send); absent for hand-made stats. */
+  readonly sendGroups?: readonly (readonly SendGroup[])[];
 }
 
 export function partitionStats(network: SparseNetwork, partition: LayerPartition, volume: PartitionVolume = communicationVolume(network, partition)): PartitionStats {
@@ -57,7 +62,8 @@ export function partitionStats(network: SparseNetwork, partition: LayerPartition
       maxNonzeroShare: total > 0 ? max / total : 1 / p,
     };
   });
-  return { workers: p, scheme: partition.scheme, layers, ownedNeurons, totalRowSends: volume.totalRowSends, maxNonzeroImbalance: volume.maxNonzeroImbalance };
+  const sendGroups = network.layers.map((layer, i) => layerSendGroups(layer, partition.maps[i].owner, partition.maps[i + 1].owner, p));
+  return { workers: p, scheme: partition.scheme, layers, ownedNeurons, totalRowSends: volume.totalRowSends, maxNonzeroImbalance: volume.maxNonzeroImbalance, owners: partition.maps.map((m) => m.owner), sendGroups };
 }
 
 /** The stats of the one-worker "partition" (serial): nothing is sent, everything is owned. */
@@ -76,5 +82,7 @@ export function serialStats(network: SparseNetwork): PartitionStats {
     ownedNeurons: Array.from({ length: network.layers.length + 1 }, () => one(n)),
     totalRowSends: 0,
     maxNonzeroImbalance: 0,
+    owners: Array.from({ length: network.layers.length + 1 }, () => new Uint16Array(n)),
+    sendGroups: network.layers.map(() => []),
   };
 }

@@ -26,6 +26,7 @@ import {
   type Plan, type PlanFunction, type PlanLaunch, type PlanRetry,
 } from './schema.ts';
 import { describeWireFormat, type WireFormat } from '../latency/wire-format.ts';
+import { ATTRIBUTE_ALLOWANCE_BYTES, queueChunkBytes, TARGETS_ATTRIBUTE } from '../optimize/wire-traffic.ts';
 
 export interface ModelReference {
   readonly source: 'graphchallenge-tsv' | 'sdnn' | 'generated';
@@ -87,14 +88,8 @@ export interface BuiltPlan {
 const FSD_DATA_TOPICS = 10;
 const FSD_EXCHANGE_BUCKETS = 10;
 
-/** String attribute listing a message's targets (",0,2,"), matched by per-queue wildcard filters (DESIGN.md). */
-export const TARGETS_ATTRIBUTE = 'targets';
-
-/**
- * Bytes of every message kept for its attributes (the targets list of a multicast and the
- * wire format's headers); the rest carries base64 of at most `chunkBytes` wire bytes.
- */
-const ATTRIBUTE_ALLOWANCE_BYTES = 4096;
+/** String attribute listing a message's targets (planner/optimize/wire-traffic.ts, where the traffic model prices it). */
+export { TARGETS_ATTRIBUTE };
 
 /**
  * Receives of one message before it moves to the dead-letter queue. A worker deletes what it
@@ -251,7 +246,7 @@ export function buildPlan(input: BuildPlanInput): BuiltPlan {
     rawMessageDelivery: true,
     maximumMessageSizeBytes,
     bodyEncoding: 'base64',
-    chunkBytes: Math.floor((maximumMessageSizeBytes - ATTRIBUTE_ALLOWANCE_BYTES) / 4) * 3,
+    chunkBytes: queueChunkBytes(maximumMessageSizeBytes),
     attributeAllowanceBytes: ATTRIBUTE_ALLOWANCE_BYTES,
     publishBatchEntries: ctx.constants.snsPublishBatchEntries,
     publishBatchBytes: AWS_LIMITS.snsPublishBatchBytes.value,
@@ -414,7 +409,9 @@ function buildReport(input: BuildPlanInput, planId: string): PlanReport {
         `activation density per layer: ${wl.source === 'serial-sample' ? `serial run of ${wl.sampleRows} of ${wl.rows} input rows (strided), scaled to all rows` : `assumed ${wl.assumedDensity} at every layer`}; every neuron's column is taken as equally dense`,
         `one kernel thread per worker: memory above ${ctx.constants.lambdaFullVcpuMemoryMB} MB buys no speed, below it compute slows in proportion`,
         `compute rate: ${input.calibration.default ? 'checked-in default calibration (not this machine)' : 'calibrated on this machine'}, a Lambda vCPU taken as ${ctx.constants.lambdaCoreSpeedRatio} x one calibrated core`,
-        `channel bytes: ${describeWireFormat(ctx.wireFormat)}; queue bodies base64-encoded (x${ctx.constants.queueEncodingOverhead})`,
+        wl.traffic
+          ? `channel bytes and requests: what the channels send for this partition (rows with a nonzero, by exact target set, packed into messages, one object per source), each part priced by the measured wire traffic: ${wl.traffic.method}`
+          : `channel bytes: ${describeWireFormat(ctx.wireFormat)}; queue bodies base64-encoded (x${ctx.constants.queueEncodingOverhead})`,
         'the first stage starts cold, later stages warm (also when a later stage uses another memory size, i.e. another function, which would start cold: about +0.3 s each); inputs are staged by the client as one object per worker',
         `layer sizes: ${[...new Set(network.layers.map(layerNonzeros))].join(', ')} weight nonzeros per layer`,
       ],

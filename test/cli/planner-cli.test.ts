@@ -140,11 +140,14 @@ describe('plan on the real 1024 x 120 case', () => {
     expect(summary.stages).toEqual([{ firstLayer: 1, lastLayer: 120, memoryMB: 1000, launch: { kind: 'tree', branchingFactor: 8, levels: 1, coordinatorFunctionId: 'coordinator-1000' } }]);
     expect(summary.workload).toEqual({ rows: 10000, densitySource: 'serial-sample', sampleRows: 10000, sampleSelection: 'all' });
     expect(summary.wireFormat.status).toBe('measured');
-    // The prediction bench fsd sets beside the published run (63.5 s per worker there).
+    // The prediction bench fsd sets beside the published run (63.5 s per worker there). 59.66 since
+    // the planner prices the bytes our channel really sends (the measured wire traffic of the
+    // profile) instead of a per-nonzero constant fitted to the published run: it was 63.50, i.e.
+    // fitted, and now it is a prediction (-6% against the published run).
     const plan = parsePlan(JSON.parse(readFileSync(out, 'utf8')), out);
     const planReport = parsePlanReport(JSON.parse(readFileSync(planReportPath(out), 'utf8')), planReportPath(out));
     expect(planReport.planId).toBe(plan.planId);
-    expect(planReport.predicted.stages[0].workerSeconds).toBeCloseTo(63.50, 2);
+    expect(planReport.predicted.stages[0].workerSeconds).toBeCloseTo(59.66, 2);
     expect(planReport.predicted.counters.lambda!.find((u) => u.role === 'coordinator')!.invocations).toBe(1);
   });
 
@@ -155,8 +158,10 @@ describe('plan on the real 1024 x 120 case', () => {
     const summary = JSON.parse(run.stdout);
     expect({ shape: summary.shape, workers: summary.workers, memoryMB: summary.memoryMB, channel: summary.channel, workflowType: summary.workflowType })
       .toEqual({ shape: 'serial', workers: 1, memoryMB: 512, channel: 'none', workflowType: 'EXPRESS' });
-    expect(summary.predicted.costUSD).toBe(0.00006056312173468789);
-    expect(summary.predicted.latencySeconds).toBe(5.3394464160171715);
+    // Since the traffic model: the stage objects (inputs, result, status) priced as the slices and
+    // requests the local runs count (communication 0.07 -> 0.42 s, S3 $0.0000108 -> $0.0000162).
+    expect(summary.predicted.costUSD).toBe(0.00006922624809573074);
+    expect(summary.predicted.latencySeconds).toBe(5.687972449411638);
     expect(summary.optimality).toBeNull();
   });
 });
