@@ -361,8 +361,8 @@ export class ConfigModel {
   private readonly stageCache = new Map<string, StageEstimate>();
   /** The channels' messages per layer, from the measured traffic profile (null: priced by wire-format.json). */
   private readonly measuredTraffic: (SourceLayerTraffic[] | undefined)[] | null;
-  /** Bytes of the slice objects a worker writes ("out/m/w") or reads ("in/m/w") of map m (measured profile). */
-  private readonly sliceBytesCache = new Map<string, number>();
+  /** Per map m, the bytes of the slice objects each worker writes and reads (measured profile). */
+  private readonly sliceBytesCache = new Map<number, { readonly out: Float64Array; readonly in: Float64Array }>();
 
   constructor(ctx: EstimateContext, stats: PartitionStats, config: PlanConfig) {
     validateLaunch(config);
@@ -433,58 +433,40 @@ export class ConfigModel {
   }
 
   /**
-   * Bytes of the activation-slice objects worker w writes of map m (Y_m, read by layer m + 1): its
-   * own rows, and for m < L one slice per worker reading its rows in layer m + 1 (the staged
-   * inputs, m = 0, and the hand-offs between stages; worker.ts writeStageOutput). Measured profile.
+   * Bytes of the activation-slice objects every worker writes (`out`) and reads (`in`) of map m
+   * (Y_m, read by layer m + 1), from the measured profile: its own rows, and for m < L one slice
+   * per (source, reader) pair of the rows the reader needs in layer m + 1 (the staged inputs,
+   * m = 0, and the hand-offs between stages; worker.ts writeStageOutput). One pass over the map's
+   * send groups for all workers at once (per worker it was O(P x groups), the search's hot spot).
    */
-  private sliceBytesOf(m: number, w: number): number {
-    const key = `out/${m}/${w}`;
-    const cached = this.sliceBytesCache.get(key);
+  private sliceBytes(m: number): { readonly out: Float64Array; readonly in: Float64Array } {
+    const cached = this.sliceBytesCache.get(m);
     if (cached !== undefined) return cached;
-    const owner = this.stats.owners![m], counts = this.ctx.workload.traffic!.rowNonzeros[m], rows = this.ctx.workload.rows;
-    let neurons = 0, z = 0;
-    for (let k = 0; k < owner.length; k++) if (owner[k] === w) { neurons++; z += counts[k]; }
-    let bytes = sliceObjectBytes(neurons, rows, z);
+    const p = this.p, owner = this.stats.owners![m], counts = this.ctx.workload.traffic!.rowNonzeros[m], rows = this.ctx.workload.rows;
+    const ownNeurons = new Float64Array(p), ownZ = new Float64Array(p);
+    for (let k = 0; k < owner.length; k++) { ownNeurons[owner[k]]++; ownZ[owner[k]] += counts[k]; }
+    const out = new Float64Array(p), into = new Float64Array(p);
+    for (let w = 0; w < p; w++) out[w] = into[w] = sliceObjectBytes(ownNeurons[w], rows, ownZ[w]);
     if (m < this.layers) {
-      const byTarget = new Map<number, { neurons: number; z: number }>();
+      // pair (source, target) -> the rows and nonzeros the target reads from the source.
+      const pairNeurons = new Float64Array(p * p), pairZ = new Float64Array(p * p);
       for (const g of this.stats.sendGroups![m]) {
-        if (g.source !== w) continue;
         const gz = this.rowsNonzeros(g.neurons, m + 1);
-        for (const t of g.targets) {
-          const at = byTarget.get(t) ?? { neurons: 0, z: 0 };
-          at.neurons += g.neurons.length;
-          at.z += gz;
-          byTarget.set(t, at);
+        for (const t of g.targets) { pairNeurons[g.source * p + t] += g.neurons.length; pairZ[g.source * p + t] += gz; }
+      }
+      for (let source = 0; source < p; source++) {
+        for (let t = 0; t < p; t++) {
+          const i = source * p + t;
+          if (pairNeurons[i] === 0) continue;
+          const bytes = sliceObjectBytes(pairNeurons[i], rows, pairZ[i]);
+          out[source] += bytes;
+          into[t] += bytes;
         }
       }
-      for (const x of byTarget.values()) bytes += sliceObjectBytes(x.neurons, rows, x.z);
     }
-    this.sliceBytesCache.set(key, bytes);
-    return bytes;
-  }
-
-  /** Bytes of the slices of map m worker w reads: its own and, from each source, the rows it reads in layer m + 1 (measured profile). */
-  private sliceBytesReadBy(m: number, w: number): number {
-    const key = `in/${m}/${w}`;
-    const cached = this.sliceBytesCache.get(key);
-    if (cached !== undefined) return cached;
-    const owner = this.stats.owners![m], counts = this.ctx.workload.traffic!.rowNonzeros[m], rows = this.ctx.workload.rows;
-    let neurons = 0, z = 0;
-    for (let k = 0; k < owner.length; k++) if (owner[k] === w) { neurons++; z += counts[k]; }
-    let bytes = sliceObjectBytes(neurons, rows, z);
-    if (m < this.layers) {
-      const bySource = new Map<number, { neurons: number; z: number }>();
-      for (const g of this.stats.sendGroups![m]) {
-        if (!g.targets.includes(w)) continue;
-        const at = bySource.get(g.source) ?? { neurons: 0, z: 0 };
-        at.neurons += g.neurons.length;
-        at.z += this.rowsNonzeros(g.neurons, m + 1);
-        bySource.set(g.source, at);
-      }
-      for (const x of bySource.values()) bytes += sliceObjectBytes(x.neurons, rows, x.z);
-    }
-    this.sliceBytesCache.set(key, bytes);
-    return bytes;
+    const tables = { out, in: into };
+    this.sliceBytesCache.set(m, tables);
+    return tables;
   }
 
   /**
@@ -853,7 +835,7 @@ export class ConfigModel {
       // Every worker reads its own slice and one from each source (the first stage too: the
       // client stages the inputs that way; a measured profile prices the slices' bytes).
       const gets = measured || !first ? 1 + sa.sourcesByWorker[w] : 1;
-      const bytes = measured ? this.sliceBytesReadBy(a - 1, w) : this.wireBytes(gets, this.stats.ownedNeurons[a - 1][w] + sa.receivesByWorker[w], a);
+      const bytes = measured ? this.sliceBytes(a - 1).in[w] : this.wireBytes(gets, this.stats.ownedNeurons[a - 1][w] + sa.receivesByWorker[w], a);
       inputGets += gets;
       inputBytes += bytes;
       handoffIn = Math.max(handoffIn, requestSeconds(gets, c.s3GetSeconds, c.s3IoThreads) + transferSeconds(bytes, c) + serializeSeconds(bytes, speed, c));
@@ -869,10 +851,10 @@ export class ConfigModel {
       if (b < L) {
         const sn = this.stats.layers[b];
         puts = 1 + sn.targetsByWorker[w];
-        bytes = measured ? this.sliceBytesOf(b, w) : this.wireBytes(puts, this.stats.ownedNeurons[b][w] + sn.sendsByWorker[w], b + 1);
+        bytes = measured ? this.sliceBytes(b).out[w] : this.wireBytes(puts, this.stats.ownedNeurons[b][w] + sn.sendsByWorker[w], b + 1);
       } else {
         puts = 1;
-        bytes = measured ? this.sliceBytesOf(L, w) : this.wireBytes(1, this.stats.ownedNeurons[L][w], L + 1);
+        bytes = measured ? this.sliceBytes(L).out[w] : this.wireBytes(1, this.stats.ownedNeurons[L][w], L + 1);
       }
       outPuts += puts;
       outBytes += bytes;
@@ -976,7 +958,7 @@ export class ConfigModel {
       // The gather function reads every worker's final rows and writes the result.
       const measured = this.measuredTraffic !== null;
       let finalBytes = 0;
-      for (let w = 0; w < p; w++) finalBytes += measured ? this.sliceBytesOf(this.layers, w) : this.wireBytes(1, this.stats.ownedNeurons[this.layers][w], this.layers + 1);
+      for (let w = 0; w < p; w++) finalBytes += measured ? this.sliceBytes(this.layers).out[w] : this.wireBytes(1, this.stats.ownedNeurons[this.layers][w], this.layers + 1);
       const handler = c.lambdaColdStartSeconds + requestSeconds(p, c.s3GetSeconds, c.s3IoThreads) + transferSeconds(finalBytes, c) + c.s3PutSeconds;
       gatherSeconds = c.sfnTaskInvokeSeconds + handler + c.sfnTransitionSeconds;
       transitions += 1; events += 5;
