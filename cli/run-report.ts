@@ -22,7 +22,9 @@ export const LOG_DIR = '.stepinfer/logs';
 export const RUN_RECORD_DIR = '.stepinfer/runs';
 
 /** A plan file and the report beside it, when there is one. */
-export function readPlanWithReport(file: string): { plan: Plan; report: PlanReport | null } {
+export interface PlanWithReport { readonly plan: Plan; readonly report: PlanReport | null }
+
+export function readPlanWithReport(file: string): PlanWithReport {
   const plan = parsePlan(readJsonFile(file, 'plan file not found'), file);
   const reportFile = planReportPath(resolve(file));
   const report = existsSync(reportFile) ? parsePlanReport(readJsonFile(reportFile, 'plan report not found'), reportFile) : null;

@@ -16,7 +16,7 @@ import { channelCounters, measuredUsage } from '../../workflows/local/run-counte
 import { layerCountersJson } from '../../workflows/local/run-record.ts';
 import { readPriceFile, writeOutputFile } from '../files.ts';
 import { progressBar, report, table } from '../output.ts';
-import { costLine, readPlanWithReport, runLogging, trafficLine } from '../run-report.ts';
+import { costLine, runLogging, trafficLine, type PlanWithReport } from '../run-report.ts';
 import { compareWithTruth, type Workload } from '../workload.ts';
 import { loadCalibration, makePlan } from './plan.ts';
 
@@ -33,8 +33,8 @@ export interface DistributedInferOptions {
   readonly progress?: boolean;
 }
 
-async function planFor(workload: Workload, o: DistributedInferOptions): Promise<{ plan: Plan; report: PlanReport | null; from: string }> {
-  if (o.plan) return { ...readPlanWithReport(o.plan), from: o.plan };
+async function planFor(workload: Workload, o: DistributedInferOptions, given: PlanWithReport | undefined): Promise<{ plan: Plan; report: PlanReport | null; from: string }> {
+  if (o.plan && given) return { ...given, from: o.plan };
   const workers = o.workers!;
   const prices = o.prices ? readPriceFile(resolve(o.prices)) : defaultPrices();
   const built = await makePlan(workload, {
@@ -45,11 +45,9 @@ async function planFor(workload: Workload, o: DistributedInferOptions): Promise<
   return { plan: built.plan, report: built.report, from: `planned for ${workers} worker${workers > 1 ? 's' : ''}` };
 }
 
-export async function inferDistributed(workload: Workload, o: DistributedInferOptions): Promise<void> {
-  if (o.plan && (o.workers !== undefined || o.channel || o.groups !== undefined)) {
-    throw new UsageError('--plan fixes workers, channel and groups; give either --plan or --workers/--channel/--groups', { field: 'plan' });
-  }
-  const { plan, report: planReport, from } = await planFor(workload, o);
+/** `given`: the --plan file, read by the caller before the model (a wrong path fails at once). */
+export async function inferDistributed(workload: Workload, o: DistributedInferOptions, given: PlanWithReport | undefined): Promise<void> {
+  const { plan, report: planReport, from } = await planFor(workload, o, given);
   assertPlanModel(plan, workload.network, `(${workload.description})`, o.plan);
   if (o.launch === 'tree' && !plan.workflow.stages.some((s) => s.launch.kind === 'tree')) {
     throw new UsageError('--launch tree needs a plan whose stages launch by tree (plan with --launch tree)', { field: 'launch' });

@@ -12,6 +12,7 @@ import { checkOutputPath, writeOutputFile } from '../files.ts';
 import { progressBar, report } from '../output.ts';
 import { choiceOption, fractionOption, integerOption, numberOption, seedOption, shapeOption } from '../options.ts';
 import { compareWithTruth, resolveWorkload, type WorkloadOptions } from '../workload.ts';
+import { readPlanWithReport } from '../run-report.ts';
 import { inferDistributed, type DistributedInferOptions } from './infer-distributed.ts';
 
 interface InferOptions extends WorkloadOptions, DistributedInferOptions {
@@ -66,9 +67,14 @@ export function registerInferCommand(program: Command): void {
       if (distributed) {
         if (o.force && !o.activations) throw new UsageError('--force replaces an existing --activations file; no --activations was given', { field: 'force' });
         if (o.activations) checkOutputPath(o.activations, { overwrite: o.force, option: '--activations' });
+        if (o.plan && (o.workers !== undefined || o.channel || o.groups !== undefined)) {
+          throw new UsageError('--plan fixes workers, channel and groups; give either --plan or --workers/--channel/--groups', { field: 'plan' });
+        }
+        // A plan file is read before the model, so a wrong path fails at once, not after the load.
+        const given = o.plan ? readPlanWithReport(o.plan) : undefined;
         const workload = resolveWorkload(o, { defaultModel: 'benchmark', inputs: 'required' });
         if (!o.json) process.stderr.write(`${workload.description}\n`);
-        await inferDistributed(workload, o);
+        await inferDistributed(workload, o, given);
         return;
       }
       const backend = o.backend ?? 'typescript';

@@ -23,7 +23,7 @@ import { runStateMachineLocally, type ExecutionTrace, type StateMachineRunResult
 import { checkOutputPath, readPriceFile, writeOutputFile } from '../files.ts';
 import { choiceOption, integerOption, numberOption, seedOption, shapeOption } from '../options.ts';
 import { progressBar, report } from '../output.ts';
-import { costLine, executionGraph, readPlanWithReport, RUN_RECORD_DIR, runLogging, trafficLine } from '../run-report.ts';
+import { costLine, executionGraph, readPlanWithReport, RUN_RECORD_DIR, runLogging, trafficLine, type PlanWithReport } from '../run-report.ts';
 import { compareWithTruth, resolveWorkload, type Workload, type WorkloadOptions } from '../workload.ts';
 import { loadCalibration, makePlan } from './plan.ts';
 
@@ -52,8 +52,8 @@ function refuseContradictions(o: RunOptions): void {
 }
 
 /** The plan to run: the file's, or one the planner makes (restricted by the options given). */
-async function planFor(workload: Workload, o: RunOptions): Promise<{ plan: Plan; report: PlanReport | null; from: string; restricted: boolean }> {
-  if (o.plan) return { ...readPlanWithReport(o.plan), from: o.plan, restricted: false };
+async function planFor(workload: Workload, o: RunOptions, given: PlanWithReport | undefined): Promise<{ plan: Plan; report: PlanReport | null; from: string; restricted: boolean }> {
+  if (o.plan && given) return { ...given, from: o.plan, restricted: false };
   const one = o.workers === 1;
   const prices = o.prices ? readPriceFile(resolve(o.prices)) : defaultPrices();
   const shape = o.workers === undefined ? undefined : one ? [o.groups !== undefined && o.groups > 1 ? 'stages' as const : 'serial' as const] : ['layer-groups' as const];
@@ -111,9 +111,11 @@ Examples:
     .action(async (o: RunOptions) => {
       refuseContradictions(o);
       mkdirSync(RUN_RECORD_DIR, { recursive: true });
+      // A plan file is read before the model, so a wrong path fails at once, not after the load.
+      const given = o.plan ? readPlanWithReport(o.plan) : undefined;
       const workload = resolveWorkload(o, { defaultModel: 'benchmark', inputs: 'required' });
       if (!o.json) process.stderr.write(`${workload.description}\n`);
-      const { plan, report: planReport, from, restricted } = await planFor(workload, o);
+      const { plan, report: planReport, from, restricted } = await planFor(workload, o, given);
       assertPlanModel(plan, workload.network, `(${workload.description})`, o.plan);
       const runId = newRunId();
       const recordFile = join(RUN_RECORD_DIR, `${runId}.json`);

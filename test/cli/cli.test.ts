@@ -75,6 +75,9 @@ describe('stepinfer CLI', () => {
   it.each([
     [['infer', '--serial', '--model', '/nonexistent/m.sdnn', '--inputs', 'x.tsv'], 1, 'stepinfer: /nonexistent/m.sdnn: model not found'],
     [['infer', '--model', 'm.sdnn'], 2, 'infer needs --serial'],
+    // The plan is read before the model: a missing plan fails even where the model is missing too.
+    [['infer', '--plan', '/nonexistent/plan.json', '--model', '/nonexistent/m.sdnn', '--inputs', 'x.tsv'], 1, 'stepinfer: /nonexistent/plan.json: plan file not found'],
+    [['run', '--plan', '/nonexistent/plan.json', '--model', '/nonexistent/m.sdnn', '--inputs', 'x.tsv'], 1, 'stepinfer: /nonexistent/plan.json: plan file not found'],
     [['infer', '--serial', '--limit', '0'], 2, "option '--limit <n>' argument '0' is invalid"],
     [['infer', '--serial', '--generate', '1000x3'], 2, 'neurons (1000) / (connections / 2 = 16) must be a power of two'],
     [['model', 'generate', '--shape', '1024x2', '-o', 'x.bin'], 2, 'x.bin, field out: the output file must end in .sdnn'],
