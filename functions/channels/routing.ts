@@ -4,7 +4,8 @@
 // planner/partition/volume.ts, pair for pair). A row is neuron k's activations over the samples: a
 // column of the activation matrix Y (samples x neurons), so Y is transposed once per layer.
 
-import { groupByOwner, type SparseLayer, type SparseRows } from '../../model/network.ts';
+import type { SparseRows } from '../../model/network.ts';
+import type { RowTargets } from '../../planner/partition/volume.ts';
 import type { ActivationRow } from './wire.ts';
 import type { RowGroup } from './packing.ts';
 
@@ -45,40 +46,9 @@ export function activationRow(columns: ActivationColumns, neuron: number): Activ
   return { neuron, sampleIndex: columns.sampleIndex.subarray(lo, hi), value: columns.value.subarray(lo, hi) };
 }
 
-/** For every input neuron k of a layer, the workers other than its owner that need it: target[start[k] .. start[k+1]), ascending. */
-export interface RowTargets {
-  readonly start: Uint32Array;
-  readonly target: Uint16Array;
-}
-
-/** The targets of every input row of `layer` under the input and output owners. O(nonzeros). */
-export function rowTargets(layer: SparseLayer, inputOwner: Uint16Array, outputOwner: Uint16Array, workers: number): RowTargets {
-  const n = layer.neurons;
-  // Outputs grouped by owner, so each target is one pass with an epoch-stamped "seen" array.
-  const { start: partStart, members: byPart } = groupByOwner(outputOwner, workers);
-  const seen = new Int32Array(n).fill(-1);
-  const pairInput: number[] = [];
-  const pairTarget: number[] = [];
-  for (let q = 0; q < workers; q++) {
-    for (let i = partStart[q]; i < partStart[q + 1]; i++) {
-      const j = byPart[i];
-      for (let e = layer.outputStart[j]; e < layer.outputStart[j + 1]; e++) {
-        const k = layer.inputIndex[e];
-        if (seen[k] === q) continue;
-        seen[k] = q;
-        if (inputOwner[k] !== q) { pairInput.push(k); pairTarget.push(q); }
-      }
-    }
-  }
-  const start = new Uint32Array(n + 1);
-  for (const k of pairInput) start[k + 1]++;
-  for (let k = 0; k < n; k++) start[k + 1] += start[k];
-  const at = start.slice(0, n);
-  const target = new Uint16Array(pairInput.length);
-  // Pairs come target by target, ascending: each input's targets land ascending.
-  for (let p = 0; p < pairInput.length; p++) target[at[pairInput[p]]++] = pairTarget[p];
-  return { start, target };
-}
+// rowTargets (which workers need each input row) lives with the volume metric it counts, in the
+// pure planner, which prices exactly these sends (planner/optimize/wire-traffic.ts).
+export { rowTargets, type RowTargets } from '../../planner/partition/volume.ts';
 
 export type SendMode = 'unicast' | 'multicast';
 

@@ -14,7 +14,7 @@
 // each equal to the encoder it mirrors. The planner is pure and encodes nothing.
 
 import type { SparseLayer } from '../../model/network.ts';
-import { groupByOwner } from '../../model/network.ts';
+import { rowTargets } from '../partition/volume.ts';
 import { AWS_LIMITS } from '../aws-limits.ts';
 import { partPayloadBytes, type PartBytesModel } from '../latency/workload.ts';
 
@@ -48,25 +48,11 @@ export interface SendGroup {
  */
 export function layerSendGroups(layer: SparseLayer, inputOwner: Uint16Array, outputOwner: Uint16Array, workers: number): SendGroup[] {
   const n = layer.neurons;
-  const { start: partStart, members: byPart } = groupByOwner(outputOwner, workers);
-  const seen = new Int32Array(n).fill(-1);
-  const targetsOf: number[][] = Array.from({ length: n }, () => []);
-  // Targets ascend: outputs are visited owner by owner.
-  for (let q = 0; q < workers; q++) {
-    for (let i = partStart[q]; i < partStart[q + 1]; i++) {
-      const j = byPart[i];
-      for (let e = layer.outputStart[j]; e < layer.outputStart[j + 1]; e++) {
-        const k = layer.inputIndex[e];
-        if (seen[k] === q) continue;
-        seen[k] = q;
-        if (inputOwner[k] !== q) targetsOf[k].push(q);
-      }
-    }
-  }
+  const { start, target } = rowTargets(layer, inputOwner, outputOwner, workers);
   const bySource: Map<string, { targets: number[]; neurons: number[] }>[] = Array.from({ length: workers }, () => new Map());
   for (let k = 0; k < n; k++) {
-    const targets = targetsOf[k];
-    if (targets.length === 0) continue;
+    if (start[k + 1] === start[k]) continue;
+    const targets = Array.from(target.subarray(start[k], start[k + 1]));
     const key = targets.join(',');
     const groups = bySource[inputOwner[k]];
     let group = groups.get(key);
