@@ -21,7 +21,8 @@ import {
 } from '../model/graphchallenge.ts';
 import { rowsNonzeros, type SparseNetwork, type SparseRows } from '../model/network.ts';
 import type { InputsReference, ModelReference } from '../planner/plan/build.ts';
-import type { Shape } from './options.ts';
+import type { Command } from 'commander';
+import { integerOption, seedOption, shapeOption, type Shape } from './options.ts';
 
 export { parseShape } from './options.ts';
 
@@ -261,4 +262,20 @@ export function compareWithTruth(categories: readonly number[], truth: Uint32Arr
   const missing = [...want].filter((id) => !got.has(id)).map((id) => id + 1);
   const extra = [...got].filter((id) => !want.has(id)).map((id) => id + 1);
   return { matches: missing.length === 0 && extra.length === 0, missing, extra };
+}
+
+/**
+ * The options that choose a run's workload (model, inputs, truth, limits), the same on every
+ * command that runs inference; `generateExample` is the shape its help shows.
+ */
+export function addWorkloadOptions(command: Command, generateExample: string): Command {
+  return command
+    .option('--model <path>', 'a .sdnn model or a neuron<N>/ directory of GraphChallenge layer TSVs')
+    .option('--generate <NxL>', `a generated RadiX-Net network instead, e.g. ${generateExample} (its inputs: --samples or --inputs)`, shapeOption)
+    .option('--inputs <tsv>', 'input activations, sample<TAB>neuron<TAB>value, 1-based')
+    .option('--samples <n>', 'generate n inputs instead of reading --inputs', integerOption(1))
+    .option('--seed <n>', 'seed of generated networks and inputs (default 1)', seedOption)
+    .option('--truth <tsv>', 'expected category ids (1-based, one per line); a mismatch fails the command')
+    .option('--limit <n>', 'use the first n inputs', integerOption(1))
+    .option('--layers <L>', 'use the first L layers of the model', integerOption(1));
 }

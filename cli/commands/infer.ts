@@ -10,8 +10,8 @@ import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kern
 import { GATHER_ENGINES, type GatherEngineName } from '../../functions/kernels/gather.ts';
 import { checkOutputPath, writeOutputFile } from '../files.ts';
 import { progressBar, report } from '../output.ts';
-import { choiceOption, fractionOption, integerOption, numberOption, seedOption, shapeOption } from '../options.ts';
-import { compareWithTruth, resolveWorkload, type WorkloadOptions } from '../workload.ts';
+import { choiceOption, fractionOption, integerOption, numberOption } from '../options.ts';
+import { addWorkloadOptions, compareWithTruth, resolveWorkload, type WorkloadOptions } from '../workload.ts';
 import { readPlanWithReport } from '../run-report.ts';
 import { inferDistributed, type DistributedInferOptions } from './infer-distributed.ts';
 
@@ -27,7 +27,7 @@ interface InferOptions extends WorkloadOptions, DistributedInferOptions {
 }
 
 export function registerInferCommand(program: Command): void {
-  program
+  const command = program
     .command('infer')
     .description('Run inference and report the categories (inputs whose final activation row has a nonzero). '
       + 'Without --model or --generate it runs the real GraphChallenge benchmark when its data is reachable, otherwise a generated network of the same shape.')
@@ -38,15 +38,8 @@ export function registerInferCommand(program: Command): void {
     .option('--launch <kind>', "with --workers: how workers start, flat (one Invoke each) or tree (FSD-Inference's launch tree) (default flat)", choiceOption(['flat', 'tree'] as const))
     .option('--groups <G>', 'with --workers: cut the layers into G groups, S3 between them (default 1)', integerOption(1))
     .option('--receive-timeout <seconds>', "distributed: how long a worker waits for a layer's rows before the run fails naming what is missing", numberOption({ min: 0, aboveMin: true }))
-    .option('--prices <file>', 'distributed: price file for the measured cost (default planner/prices/aws-us-east-1.json)')
-    .option('--model <path>', 'a .sdnn model or a neuron<N>/ directory of GraphChallenge layer TSVs')
-    .option('--generate <NxL>', 'a generated RadiX-Net network instead, e.g. 4096x120 (its inputs: --samples or --inputs)', shapeOption)
-    .option('--inputs <tsv>', 'input activations, sample<TAB>neuron<TAB>value, 1-based')
-    .option('--samples <n>', 'generate n inputs instead of reading --inputs', integerOption(1))
-    .option('--seed <n>', 'seed of generated networks and inputs (default 1)', seedOption)
-    .option('--truth <tsv>', 'expected category ids (1-based, one per line); a mismatch fails the command')
-    .option('--limit <n>', 'use the first n inputs', integerOption(1))
-    .option('--layers <L>', 'use the first L layers of the model', integerOption(1))
+    .option('--prices <file>', 'distributed: price file for the measured cost (default planner/prices/aws-us-east-1.json)');
+  addWorkloadOptions(command, '4096x120')
     .option('--backend <name>', `layer kernel: ${KERNEL_BACKENDS.join(' or ')} (default typescript)`, choiceOption(KERNEL_BACKENDS))
     .option('--gather-density <fraction>', `typescript kernel: gather rows denser than this fraction of the neurons (default ${DEFAULT_GATHER_ABOVE_DENSITY})`, fractionOption({ zero: true }))
     .option('--gather-engine <name>', `typescript kernel: how dense rows are gathered, ${GATHER_ENGINES.join(' or ')} (bit-identical; default ${GATHER_ENGINES[0]})`, choiceOption(GATHER_ENGINES))

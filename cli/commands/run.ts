@@ -21,10 +21,10 @@ import { channelCounters, measuredUsage } from '../../workflows/local/run-counte
 import { buildRunRecord, layerCountersJson, type LocalRunRecord } from '../../workflows/local/run-record.ts';
 import { runStateMachineLocally, type ExecutionTrace, type StateMachineRunResult } from '../../workflows/local/state-machine-run.ts';
 import { checkOutputPath, readPriceFile, writeOutputFile } from '../files.ts';
-import { choiceOption, integerOption, numberOption, seedOption, shapeOption } from '../options.ts';
+import { choiceOption, integerOption, numberOption } from '../options.ts';
 import { progressBar, report } from '../output.ts';
 import { costLine, executionGraph, readPlanWithReport, RUN_RECORD_DIR, runLogging, trafficLine, type PlanWithReport } from '../run-report.ts';
-import { compareWithTruth, resolveWorkload, type Workload, type WorkloadOptions } from '../workload.ts';
+import { addWorkloadOptions, compareWithTruth, resolveWorkload, type Workload, type WorkloadOptions } from '../workload.ts';
 import { loadCalibration, makePlan } from './plan.ts';
 
 interface RunOptions extends WorkloadOptions {
@@ -76,7 +76,7 @@ function plannerSays(planReport: PlanReport | null, restricted: boolean): { chos
 }
 
 export function registerRunCommand(program: Command): void {
-  program
+  const command = program
     .command('run')
     .description("plan (or take --plan), generate the plan's Step Functions workflow and execute it on this machine: "
       + 'aws-local-stepfunctions, fauxqs for SNS/SQS/S3, a local Lambda host running the real handlers')
@@ -86,15 +86,8 @@ export function registerRunCommand(program: Command): void {
     .option('--groups <G>', 'cut the layers into G groups, one Map state each, S3 between them', integerOption(1))
     .option('--launch <kind>', "how a group starts its workers: map (a Map state over them) or tree (FSD-Inference's launch tree from a coordinator Task)", choiceOption(['map', 'tree'] as const))
     .option('--receive-timeout <seconds>', "how long a worker waits for a layer's rows before the run fails naming what is missing (default: the plan's)", numberOption({ min: 0, aboveMin: true }))
-    .option('--prices <file>', 'price file for planning and the measured cost (default planner/prices/aws-us-east-1.json)')
-    .option('--model <path>', 'a .sdnn model or a neuron<N>/ directory of GraphChallenge layer TSVs')
-    .option('--generate <NxL>', 'a generated RadiX-Net network instead, e.g. 1024x12 (its inputs: --samples or --inputs)', shapeOption)
-    .option('--inputs <tsv>', 'input activations, sample<TAB>neuron<TAB>value, 1-based')
-    .option('--samples <n>', 'generate n inputs instead of reading --inputs', integerOption(1))
-    .option('--seed <n>', 'seed of generated networks and inputs (default 1)', seedOption)
-    .option('--truth <tsv>', 'expected category ids (1-based, one per line); a mismatch fails the command')
-    .option('--limit <n>', 'use the first n inputs', integerOption(1))
-    .option('--layers <L>', 'use the first L layers of the model', integerOption(1))
+    .option('--prices <file>', 'price file for planning and the measured cost (default planner/prices/aws-us-east-1.json)');
+  addWorkloadOptions(command, '1024x12')
     .option('--json', 'print the result as JSON')
     .option('--progress', 'show a progress bar over layers even when stderr is not a terminal')
     .addHelpText('after', `
