@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { fileAccessError } from '../../model/errors.ts';
 import { calibrateKernel, DEFAULT_CALIBRATION_CASES, QUICK_CALIBRATION_CASES } from '../../functions/calibration/calibrate.ts';
 import { MAX_KERNEL_THREADS } from '../../functions/kernels/kernel-threads.ts';
-import { parseCalibrationProfile, type CalibrationProfile } from '../../planner/latency/profile.ts';
+import { amdahlSpeedup, parseCalibrationProfile, type CalibrationProfile } from '../../planner/latency/profile.ts';
 import { checkOutputPath, writeOutputFile } from '../files.ts';
 import { progressBar, report, table } from '../output.ts';
 import { integerOption } from '../options.ts';
@@ -39,7 +39,7 @@ export function describeProfile(p: CalibrationProfile): string {
     lines.push(`thread scaling of ${s.date} (load average ${s.loadAverage.start.toFixed(2)} at the start, ${s.loadAverage.end.toFixed(2)} at the end): ${s.note}`);
     lines.push(table(['regime', 'neurons', 'layers', 'rows', 'threads', 'rounds', '1 thread s', 'threads s', 'speedup'],
       s.cases.map((c) => [c.regime, c.neurons, c.layers, c.rows, c.threads, c.rounds, c.oneThreadSeconds.toFixed(3), c.seconds.toFixed(3), `${c.speedup.toFixed(2)}x`])));
-    lines.push(`Amdahl parallel fraction ${s.parallelFraction.toFixed(4)} (speedup on 2, 4, 6 threads: ${[2, 4, 6].map((t) => (1 / (1 - s.parallelFraction + s.parallelFraction / t)).toFixed(2)).join(', ')})`);
+    lines.push(`Amdahl parallel fraction ${s.parallelFraction.toFixed(4)} (speedup on 2, 4, 6 threads: ${[2, 4, 6].map((t) => amdahlSpeedup(s.parallelFraction, t).toFixed(2)).join(', ')})`);
   }
   return lines.join('\n');
 }
