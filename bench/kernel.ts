@@ -6,10 +6,12 @@
 // the multiply-adds our kernel actually executed (a gathered row does a full pass over W), the
 // categories against the truth, the speedups over scipy and the thread scaling; the exact
 // identical-rows shortcut on its own row (not in the headline); then the TypeScript reference
-// engine and gpu.js once each, and our peak memory.
+// engine and gpu.js once each, our peak memory, and the host's load average at the start and the
+// end (the cores are shared: a loaded host slows threads most).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { networkNonzeros, type SparseRows } from '../model/network.ts';
@@ -101,6 +103,7 @@ function row(engine: string, seconds: number[], result: SerialInferenceResult | 
 
 export async function runKernelBenchmark(o: KernelBenchOptions): Promise<void> {
   const log = (s: string) => { if (!o.json) process.stderr.write(`${s}\n`); };
+  const loadAtStart = loadavg();
   const workload = resolveWorkload(o, { defaultModel: 'benchmark', inputs: 'required' });
   const { network, inputs } = workload;
   const edges = inputs.rows * networkNonzeros(network);
@@ -185,6 +188,7 @@ export async function runKernelBenchmark(o: KernelBenchOptions): Promise<void> {
     const oneThread = withRatio.find((r) => r.threads === 1 && r.engine.startsWith('stepinfer typescript (gather: wasm-simd'));
     const scaling = Object.fromEntries(withRatio.filter((r) => r.threads !== undefined && !r.engine.startsWith('  ')).map((r) => [r.threads!, oneThread ? oneThread.medianSeconds / r.medianSeconds : undefined]));
     const peakRssMB = process.resourceUsage().maxRSS / 1024;
+    const loadAtEnd = loadavg();
     const kernelMemoryMB = Object.fromEntries(ours.map((k, i) => [o.threads[i], k.memoryBytes / 2 ** 20]));
     const result = {
       workload: workload.description, source: workload.source,
@@ -196,6 +200,7 @@ export async function runKernelBenchmark(o: KernelBenchOptions): Promise<void> {
       threadScaling: scaling,
       kernelMemoryMB,
       peakRssMB,
+      host: { logicalCpus: cpus().length, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadAtEnd },
       notes,
     };
     if (o.json) { process.stdout.write(`${JSON.stringify(result, null, 2)}\n`); return; }
@@ -218,6 +223,8 @@ export async function runKernelBenchmark(o: KernelBenchOptions): Promise<void> {
     if (scipySeconds.length) process.stdout.write(`scipy runs ${Math.min(...scipySeconds).toFixed(3)}-${Math.max(...scipySeconds).toFixed(3)} s (the spread is this host's noise)\n`);
     process.stdout.write(`kernel working memory after the runs: ${o.threads.map((t) => `${kernelMemoryMB[t].toFixed(0)} MB (${t} thread${t === 1 ? '' : 's'})`).join(', ')}\n`);
     process.stdout.write(`peak memory of this process (data, model and several kernels): ${peakRssMB.toFixed(0)} MB RSS\n`);
+    const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(', ');
+    process.stdout.write(`host: ${cpus().length} logical CPUs; load average (1, 5, 15 min) ${load(loadAtStart)} at the start, ${load(loadAtEnd)} at the end\n`);
     for (const n of notes) process.stdout.write(`note: ${n}\n`);
   } finally {
     for (const kernel of ours) kernel.close();

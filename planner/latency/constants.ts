@@ -15,7 +15,7 @@ import constantsJson from './aws-latency.json' with { type: 'json' };
 export const MEASURED_LATENCY_CONSTANT_NAMES = [
   'lambdaColdStartSeconds', 'lambdaWarmStartSeconds', 'lambdaInvokeSeconds', 'launchInvokeConcurrency',
   'lambdaFullVcpuMemoryMB', 'lambdaMaxVcpus', 'lambdaCoreSpeedRatio', 'lambdaNetworkBytesPerSecond',
-  'lambdaRuntimeBaseMB', 'serializeBytesPerSecond', 'queueEncodingOverhead',
+  'lambdaRuntimeBaseMB', 'kernelThreadMB', 'kernelThreadBytesPerNeuron', 'serializeBytesPerSecond', 'queueEncodingOverhead',
   'snsPublishSeconds', 'snsPublishThreads', 'snsToSqsDeliverySeconds', 'sqsReceiveSeconds', 'sqsReceiveWaitSeconds',
   's3PutSeconds', 's3GetSeconds', 's3ListSeconds', 's3ListIntervalSeconds', 's3IoThreads', 'exchangeArrivalSpreadSeconds',
   'objectExchangeSettleSeconds',

@@ -3,6 +3,11 @@
 // sizes. `stepinfer calibrate` measures it (functions/calibration/, the only place with clocks);
 // the planner only reads it. A checked-in default profile (marked `"default": true`) lets `plan`
 // work on a fresh machine.
+//
+// Format version 2 adds the kernel's thread scaling: the same layers timed on 1 and T threads
+// (alternating), and the parallel fraction of Amdahl's law fitted to them, which the latency model
+// extrapolates to the vCPUs a Lambda function has. Version 1 profiles (no thread measurement) stay
+// loadable: the planner then takes threads as gaining nothing (parallel fraction 0).
 
 import { z } from 'zod';
 import { fromZodError } from '../../model/errors.ts';
@@ -22,8 +27,38 @@ export const kernelMeasurementSchema = z.object({
   macsPerSecond: z.number().positive(),
 });
 
+/** One case of the thread-scaling measurement: the same layers on 1 thread and on `threads`, alternating. */
+export const threadScalingCaseSchema = z.object({
+  regime: z.enum(['scatter', 'gather']),
+  neurons: z.number().int().positive(),
+  layers: z.number().int().positive(),
+  rows: z.number().int().positive(),
+  threads: z.number().int().min(2),
+  /** Alternating rounds (1 thread, then `threads`), after one untimed warm-up of each. */
+  rounds: z.number().int().positive(),
+  /** Medians over the rounds. */
+  oneThreadSeconds: z.number().positive(),
+  seconds: z.number().positive(),
+  /** oneThreadSeconds / seconds. */
+  speedup: z.number().positive(),
+});
+
+export const threadScalingSchema = z.object({
+  /** ISO date of the measurement. */
+  date: z.string(),
+  /** The command that measured it. */
+  command: z.string(),
+  /** Machine load (1-minute load average) when it started and ended, as the host reported it. */
+  loadAverage: z.object({ start: z.number().nonnegative(), end: z.number().nonnegative() }),
+  note: z.string(),
+  cases: z.array(threadScalingCaseSchema).min(1),
+  /** Amdahl's parallel fraction fitted to the cases (fitParallelFraction). */
+  parallelFraction: z.number().min(0).max(1),
+});
+
 export const calibrationProfileSchema = z.object({
-  formatVersion: z.literal(1),
+  /** 1: kernel rates only; 2: also the thread scaling. */
+  formatVersion: z.union([z.literal(1), z.literal(2)]),
   kind: z.literal('stepinfer-calibration'),
   /** True for the checked-in defaults (not measured on the machine that plans). */
   default: z.boolean(),
@@ -40,7 +75,10 @@ export const calibrationProfileSchema = z.object({
   }),
   kernel: z.string(),
   measurements: z.array(kernelMeasurementSchema).min(1),
+  threadScaling: threadScalingSchema.optional(),
 }).superRefine((p, ctx) => {
+  if (p.formatVersion === 2 && !p.threadScaling) ctx.addIssue({ code: 'custom', path: ['threadScaling'], message: 'a version 2 profile has the thread scaling' });
+  if (p.formatVersion === 1 && p.threadScaling) ctx.addIssue({ code: 'custom', path: ['threadScaling'], message: 'a version 1 profile has no thread scaling (set formatVersion 2)' });
   for (const regime of ['scatter', 'gather'] as const) {
     if (!p.measurements.some((m) => m.regime === regime)) {
       ctx.addIssue({ code: 'custom', path: ['measurements'], message: `no ${regime} measurement` });
@@ -49,6 +87,8 @@ export const calibrationProfileSchema = z.object({
 });
 
 export type KernelMeasurement = z.infer<typeof kernelMeasurementSchema>;
+export type ThreadScalingCase = z.infer<typeof threadScalingCaseSchema>;
+export type ThreadScaling = z.infer<typeof threadScalingSchema>;
 export type CalibrationProfile = z.infer<typeof calibrationProfileSchema>;
 
 export function parseCalibrationProfile(json: unknown, file: string): CalibrationProfile {
@@ -88,4 +128,31 @@ export function kernelMacsPerSecond(profile: CalibrationProfile, regime: KernelR
     if (x <= b.x) return a.y + ((x - a.x) / (b.x - a.x)) * (b.y - a.y);
   }
   return end.y;
+}
+
+/**
+ * Amdahl's parallel fraction f of the kernel from timings on 1 and T threads: t_T / t_1 =
+ * (1 - f) + f / T, fitted by least squares through the origin over every case (x = 1 - 1/T,
+ * y = 1 - t_T / t_1, f = sum xy / sum xx), clamped to [0, 1]: a host that made threads slower
+ * gives 0 (threads gain nothing), never a negative speedup the planner would have to avoid.
+ */
+export function fitParallelFraction(cases: readonly Pick<ThreadScalingCase, 'threads' | 'oneThreadSeconds' | 'seconds'>[]): number {
+  let xy = 0, xx = 0;
+  for (const c of cases) {
+    const x = 1 - 1 / c.threads, y = 1 - c.seconds / c.oneThreadSeconds;
+    xy += x * y;
+    xx += x * x;
+  }
+  if (xx === 0) return 0;
+  return Math.min(1, Math.max(0, xy / xx));
+}
+
+/** Amdahl's speedup of `threads` threads with parallel fraction f. */
+export function amdahlSpeedup(parallelFraction: number, threads: number): number {
+  return 1 / (1 - parallelFraction + parallelFraction / threads);
+}
+
+/** The profile's parallel fraction: 0 for a version 1 profile (threads not measured: no gain assumed). */
+export function kernelParallelFraction(profile: CalibrationProfile): number {
+  return profile.threadScaling?.parallelFraction ?? 0;
 }

@@ -41,7 +41,7 @@ import { priceCounters, priceServer, type CostBreakdown } from '../cost/price.ts
 import type { PriceTable } from '../cost/prices.ts';
 import type { LatencyConstants } from '../latency/constants.ts';
 import {
-  computeSeconds, lambdaCpuSpeed, requestSeconds, serializeSeconds, transferSeconds,
+  computeSeconds, kernelThreadsFor, lambdaCpuSpeed, requestSeconds, serializeSeconds, transferSeconds,
   type ComputeRates,
 } from '../latency/model.ts';
 import type { WireFormat } from '../latency/wire-format.ts';
@@ -117,8 +117,11 @@ export interface EstimateContext {
   readonly wireFormat: WireFormat;
   /** The wire format's bytes per nonzero, restated for plan.json's assumptions; the estimates read wireFormat. */
   readonly bytesPerNonzero: number;
-  /** Kernel threads per worker (the TypeScript kernel: 1). */
-  readonly threads: number;
+  /**
+   * Amdahl's parallel fraction of the kernel's threads (the calibration profile's; 0 when it has
+   * none). Each memory size runs the threads kernelThreadsFor chooses (ConfigModel.threadsAt).
+   */
+  readonly kernelParallelFraction: number;
   readonly architecture: LambdaArchitecture;
   /** Memory of the gather function. */
   readonly gatherMemoryMB: number;
@@ -153,6 +156,8 @@ export function addParts(...parts: readonly LatencyParts[]): LatencyParts {
 export type MapMode = 'inline' | 'distributed' | 'none';
 
 export interface StageEstimate extends StageSpec {
+  /** Kernel threads per worker at this memory (ConfigModel.threadsAt). */
+  readonly threads: number;
   readonly requiredMemoryMB: number;
   /** Billed seconds of each worker (start to end of its handler). */
   readonly workerSeconds: number;
@@ -178,6 +183,12 @@ export interface WorkflowOverhead {
 export interface PlanEstimate {
   readonly config: PlanConfig;
   readonly stages: readonly StageEstimate[];
+  /**
+   * Kernel threads of every worker (plan.kernel.threads is one number): the most any stage's
+   * memory runs (StageEstimate.threads). A stage of less memory then runs threads its vCPUs cannot
+   * use (no faster, no slower in the model), and must hold their memory.
+   */
+  readonly threads: number;
   readonly overhead: WorkflowOverhead;
   readonly latencySeconds: number;
   readonly parts: LatencyParts;
@@ -394,8 +405,13 @@ export class ConfigModel {
     }
   }
 
+  /** Kernel threads of a worker at `memoryMB`. */
+  threadsAt(memoryMB: number): number {
+    return kernelThreadsFor(memoryMB, this.ctx.constants, this.ctx.kernelParallelFraction);
+  }
+
   speed(memoryMB: number): number {
-    return lambdaCpuSpeed(memoryMB, this.ctx.threads, this.ctx.constants);
+    return lambdaCpuSpeed(memoryMB, this.threadsAt(memoryMB), this.ctx.constants, this.ctx.kernelParallelFraction);
   }
 
   /** Bytes in a worker's memory of `rows` activation rows as read by layer l. */
@@ -776,8 +792,8 @@ export class ConfigModel {
     return t.compute[b] - t.compute[a - 1];
   }
 
-  /** Memory a worker of stage [a..b] needs, MB. */
-  requiredMemoryMB(a: number, b: number): number {
+  /** Memory a worker of stage [a..b] running `threads` kernel threads needs, MB. */
+  requiredMemoryMB(a: number, b: number, threads = 1): number {
     const L = this.layers, p = this.p, n = this.ctx.neurons;
     let shard = 0;
     for (let w = 0; w < p; w++) shard = Math.max(shard, this.shardPrefix[w * (L + 1) + b] - this.shardPrefix[w * (L + 1) + a - 1]);
@@ -789,9 +805,11 @@ export class ConfigModel {
       }
     }
     // Output-major shard + its input-major copy; activations in, received and out twice (the
-    // kernel's alternating buffers and staging); the kernel's dense per-neuron buffers.
-    const bytes = 2 * shard + 2 * rows + 144 * n;
-    return Math.ceil((this.ctx.constants.lambdaRuntimeBaseMB + bytes / 2 ** 20) * 1.2);
+    // kernel's alternating buffers and staging); the kernel's dense per-neuron buffers; each
+    // kernel thread beyond the first: its Node.js worker thread and its per-neuron buffers.
+    const c = this.ctx.constants;
+    const bytes = 2 * shard + 2 * rows + 144 * n + (threads - 1) * c.kernelThreadBytesPerNeuron * n;
+    return Math.ceil((c.lambdaRuntimeBaseMB + (threads - 1) * c.kernelThreadMB + bytes / 2 ** 20) * 1.2);
   }
 
   private mapMode(): MapMode {
@@ -904,8 +922,9 @@ export class ConfigModel {
     if (coordinatorSeconds * this.ctx.safetyFactor > AWS_LIMITS.lambdaMaxTimeoutSeconds.value) {
       reasons.push(`the launch coordinator would run ${coordinatorSeconds.toFixed(0)} s, over Lambda's ${AWS_LIMITS.lambdaMaxTimeoutSeconds.value} s limit with margin`);
     }
-    const requiredMemoryMB = this.requiredMemoryMB(a, b);
-    if (requiredMemoryMB > memoryMB) reasons.push(`a worker needs about ${requiredMemoryMB} MB, more than ${memoryMB} MB`);
+    const threads = this.threadsAt(memoryMB);
+    const requiredMemoryMB = this.requiredMemoryMB(a, b, threads);
+    if (requiredMemoryMB > memoryMB) reasons.push(`a worker needs about ${requiredMemoryMB} MB${threads > 1 ? ` with ${threads} kernel threads` : ''}, more than ${memoryMB} MB`);
     if (!isLambdaMemoryMB(memoryMB)) reasons.push(`memory ${memoryMB} MB is outside Lambda's ${LAMBDA_MEMORY_RANGE_TEXT}`);
 
     // Counters.
@@ -937,7 +956,7 @@ export class ConfigModel {
       orchestration: close,
     };
     return {
-      firstLayer: a, lastLayer: b, memoryMB, requiredMemoryMB, workerSeconds, seconds, parts, counters,
+      firstLayer: a, lastLayer: b, memoryMB, threads, requiredMemoryMB, workerSeconds, seconds, parts, counters,
       costUSD: priceCounters(counters, this.ctx.prices).totalUSD,
       historyEvents: this.config.workflowType === 'STANDARD' ? events : 0,
       mapMode, feasible: reasons.length === 0, reasons,
@@ -1009,6 +1028,12 @@ export class ConfigModel {
       expect = s.lastLayer + 1;
     }
     if (expect !== this.layers + 1) reasons.push(`stages must cover layers 1..${this.layers}`);
+    const threads = Math.max(1, ...estimates.map((s) => s.threads));
+    for (const s of estimates) {
+      if (s.threads === threads) continue;
+      const required = this.requiredMemoryMB(s.firstLayer, s.lastLayer, threads);
+      if (required > s.memoryMB) reasons.push(`stage ${s.firstLayer}-${s.lastLayer}: a worker needs about ${required} MB with the plan's ${threads} kernel threads, more than ${s.memoryMB} MB`);
+    }
     const latencySeconds = overhead.seconds + estimates.reduce((t, s) => t + s.seconds, 0);
     const historyEvents = overhead.historyEvents + estimates.reduce((t, s) => t + s.historyEvents, 0);
     if (this.config.workflowType === 'STANDARD' && historyEvents > AWS_LIMITS.sfnStandardMaxHistoryEvents.value) {
@@ -1021,6 +1046,7 @@ export class ConfigModel {
     return {
       config: this.config,
       stages: estimates,
+      threads,
       overhead,
       latencySeconds,
       parts: addParts(overhead.parts, ...estimates.map((s) => s.parts)),

@@ -19,7 +19,7 @@ import { partitionNetwork, type LayerPartition, type PartitionScheme } from '../
 import type { PriceTable } from '../cost/prices.ts';
 import { latencyConstants, type LatencyConstants } from '../latency/constants.ts';
 import { computeRates } from '../latency/model.ts';
-import type { CalibrationProfile } from '../latency/profile.ts';
+import { kernelParallelFraction, type CalibrationProfile } from '../latency/profile.ts';
 import { defaultWireFormat, type WireFormat } from '../latency/wire-format.ts';
 import type { WorkloadProfile } from '../latency/workload.ts';
 import {
@@ -325,7 +325,8 @@ export interface ContextOptions {
 
 /**
  * What every estimate of `network` on `workload` shares: rates, constants, prices, wire format,
- * and the project's fixed choices (one kernel thread, x86_64, a 1,024 MB gather, a 1.5 margin on
+ * the kernel's thread scaling (each memory size then runs the threads that make it fastest:
+ * kernelThreadsFor), and the project's fixed choices (x86_64, a 1,024 MB gather, a 1.5 margin on
  * predicted durations against AWS's limits).
  */
 export function estimateContext(network: SparseNetwork, workload: WorkloadProfile, o: ContextOptions): EstimateContext {
@@ -340,7 +341,7 @@ export function estimateContext(network: SparseNetwork, workload: WorkloadProfil
     prices: o.prices,
     wireFormat,
     bytesPerNonzero: wireFormat.bytesPerNonzero,
-    threads: 1,
+    kernelParallelFraction: kernelParallelFraction(o.calibration),
     architecture: 'x86_64',
     gatherMemoryMB: 1024,
     safetyFactor: 1.5,

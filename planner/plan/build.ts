@@ -16,7 +16,9 @@ import { EXCHANGE_FIRST_RANGE_BYTES, EXCHANGE_OBJECT_KEY_PATTERN, EXCHANGE_POLL_
 import { PRICE_NAMES, priceValues, type PriceName } from '../cost/prices.ts';
 import { countersToRecord } from '../cost/record.ts';
 import { latencyConstantsFile, LATENCY_CONSTANT_NAMES, type LatencyConstantName } from '../latency/constants.ts';
-import type { CalibrationProfile } from '../latency/profile.ts';
+import { amdahlSpeedup, type CalibrationProfile } from '../latency/profile.ts';
+import { lambdaCpuSpeed, lambdaVcpus } from '../latency/model.ts';
+import type { EstimateContext } from '../optimize/estimate.ts';
 import type { Candidate, PlanSearchResult } from '../optimize/search.ts';
 import { encodeNeuronMaps } from './neuron-maps.ts';
 import { computePlanId, DEFAULT_STACK_PREFIX, planNames } from './names.ts';
@@ -295,7 +297,7 @@ export function buildPlan(input: BuildPlanInput): BuiltPlan {
     workers: p,
     partition: { maps: encodeNeuronMaps(owners) },
     wire: { ...(input.wire ?? wireOptionsOf(ctx.wireFormat)) },
-    kernel: { gatherAboveDensity: input.kernel.gatherAboveDensity, gatherEngine: input.kernel.gatherEngine, threads: ctx.threads },
+    kernel: { gatherAboveDensity: input.kernel.gatherAboveDensity, gatherEngine: input.kernel.gatherEngine, threads: chosen.estimate.threads },
     functions,
     workflow: { type: chosen.config.workflowType, executionTimeoutSeconds, retryPolicies: { [LAMBDA_RETRY_POLICY]: lambdaTaskRetry() }, stages, gather },
     channel: { kind: channelKind, queue, object },
@@ -407,7 +409,7 @@ function buildReport(input: BuildPlanInput, planId: string): PlanReport {
       notes: [
         'communication and compute of a layer are added, not overlapped (an upper bound for FSD-style overlap)',
         `activation density per layer: ${wl.source === 'serial-sample' ? `serial run of ${wl.sampleRows} of ${wl.rows} input rows (strided), scaled to all rows` : `assumed ${wl.assumedDensity} at every layer`}; every neuron's column is taken as equally dense`,
-        `one kernel thread per worker: memory above ${ctx.constants.lambdaFullVcpuMemoryMB} MB buys no speed, below it compute slows in proportion`,
+        kernelThreadsNote(chosen, ctx, input.calibration),
         `compute rate: ${input.calibration.default ? 'checked-in default calibration (not this machine)' : 'calibrated on this machine'}, a Lambda vCPU taken as ${ctx.constants.lambdaCoreSpeedRatio} x one calibrated core`,
         wl.traffic
           ? `channel bytes and requests: what the channels send for this partition (rows with a nonzero, by exact target set, packed into messages, one object per source), each part priced by the measured wire traffic: ${wl.traffic.method}`
@@ -417,4 +419,23 @@ function buildReport(input: BuildPlanInput, planId: string): PlanReport {
       ],
     },
   };
+}
+
+/** Why the plan's workers run the kernel threads they do (plan.kernel.threads), in one line. */
+function kernelThreadsNote(chosen: Candidate, ctx: EstimateContext, calibration: CalibrationProfile): string {
+  const c = ctx.constants, f = ctx.kernelParallelFraction, threads = chosen.estimate.threads;
+  const memoryMB = Math.max(...chosen.estimate.stages.map((s) => s.memoryMB));
+  const vcpus = lambdaVcpus(memoryMB, c);
+  const where = `at ${memoryMB} MB a worker has ${vcpus.toFixed(2)} vCPUs (${c.lambdaFullVcpuMemoryMB} MB each)`;
+  const scaling = calibration.threadScaling;
+  if (!scaling) return `1 kernel thread per worker: the calibration profile (format version ${calibration.formatVersion}) has no thread scaling, so threads are taken to gain nothing; ${where}`;
+  const measured = `the kernel's thread scaling measured ${scaling.date.slice(0, 10)} (${scaling.cases.map((k) => `${k.regime} N=${k.neurons}: ${k.speedup.toFixed(2)}x on ${k.threads}`).join(', ')}; Amdahl parallel fraction ${f.toFixed(3)}, extrapolated beyond the ${Math.max(...scaling.cases.map((k) => k.threads))} threads measured)`;
+  const speed = (t: number) => lambdaCpuSpeed(memoryMB, t, c, f);
+  if (threads === 1) {
+    const why = f === 0 ? 'threads gained nothing when measured' : vcpus <= 1 ? 'one vCPU or less runs no faster on more threads' : `2 threads would run at ${speed(2).toFixed(2)} core-equivalents, no faster than one`;
+    return `1 kernel thread per worker: ${where}, and ${why}; ${measured}`;
+  }
+  const next = Math.ceil(vcpus - 1e-9) <= threads ? `more threads than ceil(vCPUs) = ${Math.ceil(vcpus - 1e-9)} gain nothing` : `${threads + 1} would be no faster (capped by ${vcpus.toFixed(2)} vCPUs)`;
+  return `${threads} kernel threads per worker: ${where}; on ${threads} threads the kernel runs at ${speed(threads).toFixed(2)} core-equivalents ` +
+    `(Amdahl ${amdahlSpeedup(f, threads).toFixed(2)}x, capped by the vCPUs) against ${speed(1).toFixed(2)} on one, which makes every such worker faster and cheaper; ${next}; ${measured}`;
 }

@@ -228,6 +228,8 @@ describe('every numeric option has a range', () => {
     [['partition', '--epsilon', '1'], 2, "error: option '--epsilon <e>' argument '1' is invalid. expected a number in [0, 1), got \"1\""],
     [['model', 'generate', '--shape', '1024x2', '-o', 'g.sdnn', '--density', '0'], 2, "error: option '--density <fraction>' argument '0' is invalid. expected a number in (0, 1], got \"0\""],
     [['calibrate', '--repetitions', '51'], 2, "error: option '--repetitions <n>' argument '51' is invalid. expected an integer from 1 to 50, got \"51\""],
+    [['calibrate', '--threads', '1'], 2, "error: option '--threads <list>' argument '1' is invalid. expected an integer from 2 to 64, got \"1\""],
+    [['calibrate', '--scaling-rounds', '0'], 2, "error: option '--scaling-rounds <n>' argument '0' is invalid. expected an integer from 1 to 50, got \"0\""],
   ]))('$name -> $code', async ({ args, code, message }) => {
     await expectRun(bin, args, code, message);
   });

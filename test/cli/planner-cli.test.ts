@@ -118,9 +118,14 @@ describe('planner commands', () => {
   it('calibrate writes a profile the planner can read', () => {
     const dir = newDir();
     const out = join(dir, 'calibration.json');
-    const run = stepinfer('calibrate', '--quick', '--out', out, '--json');
+    const run = stepinfer('calibrate', '--quick', '--threads', '2', '--scaling-rounds', '2', '--out', out, '--json');
     expect(run.code, run.stderr).toBe(0);
     expect(existsSync(out)).toBe(true);
+    // The scaling of 2 threads over 1, in both regimes, with the command that measured it.
+    const profile = JSON.parse(readFileSync(out, 'utf8')) as { formatVersion: number; threadScaling: { command: string; cases: { regime: string; threads: number; rounds: number }[] } };
+    expect(profile.formatVersion).toBe(2);
+    expect(profile.threadScaling.cases.map((c) => [c.regime, c.threads, c.rounds])).toEqual([['scatter', 2, 2], ['gather', 2, 2]]);
+    expect(profile.threadScaling.command).toBe(`stepinfer calibrate --quick --threads 2 --scaling-rounds 2 --out ${out} --json`);
     const planned = stepinfer('plan', '--generate', '1024x6', '--samples', '50', '--slo', '60', '--calibration', out, '--out', join(dir, 'plan.json'), '--json');
     expect(planned.code, planned.stderr).toBe(0);
   });

@@ -8,7 +8,8 @@ import { describe, it, expect } from 'vitest';
 import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
 import { layerNonzeros, rowsNonzeros } from '../../model/network.ts';
 import {
-  assumedWorkload, defaultCalibrationProfile, defaultWireFormat, kernelMacsPerSecond, lambdaCpuSpeed, lambdaVcpus,
+  amdahlSpeedup, assumedWorkload, defaultCalibrationProfile, defaultWireFormat, fitParallelFraction, kernelMacsPerSecond,
+  kernelParallelFraction, kernelThreadsFor, lambdaCpuSpeed, lambdaVcpus,
   latencyConstants, latencyConstantsFile, LATENCY_CONSTANT_NAMES, messageBytes, parseCalibrationProfile, parseWireFormat,
   type CalibrationProfile, type WireFormat,
 } from '../../planner/latency/index.ts';
@@ -31,6 +32,7 @@ import { DEFAULT_GATHER_ABOVE_DENSITY } from '../../functions/kernels/layer-kern
 import { pickRows, profileWorkload, sampleOrder } from '../../functions/serial/workload-profile.ts';
 import { readRunRecords } from '../../cli/files.ts';
 import { fsdComparisons } from '../../bench/fsd.ts';
+import calibrationV1 from './fixtures/calibration-v1.json' with { type: 'json' };
 
 const c = latencyConstants();
 
@@ -47,11 +49,77 @@ describe('Lambda CPU share', () => {
   });
 
   it('gives a single-threaded kernel nothing above one vCPU', () => {
-    expect(lambdaCpuSpeed(1769, 1, c)).toBe(1);
-    expect(lambdaCpuSpeed(10240, 1, c)).toBe(1);
-    expect(lambdaCpuSpeed(128, 1, c)).toBeCloseTo(128 / 1769, 12);
-    expect(lambdaCpuSpeed(10240, 4, c)).toBe(4);
-    expect(lambdaCpuSpeed(10240, 8, c)).toBeCloseTo(10240 / 1769, 12);
+    for (const f of [0, 0.95, 1]) {
+      expect(lambdaCpuSpeed(1769, 1, c, f)).toBe(1);
+      expect(lambdaCpuSpeed(10240, 1, c, f)).toBe(1);
+      expect(lambdaCpuSpeed(128, 1, c, f)).toBeCloseTo(128 / 1769, 12);
+      expect(lambdaCpuSpeed(512, 1, c, f)).toBeCloseTo(512 / 1769, 12);
+    }
+  });
+
+  it('scales threads by Amdahl, up to ceil(vCPUs) threads and at most the vCPUs (pinned)', () => {
+    // Parallel fraction 0.95 (speedup(T) = 1 / (0.05 + 0.95 / T)).
+    expect(lambdaCpuSpeed(3538, 2, c, 0.95)).toBe(1.9047619047619047);
+    expect(lambdaCpuSpeed(3538, 3, c, 0.95)).toBe(1.9047619047619047); // 2 vCPUs: a 3rd thread gains nothing
+    expect(lambdaCpuSpeed(5307, 3, c, 0.95)).toBe(2.727272727272727);
+    expect(lambdaCpuSpeed(10240, 6, c, 0.95)).toBe(4.799999999999999);
+    expect(lambdaCpuSpeed(10240, 8, c, 0.95)).toBe(4.799999999999999);
+    // Fractional vCPUs: 2 threads on 1.16 vCPUs run at 1.16, on 0.58 at 0.58 (as one thread).
+    expect(lambdaCpuSpeed(2048, 2, c, 0.95)).toBe(1.1577162238552854);
+    expect(lambdaCpuSpeed(1024, 2, c, 0.95)).toBe(0.5788581119276427);
+    expect(lambdaCpuSpeed(1024, 2, c, 0.95)).toBe(lambdaCpuSpeed(1024, 1, c, 0.95));
+    // Perfect scaling: the vCPUs are the only cap; none: threads gain nothing.
+    expect(lambdaCpuSpeed(10240, 4, c, 1)).toBe(4);
+    expect(lambdaCpuSpeed(10240, 8, c, 1)).toBe(5.788581119276428);
+    expect(lambdaCpuSpeed(10240, 6, c, 0)).toBe(1);
+  });
+
+  it('chooses the fewest threads that reach the highest speed at each memory', () => {
+    const memories = [128, 512, 1024, 1769, 2048, 3008, 3538, 4096, 5307, 6144, 7076, 8192, 8845, 10240];
+    expect(memories.map((m) => kernelThreadsFor(m, c, 0.95))).toEqual([1, 1, 1, 1, 2, 2, 2, 3, 3, 4, 4, 5, 5, 6]);
+    expect(memories.map((m) => kernelThreadsFor(m, c, 0))).toEqual(memories.map(() => 1));
+  });
+});
+
+describe('thread scaling', () => {
+  it('fits Amdahl\'s parallel fraction to synthetic timings exactly', () => {
+    expect(fitParallelFraction([{ threads: 2, oneThreadSeconds: 1, seconds: 0.6 }])).toBe(0.8);
+    expect(fitParallelFraction([{ threads: 2, oneThreadSeconds: 1, seconds: 0.55 }, { threads: 2, oneThreadSeconds: 2, seconds: 1.2 }])).toBe(0.85);
+    // Least squares through the origin: x = 1 - 1/T, y = 1 - t_T / t_1; (0.5, 0.375) and (0.75, 0.6).
+    expect(fitParallelFraction([{ threads: 2, oneThreadSeconds: 4, seconds: 2.5 }, { threads: 4, oneThreadSeconds: 4, seconds: 1.6 }])).toBe(0.6375 / 0.8125);
+    // Slower on more threads: no gain (never negative); faster than linear: perfect.
+    expect(fitParallelFraction([{ threads: 2, oneThreadSeconds: 1, seconds: 1.2 }])).toBe(0);
+    expect(fitParallelFraction([{ threads: 2, oneThreadSeconds: 1, seconds: 0.4 }])).toBe(1);
+    // The fit reproduces a timing made by Amdahl's law.
+    const f = 0.9, t1 = 3;
+    const fitted = fitParallelFraction([2, 3, 6].map((threads) => ({ threads, oneThreadSeconds: t1, seconds: t1 / amdahlSpeedup(f, threads) })));
+    expect(fitted).toBeCloseTo(f, 12);
+  });
+
+  it('ships the default profile\'s scaling as measured, its fraction the fit of its cases', () => {
+    const p = defaultCalibrationProfile();
+    expect(p.formatVersion).toBe(2);
+    const s = p.threadScaling!;
+    expect(s.command).toMatch(/^stepinfer calibrate/);
+    expect(s.note).toMatch(/2 logical CPUs: more threads than that are an Amdahl extrapolation/);
+    expect(s.parallelFraction).toBe(fitParallelFraction(s.cases));
+    for (const k of s.cases) expect(k.speedup).toBe(k.oneThreadSeconds / k.seconds);
+    expect(kernelParallelFraction(p)).toBe(s.parallelFraction);
+  });
+
+  it('still loads a version 1 profile, whose threads gain nothing', () => {
+    const v1 = parseCalibrationProfile(calibrationV1, 'calibration-v1.json');
+    expect(v1.formatVersion).toBe(1);
+    expect(v1.threadScaling).toBeUndefined();
+    expect(kernelParallelFraction(v1)).toBe(0);
+  });
+
+  it('names the missing or misplaced thread scaling', () => {
+    expect(() => parseCalibrationProfile({ ...calibrationV1, formatVersion: 2 }, 'cal.json')).toThrow(/cal\.json, field threadScaling: a version 2 profile has the thread scaling/);
+    const { threadScaling } = defaultCalibrationProfile();
+    expect(() => parseCalibrationProfile({ ...calibrationV1, threadScaling }, 'cal.json')).toThrow(/field threadScaling: a version 1 profile has no thread scaling/);
+    expect(() => parseCalibrationProfile({ ...defaultCalibrationProfile(), threadScaling: { ...threadScaling!, parallelFraction: 1.5 } }, 'cal.json'))
+      .toThrow(/field threadScaling\.parallelFraction/);
   });
 });
 
@@ -122,12 +190,21 @@ describe('constants and calibration profiles', () => {
       .toThrow(/no scatter measurement/);
   });
 
-  it('calibrates with the real kernel into a valid profile', () => {
-    const profile = calibrateKernel({ cases: [{ neurons: 1024, layers: 2, rows: 64 }], repetitions: 1 });
+  it('calibrates with the real kernel into a valid profile, with its thread scaling', () => {
+    const profile = calibrateKernel({ cases: [{ neurons: 1024, layers: 2, rows: 64 }], repetitions: 1, threads: [2], scalingRounds: 1, command: 'stepinfer calibrate --test' });
     expect(() => parseCalibrationProfile(profile, 'measured')).not.toThrow();
     expect(profile.default).toBe(false);
+    expect(profile.formatVersion).toBe(2);
     expect(profile.measurements.map((m) => m.regime)).toEqual(['scatter', 'gather']);
     for (const m of profile.measurements) expect(m.macsPerSecond).toBeCloseTo(m.multiplyAdds / m.seconds, 0);
+    const s = profile.threadScaling!;
+    expect(s.command).toBe('stepinfer calibrate --test');
+    expect(s.cases.map((k) => [k.regime, k.threads, k.rounds, k.rows])).toEqual([['scatter', 2, 1, 64], ['gather', 2, 1, 16]]);
+    expect(s.parallelFraction).toBe(fitParallelFraction(s.cases));
+    // No thread count to measure (a one-CPU machine): a version 1 profile.
+    const single = calibrateKernel({ cases: [{ neurons: 1024, layers: 1, rows: 16 }], repetitions: 1, threads: [] });
+    expect(single.formatVersion).toBe(1);
+    expect(single.threadScaling).toBeUndefined();
   });
 });
 

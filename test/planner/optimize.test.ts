@@ -6,7 +6,7 @@
 
 import { describe, it, expect } from 'vitest';
 import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
-import { assumedWorkload, defaultCalibrationProfile, latencyConstants } from '../../planner/latency/index.ts';
+import { assumedWorkload, defaultCalibrationProfile, latencyConstants, type CalibrationProfile } from '../../planner/latency/index.ts';
 import { defaultPrices } from '../../planner/cost/index.ts';
 import {
   bruteForceStageProgram, ConfigModel, describeOptimality, estimateContext, paretoFront, pruneDominated, searchPlans, serialStats,
@@ -274,5 +274,57 @@ describe('the stage program (HiGHS) against brute force', () => {
     const o = (memoryMB: number, seconds: number, costUSD: number): StageOption => ({ firstLayer: 1, lastLayer: 1, memoryMB, seconds, costUSD, historyEvents: 1 });
     const kept = pruneDominated([o(512, 4, 1), o(1024, 2, 1.1), o(2048, 2, 1.5), o(3008, 3, 2)]);
     expect(kept.map((k) => k.memoryMB).sort((a, b) => a - b)).toEqual([512, 1024]);
+  });
+});
+
+describe('kernel threads per worker', () => {
+  // The kernel's scaling as a profile states it: Amdahl parallel fraction 0.95.
+  const scaled: CalibrationProfile = (() => {
+    const p = defaultCalibrationProfile();
+    return { ...p, formatVersion: 2, threadScaling: { ...p.threadScaling!, parallelFraction: 0.95 } };
+  })();
+  const serialAt = (memoryMB: number, calibration: CalibrationProfile = scaled) =>
+    searchPlans(network, workload, { ...base, calibration, workerCounts: [1], shapes: ['serial'], memoryMB });
+
+  it('runs more than one thread at 3,538 MB and above, one at 1,769 MB and below (generated case)', async () => {
+    const memories = [512, 1024, 1769, 3538, 5307, 7076, 10240];
+    const plans = await Promise.all(memories.map((m) => serialAt(m)));
+    expect(plans.map((r) => r.chosen.estimate.threads)).toEqual([1, 1, 1, 2, 3, 4, 6]);
+    expect(plans.map((r) => r.chosen.estimate.stages[0].threads)).toEqual([1, 1, 1, 2, 3, 4, 6]);
+    // More vCPUs used: every step up in memory computes faster.
+    const compute = plans.map((r) => r.chosen.estimate.parts.compute);
+    for (let i = 1; i < compute.length; i++) expect(compute[i]).toBeLessThan(compute[i - 1]);
+    // The checked-in default measured no gain from 2 threads on the loaded host (parallel fraction 0): one thread.
+    expect(defaultCalibrationProfile().threadScaling!.parallelFraction).toBe(0);
+    expect((await serialAt(3538, defaultCalibrationProfile())).chosen.estimate.threads).toBe(1);
+    // At 3,538 MB (2 vCPUs) 2 threads compute 1 / 1.905 of one thread's time.
+    const noScaling = await serialAt(3538, { ...scaled, threadScaling: { ...scaled.threadScaling!, parallelFraction: 0 } });
+    expect(noScaling.chosen.estimate.threads).toBe(1);
+    expect(plans[3].chosen.estimate.parts.compute / noScaling.chosen.estimate.parts.compute).toBeCloseTo(1 / 1.9047619047619047, 12);
+  });
+
+  it('charges each extra thread its memory', () => {
+    const ctx = estimateContext(network, workload, { prices: defaultPrices(), calibration: scaled });
+    const model = new ConfigModel(ctx, serialStats(network), { workers: 1, channel: 'none', launch: { kind: 'task' }, workflowType: 'STANDARD' });
+    const c = latencyConstants();
+    const one = model.requiredMemoryMB(1, 8, 1);
+    const perThreadMB = c.kernelThreadMB + (c.kernelThreadBytesPerNeuron * 1024) / 2 ** 20;
+    expect(model.requiredMemoryMB(1, 8, 3) - one).toBeGreaterThanOrEqual(Math.floor(2 * perThreadMB * 1.2));
+    expect(model.requiredMemoryMB(1, 8, 3) - one).toBeLessThanOrEqual(Math.ceil(2 * perThreadMB * 1.2) + 1);
+    expect(model.stage(1, 8, 10240).requiredMemoryMB).toBe(model.requiredMemoryMB(1, 8, 6));
+    expect(model.stage(1, 8, 1769).requiredMemoryMB).toBe(one);
+  });
+
+  it('gives a plan of stages at several memory sizes the most threads of any, and checks the smaller stage holds them', () => {
+    const ctx = estimateContext(network, workload, { prices: defaultPrices(), calibration: scaled });
+    const model = new ConfigModel(ctx, serialStats(network), { workers: 1, channel: 'none', launch: { kind: 'task' }, workflowType: 'STANDARD' });
+    const mixed = model.plan([{ firstLayer: 1, lastLayer: 4, memoryMB: 1769 }, { firstLayer: 5, lastLayer: 8, memoryMB: 5307 }]);
+    expect(mixed.stages.map((s) => s.threads)).toEqual([1, 3]);
+    expect(mixed.threads).toBe(3);
+    expect(mixed.feasible).toBe(true);
+    const need = model.requiredMemoryMB(1, 4, 3);
+    const tight = model.plan([{ firstLayer: 1, lastLayer: 4, memoryMB: need - 1 }, { firstLayer: 5, lastLayer: 8, memoryMB: 5307 }]);
+    expect(tight.stages[0].feasible).toBe(true);
+    expect(tight.reasons).toEqual([`stage 1-4: a worker needs about ${need} MB with the plan's 3 kernel threads, more than ${need - 1} MB`]);
   });
 });

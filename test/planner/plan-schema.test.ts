@@ -3,7 +3,7 @@
 
 import { describe, it, expect } from 'vitest';
 import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
-import { assumedWorkload, defaultCalibrationProfile, latencyConstants } from '../../planner/latency/index.ts';
+import { assumedWorkload, defaultCalibrationProfile, latencyConstants, type CalibrationProfile } from '../../planner/latency/index.ts';
 import { defaultPrices } from '../../planner/cost/index.ts';
 import { searchPlans } from '../../planner/optimize/index.ts';
 import {
@@ -210,5 +210,43 @@ describe('neuron map encoding', () => {
     expect(taskTimeoutSeconds(500)).toBe(900);
     expect(taskTimeoutSeconds(100, 300)).toBe(300);
     expect(taskTimeoutSeconds(50, 300)).toBe(160);
+  });
+});
+
+describe('kernel threads in the plan', () => {
+  const scaled: CalibrationProfile = (() => {
+    const p = defaultCalibrationProfile();
+    return { ...p, formatVersion: 2, threadScaling: { ...p.threadScaling!, parallelFraction: 0.95 } };
+  })();
+  const builtAt = async (memoryMB: number, calibration: CalibrationProfile = scaled) => {
+    const workload = profileWorkload(network, inputs);
+    const search = await searchPlans(network, workload, {
+      objective: 'cost', scheme: 'random', seed: 7, workerCounts: [1], shapes: ['serial'], memoryMB, prices: defaultPrices(), calibration,
+    });
+    return buildPlan({
+      network,
+      model: { source: 'generated', path: null, generate: { neurons: 1024, layers: 6, seed: 4 } },
+      inputs: { source: 'generated', path: null, samples: workload.rows, seed: 4, density: 0.104 },
+      search, objective: 'cost', scheme: 'random', seed: 7, calibration, calibrationPath: null, version: '0.1.0',
+      kernel: { gatherAboveDensity: DEFAULT_GATHER_ABOVE_DENSITY, gatherEngine: 'wasm-simd' },
+    });
+  };
+
+  it('sets plan.kernel.threads from the memory and the scaling, and the report says why', async () => {
+    const at3538 = await builtAt(3538);
+    expect(at3538.plan.kernel.threads).toBe(2);
+    const notes = (b: { report: PlanReport }) => b.report.assumptions.notes.filter((n) => /kernel thread/.test(n));
+    expect(notes(at3538)).toHaveLength(1);
+    expect(notes(at3538)[0]).toMatch(/^2 kernel threads per worker: at 3538 MB a worker has 2\.00 vCPUs \(1769 MB each\); on 2 threads the kernel runs at 1\.90 core-equivalents \(Amdahl 1\.90x, capped by the vCPUs\) against 1\.00 on one, which makes every such worker faster and cheaper; more threads than ceil\(vCPUs\) = 2 gain nothing; the kernel's thread scaling measured \d{4}-\d\d-\d\d \(.*Amdahl parallel fraction 0\.950, extrapolated beyond the 2 threads measured\)$/);
+    const at1769 = await builtAt(1769);
+    expect(at1769.plan.kernel.threads).toBe(1);
+    expect(notes(at1769)[0]).toMatch(/^1 kernel thread per worker: at 1769 MB a worker has 1\.00 vCPUs \(1769 MB each\), and one vCPU or less runs no faster on more threads;/);
+    const unmeasured = await builtAt(3538, { ...scaled, threadScaling: { ...scaled.threadScaling!, parallelFraction: 0 } });
+    expect(unmeasured.plan.kernel.threads).toBe(1);
+    expect(notes(unmeasured)[0]).toMatch(/^1 kernel thread per worker: at 3538 MB a worker has 2\.00 vCPUs \(1769 MB each\), and threads gained nothing when measured;/);
+    const { threadScaling: _, ...rest } = scaled;
+    const old = await builtAt(3538, { ...rest, formatVersion: 1 });
+    expect(old.plan.kernel.threads).toBe(1);
+    expect(notes(old)[0]).toBe('1 kernel thread per worker: the calibration profile (format version 1) has no thread scaling, so threads are taken to gain nothing; at 3538 MB a worker has 2.00 vCPUs (1769 MB each)');
   });
 });
