@@ -45,7 +45,10 @@ export async function benchWorkflowRun(o: WorkflowRunBenchOptions): Promise<void
     ...(o.workers > 1 ? { channel: [o.channel], shape: ['layer-groups' as const], launch: [o.launch] } : { shape: ['serial' as const] }),
     ...(o.groups !== undefined ? { groups: o.groups } : {}),
   });
+  const cpuBefore = process.cpuUsage();
   const run = await runStateMachineLocally(plan, workload.network, workload.inputs, { logSink: () => undefined });
+  // Process-wide: the handlers' threads, the emulator and the interpreter count too.
+  const cpu = process.cpuUsage(cpuBefore);
   const exact = run.categories.length === serial.categories.length && run.categories.every((c, i) => c === serial.categories[i]);
 
   const states = run.execution.states.filter((x) => x.index === null);
@@ -79,6 +82,7 @@ export async function benchWorkflowRun(o: WorkflowRunBenchOptions): Promise<void
     exact,
     serialSeconds: s(serialMs),
     runSeconds: s(run.phasesMs.total),
+    cpuSeconds: s((cpu.user + cpu.system) / 1000),
     ratio: run.phasesMs.total / serialMs,
     setupSeconds: s(run.phasesMs.setup),
     stages,
@@ -90,6 +94,7 @@ export async function benchWorkflowRun(o: WorkflowRunBenchOptions): Promise<void
     `plan      ${x.plan.planId}: ${x.plan.shape}, ${x.plan.workers} workers, ${x.plan.channel} channel, stages ${x.plan.stages.join(', ')}, ${x.plan.workflowType}`,
     `serial    ${x.serialSeconds.toFixed(2)} s (this process, one core)`,
     `run       ${x.runSeconds.toFixed(2)} s through the generated workflow: ${x.ratio.toFixed(1)}x serial (goal: within 10x); categories ${x.exact ? 'equal serial inference' : 'DIFFER from serial inference'}`,
+    `cpu       ${x.cpuSeconds.toFixed(2)} s of this process's CPU during the run (every thread: handlers, emulator, interpreter)`,
     `setup     ${x.setupSeconds.toFixed(2)} s (fauxqs, resources, Lambda host, shards, staged inputs)`,
     `lambda    ${x.invocations} invocations, ${x.coldStarts} cold (a thread started, the handler imported)`,
     '',

@@ -18,6 +18,7 @@ const ASL_SPEC = 'https://states-language.net/spec.html';
 const SNS_PUBLISH_BATCH = 'https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html';
 const SQS_QUOTAS = 'https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html';
 const SQS_RECEIVE = 'https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html';
+const SQS_DELETE_BATCH = 'https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessageBatch.html';
 const SNS_PRICING = 'https://aws.amazon.com/sns/pricing/';
 const SQS_PRICING = 'https://aws.amazon.com/sqs/pricing/';
 const SNS_FILTER = 'https://docs.aws.amazon.com/sns/latest/dg/subscription-filter-policy-constraints.html';
@@ -42,6 +43,7 @@ export const AWS_LIMITS = {
   sqsMessageMaxBytes: limit(256 * 1024, 'bytes of one message as this project configures its queues (MaximumMessageSize 262144; new queues may allow 1 MiB)', SQS_QUOTAS),
   sqsReceiveMaxMessages: limit(10, 'messages per ReceiveMessage call', SQS_RECEIVE),
   sqsMaxWaitSeconds: limit(20, 'seconds of a long poll', SQS_RECEIVE),
+  sqsDeleteBatchEntries: limit(10, 'messages per DeleteMessageBatch call', SQS_DELETE_BATCH),
   snsBillingChunkBytes: limit(64 * 1024, 'bytes: each started chunk of a publish is billed as one request', SNS_PRICING),
   sqsBillingChunkBytes: limit(64 * 1024, 'bytes: each started chunk of a request is billed as one request', SQS_PRICING),
   s3ListMaxKeys: limit(1000, 'keys returned by one ListObjectsV2 call (MaxKeys; more need further calls)', S3_LIST),

@@ -15,6 +15,8 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
+import { stripTypeScriptTypes } from 'node:module';
 import { AWS_LIMITS } from '../../planner/aws-limits.ts';
 import { StepinferError } from '../../model/errors.ts';
 import type { InvokeMessage, ResultMessage, WorkerSetup } from './lambda-host-worker.ts';
@@ -83,7 +85,30 @@ interface FunctionError {
 
 type RunResult = { readonly ok: true; readonly payload: string } | ({ readonly ok: false; readonly outcome: InvocationOutcome } & FunctionError);
 
-const WORKER_ENTRY = new URL('./lambda-host-worker.ts', import.meta.url);
+/**
+ * The thread's entry, its types stripped once here: a .ts entry would make every new thread load
+ * Node's type stripper (amaro, a WebAssembly module) only for this file, a cost on each cold start.
+ * It imports nothing but Node's own modules, so it runs as evaluated source.
+ */
+let workerSource: string | undefined;
+function workerEntrySource(): string {
+  return workerSource ??= stripTypeScriptTypes(readFileSync(new URL('./lambda-host-worker.ts', import.meta.url), 'utf8'));
+}
+
+/**
+ * V8 heap limits of a function's thread as the Lambda Node.js runtime's bootstrap sets them from
+ * AWS_LAMBDA_FUNCTION_MEMORY_SIZE (nodejs24.x, read from the runtime's /var/runtime/bootstrap as
+ * quoted in https://dev.to/wonderfulsoap/deep-dive-into-aws-lambda-3-official-nodejs-runtime-analysis-43je):
+ * new_space = memory / 10, --max-semi-space-size = new_space / 2, --max-old-space-size = memory -
+ * new_space. V8's young generation is three semi-spaces. Without this a thread's young generation
+ * stays at V8's few-MB default whatever the memory, and a handler that allocates per layer spends
+ * its time in scavenges it would not run on Lambda.
+ */
+export function heapLimitsOf(memoryMB: number): { maxYoungGenerationSizeMb: number; maxOldGenerationSizeMb: number } {
+  const newSpaceMB = Math.floor(memoryMB / 10);
+  const semiSpaceMB = Math.max(1, Math.floor(newSpaceMB / 2));
+  return { maxYoungGenerationSizeMb: 3 * semiSpaceMB, maxOldGenerationSizeMb: memoryMB - newSpaceMB };
+}
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 // Lambda's wording for the failures the runtime, not the handler, reports; see
 // https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-invocation.html
@@ -141,13 +166,13 @@ class FunctionPool {
   private start(): Environment {
     const { name, handlerModule, memoryMB } = this.definition;
     const setup: WorkerSetup = { functionName: name, handlerModule, memoryMB };
-    const worker = new Worker(WORKER_ENTRY, {
+    const worker = new Worker(workerEntrySource(), {
+      eval: true,
       workerData: setup,
-      // The function's memory size is its old-generation (long-lived heap) limit; the young
-      // generation and stack keep V8's defaults, which are small beside any Lambda memory size.
+      // The function's memory size split as Lambda's Node.js runtime splits it (heapLimitsOf).
       // Off-heap memory (ArrayBuffer and Buffer contents) is not counted: V8 limits only its heap,
       // so a handler holding large typed arrays can exceed memoryMB here where Lambda would not let it.
-      resourceLimits: { maxOldGenerationSizeMb: memoryMB },
+      resourceLimits: heapLimitsOf(memoryMB),
       env: { ...process.env, AWS_ENDPOINT_URL_LAMBDA: this.endpoint, ...this.definition.environment },
       // A handler's output goes to the log sink, or to this process's, as it would go to CloudWatch.
       stdout: this.logSink !== undefined,

@@ -1,8 +1,9 @@
 // The local cloud of one plan: fauxqs (SNS, SQS and S3) in this process on a loopback port, the
 // plan's bucket, topics, queues and subscriptions created there by the same resource lists infra
 // deploys, and the plan's functions served by the local Lambda host (one worker thread per
-// execution environment, the plan's memory and timeout), their SDK clients pointed at both by the
-// standard endpoint variables. stop() leaves nothing running.
+// execution environment, the plan's memory and timeout; each handler from its esbuild bundle, as
+// deployed), their SDK clients pointed at both by the standard endpoint variables. stop() leaves
+// nothing running.
 
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -14,11 +15,12 @@ import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { StepinferError } from '../../model/errors.ts';
 import { AWS_LIMITS } from '../../planner/aws-limits.ts';
 import type { Plan, PlanFunction } from '../../planner/plan/schema.ts';
-import type { AwsClients } from '../../functions/handlers/clients.ts';
+import { S3_CLIENT_SETTINGS, SQS_CLIENT_SETTINGS, type AwsClients } from '../../functions/handlers/clients.ts';
 import type { StageAddresses } from '../../functions/handlers/stage-run.ts';
 import { createQueueResources, queueResourceList } from '../../functions/channels/queue-resources.ts';
 import { createObjectResources, objectResourceList } from '../../functions/channels/object-resources.ts';
 import { startLambdaHost, type LambdaHost, type LogSink } from './lambda-host.ts';
+import { handlerBundles } from './handler-bundles.ts';
 
 /** The region and credentials the emulators accept (any value works; these say what they are). */
 export const LOCAL_REGION = 'us-east-1';
@@ -92,9 +94,9 @@ export function coordinatorFunction(plan: Plan): { id: string; name: string; mem
 function clientsFor(fauxqsEndpoint: string, lambdaEndpoint: string): AwsClients {
   const common = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
   return {
-    s3: new S3Client({ ...common, endpoint: fauxqsEndpoint, forcePathStyle: true }),
+    s3: new S3Client({ ...common, ...S3_CLIENT_SETTINGS, endpoint: fauxqsEndpoint, forcePathStyle: true }),
     sns: new SNSClient({ ...common, endpoint: fauxqsEndpoint }),
-    sqs: new SQSClient({ ...common, endpoint: fauxqsEndpoint }),
+    sqs: new SQSClient({ ...common, ...SQS_CLIENT_SETTINGS, endpoint: fauxqsEndpoint }),
     lambda: new LambdaClient({ ...common, endpoint: lambdaEndpoint }),
   };
 }
@@ -129,7 +131,9 @@ export async function startLocalCloud(plan: Plan, options: LocalCloudOptions = {
     if (!plan.functions.some((f) => f.id === coordinator.id)) {
       functions.push({ name: coordinator.name, handlerModule: moduleOf('coordinator'), memoryMB: coordinator.memoryMB, timeoutSeconds: scaled(coordinator.timeoutSeconds), environment });
     }
-    host = await startLambdaHost({ functions, logSink: options.logSink });
+    // Each handler runs from its bundle, as on AWS (handler-bundles.ts): cold starts cost half the CPU.
+    const bundles = await handlerBundles(functions.map((f) => f.handlerModule));
+    host = await startLambdaHost({ functions: functions.map((f) => ({ ...f, handlerModule: bundles.get(f.handlerModule)! })), logSink: options.logSink });
     clients = clientsFor(fauxqs.address, host.endpoint);
     await createObjectResources(objectResourceList(plan), clients.s3);
     const queues = plan.channel.queue ? await createQueueResources(queueResourceList(plan), clients.sns, clients.sqs) : null;
