@@ -677,8 +677,11 @@ export class ConfigModel {
         v[V_SQS_RECV] += t.nonEmptyReceives + t.emptyReceives;
         v[V_SQS_EMPTY] += t.emptyReceives;
         v[V_SQS_RECV_BYTES] += t.receivedBytes;
-        v[V_SQS_DELETES] += t.nonEmptyReceives;
-        v[V_SQS_BILLED] += billedChunks(t.nonEmptyReceives, t.receivedBytes, AWS_LIMITS.sqsBillingChunkBytes.value) + t.emptyReceives + t.nonEmptyReceives;
+        // A layer's messages are deleted once it is complete, in DeleteMessageBatch calls of at
+        // most 10 (queue-channel.ts deleteReceived).
+        const deletes = Math.ceil(t.receivedMessages / AWS_LIMITS.sqsDeleteBatchEntries.value);
+        v[V_SQS_DELETES] += deletes;
+        v[V_SQS_BILLED] += billedChunks(t.nonEmptyReceives, t.receivedBytes, AWS_LIMITS.sqsBillingChunkBytes.value) + t.emptyReceives + deletes;
       }
     } else if (this.config.objectLayout !== 'fsd-per-pair') {
       for (const t of this.objectExchange(l)) {
