@@ -24,6 +24,7 @@ import type { Plan, PlanFunction } from '../planner/plan/schema.ts';
 import { objectResourceList, queueResourceList, EXCHANGE_EXPIRATION_RULE_ID } from '../planner/plan/resources.ts';
 import { substituteDefinition, workflowFiles, type Substitution } from '../workflows/asl/index.ts';
 import { acknowledge } from './nag.ts';
+import { QueueGroup, workersPerQueueGroup } from './queue-group.ts';
 
 /** Tag keys (and output names) identifying what a stack was deployed from. */
 export const PLAN_ID_TAG = 'stepinfer:plan-id';
@@ -88,6 +89,8 @@ export class PlanStack extends Stack {
   readonly topics: sns.Topic[];
   readonly queues: sqs.Queue[];
   readonly deadLetterQueue: sqs.Queue | null;
+  /** Nested stacks holding the workers' queues and subscriptions (infra/queue-group.ts). */
+  readonly queueGroups: QueueGroup[] = [];
   /** By plan function id. */
   readonly functions: Readonly<Record<string, NodejsFunction>>;
   readonly stateMachine: sfn.StateMachine;
@@ -134,29 +137,15 @@ export class PlanStack extends Stack {
         acknowledge(this.deadLetterQueue, 'AwsSolutions-SQS3', 'this is the dead-letter queue of the workers\' queues');
       }
       this.topics = list.topics.map((name, k) => new sns.Topic(this, `Topic${k}`, { topicName: name, enforceSSL: true }));
-      this.queues = list.queues.map((q, w) => new sqs.Queue(this, `Queue${w}`, {
-        queueName: q.name, enforceSSL: true, encryption: sqs.QueueEncryption.SQS_MANAGED,
-        maxMessageSizeBytes: attribute(q.attributes, 'MaximumMessageSize'),
-        visibilityTimeout: Duration.seconds(attribute(q.attributes, 'VisibilityTimeout')),
-        retentionPeriod: Duration.seconds(attribute(q.attributes, 'MessageRetentionPeriod')),
-        receiveMessageWaitTime: Duration.seconds(attribute(q.attributes, 'ReceiveMessageWaitTimeSeconds')),
-        deadLetterQueue: this.deadLetterQueue && dlq ? { queue: this.deadLetterQueue, maxReceiveCount: dlq.maxReceiveCount } : undefined,
-      }));
-      // One subscription per (topic, queue), as the list says; the queue policy lets only the plan's topics send.
-      for (const s of list.subscriptions) {
-        new sns.CfnSubscription(this, `Subscription${s.topic}x${s.worker}`, {
-          topicArn: this.topics[s.topic].topicArn, protocol: 'sqs', endpoint: this.queues[s.worker].queueArn,
-          rawMessageDelivery: s.attributes.RawMessageDelivery === 'true',
-          filterPolicyScope: s.attributes.FilterPolicyScope,
-          filterPolicy: JSON.parse(s.attributes.FilterPolicy) as unknown,
-        });
-      }
-      for (const queue of this.queues) {
-        queue.addToResourcePolicy(new iam.PolicyStatement({
-          principals: [new iam.ServicePrincipal('sns.amazonaws.com')], actions: ['sqs:SendMessage'], resources: [queue.queueArn],
-          conditions: { ArnEquals: { 'aws:SourceArn': this.topics.map((t) => t.topicArn) } },
+      const perGroup = workersPerQueueGroup(list.topics.length);
+      const groups: QueueGroup[] = [];
+      for (let first = 0; first < list.queues.length; first += perGroup) {
+        groups.push(new QueueGroup(this, `QueueGroup${groups.length}`, {
+          list, firstWorker: first, endWorker: Math.min(list.queues.length, first + perGroup), topics: this.topics, deadLetterQueue: this.deadLetterQueue,
         }));
       }
+      this.queueGroups = groups;
+      this.queues = groups.flatMap((g) => g.queues);
     }
 
     // Functions: one per plan function, each with its own role and log group.
