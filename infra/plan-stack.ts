@@ -8,7 +8,6 @@
 // functions. The stack carries the plan id and the workflow's digest (tags and outputs) so the CLI
 // can tell a stack of this plan, of another plan, or of an older workflow apart.
 
-import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -24,14 +23,8 @@ import type { Plan, PlanFunction } from '../planner/plan/schema.ts';
 import { objectResourceList, queueResourceList, EXCHANGE_EXPIRATION_RULE_ID } from '../planner/plan/resources.ts';
 import { substituteDefinition, workflowFiles, type Substitution } from '../workflows/asl/index.ts';
 import { acknowledge } from './nag.ts';
+import { BUCKET_OUTPUT, PLAN_ID_OUTPUT, PLAN_ID_TAG, STATE_MACHINE_OUTPUT, WORKFLOW_DIGEST_TAG, workflowDigest } from './identity.ts';
 import { QueueGroup, workersPerQueueGroup } from './queue-group.ts';
-
-/** Tag keys (and output names) identifying what a stack was deployed from. */
-export const PLAN_ID_TAG = 'stepinfer:plan-id';
-export const WORKFLOW_DIGEST_TAG = 'stepinfer:workflow-sha256';
-export const PLAN_ID_OUTPUT = 'PlanId';
-export const STATE_MACHINE_OUTPUT = 'StateMachineArn';
-export const BUCKET_OUTPUT = 'BucketName';
 
 /** The handler entry file of each role (paths, not imports: infra never imports functions/). */
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -50,15 +43,6 @@ export const HANDLER_ENTRIES: Readonly<Record<PlanFunction['role'], string>> = {
  * `stepinfer start` prints them at once.
  */
 export const RUN_OBJECTS_EXPIRATION_DAYS = 30;
-
-/**
- * The digest of the generated workflow a stack was deployed with: the first 16 hex digits of the
- * SHA-256 of the definition file's text. A stack of the same plan id but another digest was
- * deployed by another stepinfer version: out of date.
- */
-export function workflowDigest(plan: Plan): string {
-  return createHash('sha256').update(workflowFiles(plan).definition.text).digest('hex').slice(0, 16);
-}
 
 /** A storage key pattern as an IAM resource suffix: every <placeholder> matches any text. */
 export function keyPatternResource(pattern: string): string {

@@ -20,7 +20,8 @@ import { inferSerial } from '../../functions/serial/serial-inference.ts';
 import { runStateMachineLocally } from '../../workflows/local/state-machine-run.ts';
 import { placeholdersIn, workflowFiles } from '../../workflows/asl/index.ts';
 import { planApp } from '../../infra/app.ts';
-import { PLAN_ID_OUTPUT, PLAN_ID_TAG, PlanStack, WORKFLOW_DIGEST_TAG, workflowDigest } from '../../infra/plan-stack.ts';
+import { PlanStack } from '../../infra/plan-stack.ts';
+import { PLAN_ID_OUTPUT, PLAN_ID_TAG, WORKFLOW_DIGEST_TAG, workflowDigest } from '../../infra/identity.ts';
 import { workflowCase } from '../helpers/workflow-plans.ts';
 import { testPlan } from '../helpers/plans.ts';
 import { expectSameRows } from '../helpers/rows.ts';
@@ -204,6 +205,7 @@ describe('the stack of a plan', () => {
     const resources = [invoke[0].Resource].flat() as { 'Fn::GetAtt': [string, string] }[];
     expect(resources.map((r) => r['Fn::GetAtt'][0]).sort()).toEqual(fnIds);
     expect(resources.every((r) => r['Fn::GetAtt'][1] === 'Arn')).toBe(true);
+    expect(resources).toHaveLength(plan.functions.length);
   });
 
   it('P = 8: each role does only what its handler does, on the plan\'s own resources', () => {
