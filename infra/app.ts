@@ -8,9 +8,9 @@ import { fileAccessError, StepinferError, UsageError } from '../model/errors.ts'
 import { parsePlan, type Plan } from '../planner/plan/schema.ts';
 import { addNagChecks } from './nag.ts';
 import { PlanStack } from './plan-stack.ts';
+import { PLAN_CONTEXT_KEY } from './context.ts';
 
-/** The context key naming the plan file. */
-export const PLAN_CONTEXT_KEY = 'plan';
+export { PLAN_CONTEXT_KEY };
 
 /** A plan file read and validated (a missing or bad file fails naming it). */
 export function readPlanFile(file: string): Plan {
