@@ -61,11 +61,12 @@ function iterationIndexes(events: readonly HistoryEvent[]): Map<number, number |
     let found: number | null = null;
     while (current) {
       const id = current.id ?? 0;
+      // Past an iteration's end or before a Map's start: outside any iteration.
+      if (current !== e && (current.type === 'MapIterationSucceeded' || current.type === 'MapIterationFailed' || current.type === 'MapIterationAborted'
+        || current.type === 'MapStateStarted' || current.type === 'ExecutionStarted')) break;
       if (index.has(id)) { found = index.get(id)!; break; }
       chain.push(id);
       if (current.type === 'MapIterationStarted') { found = current.mapIterationStartedEventDetails?.index ?? null; break; }
-      if (current !== e && (current.type === 'MapIterationSucceeded' || current.type === 'MapIterationFailed' || current.type === 'MapIterationAborted'
-        || current.type === 'MapStateStarted' || current.type === 'ExecutionStarted')) break;
       current = current.previousEventId ? byId.get(current.previousEventId) : undefined;
     }
     for (const id of chain) index.set(id, found);

@@ -19,7 +19,7 @@ interface DeployOptions {
   readonly approval?: 'never' | 'any-change' | 'broadening';
 }
 
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 export interface ToolkitCommand {
   readonly command: string;
