@@ -165,7 +165,7 @@ export async function awsRunRecord(plan: Plan, execution: AwsExecution, events: 
     }
   }
   if (missingStatuses > 0) {
-    notes.push({ states: [], note: `${missingStatuses} workers' per-layer results were in status objects the run removed at its end (launch tree); their log lines are in CloudWatch Logs` });
+    notes.push({ states: [], note: `${missingStatuses} worker${missingStatuses === 1 ? "'s" : "s'"} per-layer results were in status objects the run removed at its end (launch tree); their log lines are in CloudWatch Logs` });
   }
   // Worker results grouped by stage attempt; an attempt succeeded when it is its stage's last and the execution succeeded.
   const byAttempt = new Map<string, WorkerResult[]>();

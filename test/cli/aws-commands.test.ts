@@ -16,7 +16,7 @@ import {
   DescribeExecutionCommand, ExecutionDoesNotExist, GetExecutionHistoryCommand, ListStateMachinesCommand, ListTagsForResourceCommand,
   SFNClient, StartExecutionCommand, StartSyncExecutionCommand, type HistoryEvent,
 } from '@aws-sdk/client-sfn';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { App } from 'aws-cdk-lib';
 import { AwsAccessError, UsageError } from '../../model/errors.ts';
 import { parsePlan, serializePlan, type Plan } from '../../planner/plan/index.ts';
@@ -344,6 +344,37 @@ describe('stepinfer inspect <executionArn>', () => {
       `plan         ${plan.planId}: ${plan.shape}, 4 workers, ${plan.channel.kind} channel, 1 stage, STANDARD workflow`,
     ]);
     expect(executionGraph(record)).toContain(`${stage} · attempt 0: 4 of 4 workers reported`);
+  });
+
+  it('a launch tree: the coordinator\'s brief results point at the status objects, read while they exist', async () => {
+    const c = testClients();
+    described(c);
+    const stage = stageStateName(plan, plan.workflow.stages[0]);
+    const statusKey = (w: number) => `runs/${name}/status/0/0/worker-${w}.json`;
+    const coordinator = { runId: name, attempt: 0, stage: 0, startMs: t0 + 100, endMs: t0 + 4100, invokes: 2, lists: 5, workers: [0, 1, 2, 3].map((w) => ({ worker: w, startMs: t0 + 1000, endMs: t0 + 4000, statusKey: statusKey(w) })) };
+    const events: HistoryEvent[] = [
+      { id: 1, previousEventId: 0, timestamp: at(0), type: 'ExecutionStarted', executionStartedEventDetails: { input: '{}' } },
+      { id: 2, previousEventId: 1, timestamp: at(30), type: 'TaskStateEntered', stateEnteredEventDetails: { name: stage, input: '{}' } },
+      { id: 3, previousEventId: 2, timestamp: at(40), type: 'LambdaFunctionScheduled', lambdaFunctionScheduledEventDetails: { resource: 'arn:aws:lambda:eu-west-1:123456789012:function:c', input: '{}' } },
+      { id: 4, previousEventId: 3, timestamp: at(50), type: 'LambdaFunctionStarted' },
+      { id: 5, previousEventId: 4, timestamp: at(4100), type: 'LambdaFunctionSucceeded', lambdaFunctionSucceededEventDetails: { output: JSON.stringify(coordinator) } },
+      { id: 6, previousEventId: 5, timestamp: at(4110), type: 'TaskStateExited', stateExitedEventDetails: { name: stage, output: '{}' } },
+      { id: 7, previousEventId: 6, timestamp: at(4120), type: 'ExecutionSucceeded', executionSucceededEventDetails: { output: '{}' } },
+    ];
+    c.sfnMock.on(GetExecutionHistoryCommand).resolves({ events });
+    // Workers 0-2's statuses are still there; worker 3's was removed with the run's intermediates.
+    for (const w of [0, 1, 2]) {
+      const bytes = new TextEncoder().encode(JSON.stringify(workerResult(w)));
+      c.s3Mock.on(GetObjectCommand, { Bucket: plan.names.bucket, Key: statusKey(w) }).resolves({ Body: { transformToByteArray: async () => bytes } as never });
+    }
+    c.s3Mock.on(GetObjectCommand, { Bucket: plan.names.bucket, Key: statusKey(3) }).rejects(new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } }));
+    const record = await inspectAwsExecution(executionArn(), planFile, () => c);
+    expect(record.attempts.map((a) => [a.stage, a.attempt, a.workers.map((w) => w.worker)])).toEqual([[0, 0, [0, 1, 2]]]);
+    expect(record.notes.map((n) => n.note)).toEqual([
+      `from GetExecutionHistory of ${executionArn()} (7 events); per-layer timings from the workers' results`,
+      "1 worker's per-layer results were in status objects the run removed at its end (launch tree); their log lines are in CloudWatch Logs",
+    ]);
+    expect(executionGraph(record)).toContain(`${stage} · attempt 0: 3 of 4 workers reported`);
   });
 
   it('an execution that does not exist', async () => {
