@@ -159,6 +159,17 @@ export class PlanStack extends Stack {
     this.stateMachine.addToRolePolicy(new iam.PolicyStatement({
       actions: ['lambda:InvokeFunction'], resources: plan.functions.map((f) => functions[f.id].functionArn),
     }));
+    if (plan.workflow.stages.some((st) => st.launch.kind === 'map' && st.launch.mode === 'distributed')) {
+      // A distributed Map runs its iterations as child executions of this state machine: it starts
+      // them and watches and stops them ("IAM policies for using Distributed Map states",
+      // https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html). The
+      // ARNs are built from the plan's name: the role cannot name its own state machine's token.
+      const own = this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: plan.names.stateMachine, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+      const children = this.formatArn({ service: 'states', resource: 'execution', resourceName: `${plan.names.stateMachine}/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+      this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [own] }));
+      this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [children] }));
+      acknowledge(this.stateMachine, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${plan.names.stateMachine}/*]`, "the distributed Map's child executions of this state machine, named at run time");
+    }
     acknowledge(this.stateMachine, 'AwsSolutions-IAM5[Resource::*]', 'X-Ray segments and CloudWatch Logs delivery (logs:*LogDelivery*) name no resource: AWS requires Resource "*" for them');
 
     Tags.of(this.stateMachine).add(WORKFLOW_DIGEST_TAG, workflowDigest(plan));
@@ -252,7 +263,6 @@ export class PlanStack extends Stack {
     const put = ['s3:PutObject', 's3:AbortMultipartUpload'];
     if (f.role === 'worker' || f.role === 'stage') {
       allowObjects(['s3:GetObject'], [['shards.keyPattern', storage.shards.keyPattern], ['inputs', storage.inputs], ['handoff', storage.handoff]]);
-      allow(['s3:GetObject'], [`${this.bucket.bucketArn}/${storage.shards.manifestKey}`]);
       allowObjects(put, [['handoff', storage.handoff], ['outputs', storage.outputs], ['status', storage.status]]);
       if (f.role === 'stage') {
         // One worker gathers its own rows: it writes the result and removes its run's intermediates.

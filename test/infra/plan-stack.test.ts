@@ -219,7 +219,6 @@ describe('the stack of a plan', () => {
     expect(statements('Worker1769Role')).toEqual([
       { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [expect.stringMatching(/^Worker1769Logs\w+Arn$/)], condition: null },
       { actions: ['s3:GetObject'], resources: [`${bucket}Arn/shards/worker-*.shard`, `${bucket}Arn/runs/*/inputs/*/*`, `${bucket}Arn/runs/*/handoff/*/*/*`], condition: null },
-      { actions: ['s3:GetObject'], resources: [`${bucket}Arn/shards/manifest.json`], condition: null },
       { actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [`${bucket}Arn/runs/*/handoff/*/*/*`, `${bucket}Arn/runs/*/outputs/worker-*`, `${bucket}Arn/runs/*/status/*/*/worker-*.json`], condition: null },
       { actions: ['sns:Publish'], resources: Array.from({ length: 8 }, (_, k) => expect.stringMatching(new RegExp(`^Topic${k}\\w+$`))), condition: null },
       { actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'], resources: Array.from({ length: 8 }, (_, w) => expect.stringMatching(new RegExp(`^QueueGroup0\\w+Outputs\\.PlanStackQueueGroup0Queue${w}\\w+Arn$`))), condition: null },
@@ -241,6 +240,20 @@ describe('the stack of a plan', () => {
     const workerPolicy = JSON.stringify(ofType(template, 'AWS::IAM::Policy').filter(([id]) => id.startsWith('Worker')));
     const workerName = plan.names.functions[plan.functions.find((f) => f.role === 'worker')!.id];
     expect(workerPolicy).toContain(`:function:${workerName}"`);
+  });
+
+  it('a distributed Map (P = 41): the state machine may start its own child executions, and watch and stop only those', async () => {
+    const { plan } = await workflowCase('groups-41-queue');
+    expect(plan.workflow.stages.every((st) => st.launch.kind === 'map' && st.launch.mode === 'distributed')).toBe(true);
+    const { stack, template } = unitStack(plan);
+    const [[, policy]] = ofType(template, 'AWS::IAM::Policy').filter(([id]) => id.startsWith('StateMachineRole'));
+    const statements = (policy.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement
+      .filter((st) => String(st.Action).startsWith('states:')).map((st) => [st.Action, strings(st.Resource).join('')]);
+    expect(statements).toEqual([
+      ['states:StartExecution', `arn:AWS::Partition:states:AWS::Region:AWS::AccountId:stateMachine:${plan.names.stateMachine}`],
+      [['states:DescribeExecution', 'states:StopExecution'], `arn:AWS::Partition:states:AWS::Region:AWS::AccountId:execution:${plan.names.stateMachine}/*`],
+    ]);
+    expect(new AwsSolutionsChecks().validateScope(stack).violations.map((v) => v.ruleName)).toEqual([]);
   });
 
   it.each(CASES)('$name: cdk-nag AwsSolutions finds nothing unacknowledged', ({ name }) => {
