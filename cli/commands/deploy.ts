@@ -11,12 +11,16 @@ import type { Command } from 'commander';
 import { AwsAccessError } from '../../model/errors.ts';
 import { parsePlan, type Plan } from '../../planner/plan/index.ts';
 import { readJsonFile } from '../files.ts';
+import { choiceOption } from '../options.ts';
 import { PLAN_CONTEXT_KEY } from '../../infra/context.ts';
+
+/** cdk deploy's --require-approval levels. */
+const APPROVAL_LEVELS = ['never', 'any-change', 'broadening'] as const;
 
 interface DeployOptions {
   readonly print?: boolean;
   readonly region?: string;
-  readonly approval?: 'never' | 'any-change' | 'broadening';
+  readonly approval?: (typeof APPROVAL_LEVELS)[number];
 }
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -57,7 +61,7 @@ export function registerDeployCommand(program: Command): void {
     .description("deploy a plan's stack to AWS (the CDK app infra/app.ts through the aws-cdk CLI)")
     .argument('<plan>', 'plan.json written by stepinfer plan')
     .option('--region <region>', 'AWS region (default: AWS_REGION or your profile\'s)')
-    .option('--approval <level>', 'cdk deploy --require-approval: never, any-change or broadening (default broadening: asks before IAM changes that widen access)')
+    .option('--approval <level>', 'cdk deploy --require-approval: never, any-change or broadening (default broadening: asks before IAM changes that widen access)', choiceOption(APPROVAL_LEVELS))
     .option('--print', 'print the cdk command and exit')
     .addHelpText('after', `
 The stack: the plan's S3 buckets, SNS topics and SQS queues, one Lambda function per plan

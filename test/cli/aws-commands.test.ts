@@ -98,6 +98,13 @@ describe('stepinfer deploy', () => {
     expect(printed.stdout).toContain(` deploy ${plan.names.stack} --app '${process.execPath} infra/app.ts' --context plan=${planFile} `);
   });
 
+  it('a bad --approval level is a usage error (exit 2) before anything runs', () => {
+    const run = stepinfer('deploy', planFile, '--approval', 'sometimes', '--print');
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('expected never or any-change or broadening, got "sometimes"');
+  });
+
   it('the app it names synthesizes the plan\'s stack from -c plan=<file>', () => {
     const outdir = newDir();
     const app = appFromContext(new App({ outdir, builtinCloudFormationValidation: false, context: { plan: planFile, 'aws:cdk:bundling-stacks': [] } }));
