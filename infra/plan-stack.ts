@@ -39,8 +39,8 @@ export const HANDLER_ENTRIES: Readonly<Record<PlanFunction['role'], string>> = {
  * Days after which the plan bucket's run objects (under the storage patterns' common prefix,
  * `runs/`) expire. A run removes its own intermediates at its end (functions/handlers/cleanup.ts);
  * this removes what a run that never reached its gather left behind. Results and categories share
- * the prefix (S3 lifecycle filters match prefixes, not patterns), so they are kept this long too:
- * `stepinfer start` prints them at once.
+ * the prefix (S3 lifecycle filters match prefixes, not patterns), so they are kept this long too
+ * (a number of our choosing: the plan has no field for it; copy them elsewhere to keep them longer).
  */
 export const RUN_OBJECTS_EXPIRATION_DAYS = 30;
 
