@@ -60,6 +60,13 @@ module.exports = {
       to: { path: '^(infra|cli|bench)/' },
     },
     {
+      name: 'infra-deploys-functions-by-path',
+      comment: 'infra/ builds the stack from the plan (model/, planner/, workflows/asl/); handler entry files are paths it bundles, never imports',
+      severity: 'error',
+      from: { path: '^infra/' },
+      to: { path: '^(functions|workflows/local)/' },
+    },
+    {
       name: 'infra-below-the-edges',
       severity: 'error',
       from: { path: '^infra/' },

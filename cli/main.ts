@@ -13,6 +13,9 @@ import { registerShardsCommand } from './commands/shards.ts';
 import { registerRegenerateCommand } from './commands/regenerate.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerInspectCommand } from './commands/inspect.ts';
+import { registerShardsUploadCommand } from './commands/shards-upload.ts';
+import { registerDeployCommand } from './commands/deploy.ts';
+import { registerStartCommand } from './commands/start.ts';
 
 export function buildProgram(): Command {
   const program = new Command('stepinfer')
@@ -25,8 +28,10 @@ export function buildProgram(): Command {
   registerInferCommand(program);
   registerPartitionCommand(program);
   registerPlanCommand(program);
-  registerShardsCommand(program);
+  registerShardsUploadCommand(registerShardsCommand(program));
   registerRegenerateCommand(program);
+  registerDeployCommand(program);
+  registerStartCommand(program);
   registerInspectCommand(program);
   registerCostCommand(program);
   registerCalibrateCommand(program);

@@ -130,6 +130,12 @@ export class TruthMismatchError extends StepinferError {}
 /** A solver (HiGHS) ended without a usable answer. */
 export class SolverError extends StepinferError {}
 
+/**
+ * AWS cannot be used as the command needs: no credentials or region, a plan whose stack is not
+ * deployed, out of date or of another plan, an execution that does not exist, a request AWS refused.
+ */
+export class AwsAccessError extends StepinferError {}
+
 /** Formats a zod error path as `a.b[2].c`. */
 export function fieldPath(path: readonly PropertyKey[]): string {
   let out = '';

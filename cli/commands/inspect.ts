@@ -2,20 +2,78 @@
 // `stepinfer run`) rendered in the terminal: the run in brief, the states as the Step Functions
 // console shows them on a time axis, and inside each stage attempt its layers with a bar per
 // worker for compute, send and wait; `--json` prints the record itself.
+// `stepinfer inspect <executionArn> --plan plan.json`: an execution on AWS, made into the same
+// record from its history (cli/aws-execution.ts) and rendered by the same execution graph.
 
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { FileAccessError, UsageError } from '../../model/errors.ts';
+import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
+import { AwsAccessError, FileAccessError, UsageError } from '../../model/errors.ts';
+import { parsePlan } from '../../planner/plan/index.ts';
 import { RUN_ID_PATTERN } from '../../functions/handlers/events.ts';
 import { formatCost } from '../../planner/optimize/index.ts';
 import { parseRunRecord, type LocalRunRecord } from '../../workflows/local/run-record.ts';
 import { readJsonFile } from '../files.ts';
+import { awsClientsFromEnvironment, awsRequestError, checkAwsAccess, deployedPlanProblem, stateMachineTags, type AwsCommandClients } from '../aws.ts';
+import { awsRunRecord, executionHistory } from '../aws-execution.ts';
 import { report } from '../output.ts';
 import { executionGraph, RUN_RECORD_DIR, trafficLine } from '../run-report.ts';
 
 interface InspectOptions {
   readonly json?: boolean;
+  readonly plan?: string;
+}
+
+/** A Step Functions execution ARN: arn:<partition>:states:<region>:<account>:execution|express:<state machine>:<name>[:<id>]. */
+const EXECUTION_ARN = /^arn:aws[a-z-]*:states:([a-z0-9-]+):(\d{12}):(execution|express):([A-Za-z0-9_-]+):([A-Za-z0-9_-]+)(:[A-Za-z0-9_-]+)?$/;
+
+/**
+ * The run record of an AWS execution of the plan in `planFile`. Fails clearly when the ARN is not
+ * an execution's, the execution does not exist, it is an Express execution (no history), or its
+ * state machine is not this plan's (or an older workflow of it).
+ */
+export async function inspectAwsExecution(executionArn: string, planFile: string | undefined, clientsOf: (region: string) => AwsCommandClients = (region) => awsClientsFromEnvironment({ region })): Promise<LocalRunRecord> {
+  const m = EXECUTION_ARN.exec(executionArn);
+  if (!m) throw new UsageError(`"${executionArn}" is not a Step Functions execution ARN (arn:aws:states:<region>:<account>:execution:<state machine>:<name>)`, { field: 'run' });
+  if (planFile === undefined) throw new UsageError('inspecting an AWS execution needs --plan <plan.json>: the plan it ran (its stages and workers)', { field: 'plan' });
+  const plan = parsePlan(readJsonFile(planFile, 'plan file not found'), planFile);
+  const [, region, , kind] = m;
+  if (kind === 'express') {
+    throw new AwsAccessError(`${executionArn} is an Express execution: Step Functions keeps no history of those (GetExecutionHistory is for Standard workflows); its events are in the state machine's CloudWatch Logs group /aws/vendedlogs/states/${plan.names.stateMachine}`);
+  }
+  const clients = clientsOf(region);
+  await checkAwsAccess(clients.sfn);
+  let execution;
+  try {
+    execution = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
+  } catch (error) {
+    if ((error as Error).name === 'ExecutionDoesNotExist') throw new AwsAccessError(`execution ${executionArn} does not exist (in ${region}, for these credentials)`);
+    throw awsRequestError(error, `describing execution ${executionArn}`);
+  }
+  const stateMachineArn = execution.stateMachineArn ?? '';
+  const problem = deployedPlanProblem(plan, await stateMachineTags(clients.sfn, stateMachineArn), stateMachineArn);
+  if (problem) throw new AwsAccessError(`${problem}: execution ${executionArn} did not run ${planFile}`);
+  const events = await executionHistory(clients.sfn, executionArn);
+  return awsRunRecord(plan, {
+    executionArn, name: execution.name ?? m[5], status: execution.status ?? 'UNKNOWN',
+    startMs: execution.startDate?.getTime() ?? 0, stopMs: execution.stopDate?.getTime() ?? null,
+    error: execution.error ? `${execution.error}${execution.cause ? `: ${execution.cause}` : ''}` : null,
+  }, events, clients.s3);
+}
+
+/** An AWS execution's record in brief, then its execution graph. */
+export function describeAwsExecution(r: LocalRunRecord): string {
+  const seconds = (r.endMs - r.startMs) / 1000;
+  return [
+    `execution    ${r.runId}: ${r.outcome} in ${seconds.toFixed(2)} s (${r.workload})`,
+    `plan         ${r.planId}: ${r.plan.shape}, ${r.plan.workers} worker${r.plan.workers > 1 ? 's' : ''}, ${r.plan.channel} channel, ${r.plan.stages.length} stage${r.plan.stages.length > 1 ? 's' : ''}, ${r.plan.workflowType} workflow`,
+    ...(r.error ? [`error        ${r.error}`] : []),
+    `transitions  ${r.transitions.transitions} states entered`,
+    ...r.notes.map((n, i) => `${i === 0 ? 'source       ' : '             '}${n.note}`),
+    '',
+    executionGraph(r),
+  ].join('\n');
 }
 
 /** The record file of a run id, or of the newest record with `latest`. */
@@ -57,10 +115,16 @@ function describe(r: LocalRunRecord): string {
 export function registerInspectCommand(program: Command): void {
   program
     .command('inspect')
-    .description("render a run's per-layer execution graph from its record (.stepinfer/runs/<runId>.json, written by stepinfer run)")
-    .argument('<run>', 'a run id, or latest')
+    .description("render a run's per-layer execution graph from its record (.stepinfer/runs/<runId>.json, written by stepinfer run), or an AWS execution's from its history")
+    .argument('<run>', 'a run id, latest, or an AWS execution ARN')
+    .option('--plan <file>', 'with an execution ARN: the plan.json it ran')
     .option('--json', 'print the record as JSON')
-    .action((which: string, o: InspectOptions) => {
+    .action(async (which: string, o: InspectOptions) => {
+      if (which.startsWith('arn:')) {
+        report(o, await inspectAwsExecution(which, o.plan), describeAwsExecution);
+        return;
+      }
+      if (o.plan !== undefined) throw new UsageError('--plan goes with an AWS execution ARN; a local run record names its plan', { field: 'plan' });
       const file = runRecordFile(which);
       const record = parseRunRecord(readJsonFile(file, `no record of run ${which} (stepinfer run writes them to ${RUN_RECORD_DIR}/)`), file);
       report(o, record, describe);

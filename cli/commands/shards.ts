@@ -25,7 +25,7 @@ interface ShardsOptions {
 }
 
 /** The plan's model: generated again, or read from --model or the path the plan names. */
-function loadPlanModel(plan: Plan, planFile: string, modelOption: string | undefined): { network: SparseNetwork; from: string } {
+export function loadPlanModel(plan: Plan, planFile: string, modelOption: string | undefined): { network: SparseNetwork; from: string } {
   const m = plan.model;
   if (modelOption === undefined && m.generate) {
     return { network: generateRadixNetwork({ neurons: m.generate.neurons, layers: m.generate.layers, seed: m.generate.seed }), from: `generated ${m.generate.neurons}x${m.generate.layers} (seed ${m.generate.seed})` };
@@ -40,8 +40,9 @@ function fileInDir(dir: string, key: string): string {
   return join(dir, basename(key));
 }
 
-export function registerShardsCommand(program: Command): void {
-  program
+/** Registers `shards` and returns it (`shards upload` is registered on it, cli/commands/shards-upload.ts). */
+export function registerShardsCommand(program: Command): Command {
+  return program
     .command('shards')
     .description("cut a plan's model into one shard per worker, with a manifest of sizes and checksums")
     .argument('<plan>', 'plan.json written by stepinfer plan')

@@ -1,7 +1,7 @@
 // The S3 buckets of a plan (plan.json names.bucket for shards, inputs and results; names.
-// exchangeBuckets for the object channel) as one list: objectResourceList says what exists,
-// createObjectResources creates it through the S3 client it is given (fauxqs in tests). Infra
-// deploys the same list. Every setting comes from the plan; nothing here chooses a value.
+// exchangeBuckets for the object channel) as one list: objectResourceList (planner/plan/resources.ts,
+// pure, so infra deploys the same list) says what exists, createObjectResources creates it through
+// the S3 client it is given (fauxqs in tests). Every setting comes from the plan; nothing here chooses a value.
 //
 // AWS facts used:
 // - CreateBucket outside us-east-1 needs CreateBucketConfiguration.LocationConstraint; creating a
@@ -14,34 +14,9 @@
 
 import { CreateBucketCommand, PutBucketLifecycleConfigurationCommand, type BucketLocationConstraint, type S3Client } from '@aws-sdk/client-s3';
 import { StepinferError } from '../../model/errors.ts';
-import type { Plan } from '../../planner/plan/schema.ts';
+import { EXCHANGE_EXPIRATION_RULE_ID, type ObjectResourceList } from '../../planner/plan/resources.ts';
 
-export type ObjectSettings = NonNullable<Plan['channel']['object']>;
-
-export interface ObjectBucket {
-  readonly name: string;
-  /** Days after which a lifecycle rule removes every object; null: kept (shards, results). */
-  readonly expirationDays: number | null;
-}
-
-export interface ObjectResourceList {
-  /** The plan's bucket first, then exchange bucket k at index k + 1. */
-  readonly buckets: readonly ObjectBucket[];
-}
-
-/** Lifecycle rule id on the exchange buckets. */
-export const EXCHANGE_EXPIRATION_RULE_ID = 'expire-exchange-objects';
-
-/** What a plan's S3 storage consists of: its bucket, and the object channel's exchange buckets when it has one. */
-export function objectResourceList(plan: Pick<Plan, 'channel' | 'names'>): ObjectResourceList {
-  const object = plan.channel.object;
-  return {
-    buckets: [
-      { name: plan.names.bucket, expirationDays: null },
-      ...plan.names.exchangeBuckets.map((name) => ({ name, expirationDays: object?.expirationDays ?? null })),
-    ],
-  };
-}
+export { EXCHANGE_EXPIRATION_RULE_ID, objectResourceList, type ObjectBucket, type ObjectResourceList, type ObjectSettings } from '../../planner/plan/resources.ts';
 
 export interface ObjectResources {
   readonly buckets: string[];

@@ -1,7 +1,7 @@
 // The SNS topics, SQS queues and subscriptions of a plan's queue channel (plan.json
-// channel.queue and names), as one list: queueResourceList says what exists, createQueueResources
-// creates it through the SNS and SQS clients it is given (fauxqs in tests). Infra deploys the
-// same list. Every setting comes from the plan; nothing here chooses a value.
+// channel.queue and names), as one list: queueResourceList (planner/plan/resources.ts, pure, so
+// infra deploys the same list) says what exists, createQueueResources creates it through the SNS
+// and SQS clients it is given (fauxqs in tests). Every setting comes from the plan; nothing here chooses a value.
 //
 // AWS facts used:
 // - An SQS subscription of an SNS topic needs a queue policy letting sns.amazonaws.com send from
@@ -15,53 +15,9 @@
 
 import { CreateTopicCommand, SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Plan } from '../../planner/plan/schema.ts';
-import { PlanFormatError } from '../../model/errors.ts';
+import type { QueueResourceList } from '../../planner/plan/resources.ts';
 
-export type QueueSettings = NonNullable<Plan['channel']['queue']>;
-
-export interface QueueResourceList {
-  readonly topics: readonly string[];
-  /** With the receives of a message before it moves there (the workers' queues' RedrivePolicy). */
-  readonly deadLetterQueue: { readonly name: string; readonly attributes: Readonly<Record<string, string>>; readonly maxReceiveCount: number } | null;
-  /** Index w: worker w's queue, with its attributes but the RedrivePolicy and Policy (they need ARNs). */
-  readonly queues: readonly { readonly name: string; readonly attributes: Readonly<Record<string, string>> }[];
-  /** Every queue subscribed to every topic, filtered on its worker. */
-  readonly subscriptions: readonly { readonly topic: number; readonly worker: number; readonly attributes: Readonly<Record<string, string>> }[];
-}
-
-/** The filter policy of worker `worker`'s subscriptions: the plan's pattern with <worker> filled in. */
-export function workerFilterPolicy(settings: QueueSettings, worker: number): string {
-  return settings.filterPolicyPattern.replaceAll('<worker>', String(worker));
-}
-
-/** What a plan's queue channel consists of. */
-export function queueResourceList(plan: Pick<Plan, 'channel' | 'names'>): QueueResourceList {
-  const q = plan.channel.queue;
-  if (!q) throw new PlanFormatError(`the plan has no queue channel (channel.kind is "${plan.channel.kind}")`, { field: 'channel.queue' });
-  const { topics, queues, deadLetterQueue } = plan.names;
-  const queueAttributes = {
-    MaximumMessageSize: String(q.maximumMessageSizeBytes),
-    VisibilityTimeout: String(q.visibilityTimeoutSeconds),
-    MessageRetentionPeriod: String(q.messageRetentionSeconds),
-    ReceiveMessageWaitTimeSeconds: String(q.waitTimeSeconds),
-  };
-  const subscriptions: { topic: number; worker: number; attributes: Record<string, string> }[] = [];
-  for (let topic = 0; topic < topics.length; topic++) {
-    for (let worker = 0; worker < queues.length; worker++) {
-      subscriptions.push({
-        topic, worker,
-        attributes: { RawMessageDelivery: String(q.rawMessageDelivery), FilterPolicyScope: 'MessageAttributes', FilterPolicy: workerFilterPolicy(q, worker) },
-      });
-    }
-  }
-  return {
-    topics: [...topics],
-    deadLetterQueue: deadLetterQueue === null ? null : { name: deadLetterQueue, attributes: { MessageRetentionPeriod: String(q.deadLetter.messageRetentionSeconds) }, maxReceiveCount: q.deadLetter.maxReceiveCount },
-    queues: queues.map((name) => ({ name, attributes: queueAttributes })),
-    subscriptions,
-  };
-}
+export { queueResourceList, workerFilterPolicy, type QueueResourceList, type QueueSettings } from '../../planner/plan/resources.ts';
 
 export interface QueueResources {
   /** Index k: topic k's ARN. */

@@ -9,7 +9,7 @@
 import type { SparseNetwork, SparseRows } from '../../model/network.ts';
 import { networkChecksum } from '../../model/checksum.ts';
 import { RunFailedError, ShapeMismatchError } from '../../model/errors.ts';
-import { buildShards, encodeShard } from '../../model/shard.ts';
+import { buildShards, encodeShard, type Shard } from '../../model/shard.ts';
 import { expandKey } from '../../planner/plan/names.ts';
 import { planNeuronMaps, type Plan } from '../../planner/plan/schema.ts';
 import {
@@ -22,6 +22,9 @@ import { decodeSlice, encodeSlice } from '../../functions/storage/slice-codec.ts
 import { stageInputSlices } from '../../functions/worker/activation-slice.ts';
 import type { Invocation } from './lambda-host.ts';
 import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from './local-cloud.ts';
+
+/** A shard as buildShards cuts it (before encoding gives it its size and checksum). */
+type BuiltShard = Omit<Shard, 'formatVersion' | 'bytes' | 'checksum'>;
 
 /** One stage as it ended: the attempt that succeeded, its launcher's result and every worker's full result. */
 export interface StageOutcome {
@@ -81,6 +84,21 @@ export function assertPlanModel(plan: Plan, network: SparseNetwork, model?: stri
   return checksum;
 }
 
+/** Uploads the plan's shards to its bucket under storage.shards (local runs, and `stepinfer shards upload` on AWS). */
+export async function uploadShards(store: ObjectStore, plan: Plan, shards: readonly BuiltShard[]): Promise<void> {
+  await Promise.all(shards.map((shard, worker) => store.put(expandKey(plan.storage.shards.keyPattern, { worker }), encodeShard(shard))));
+}
+
+/**
+ * Stages a run's input rows under storage.inputs: each worker's rows, and the rows others read of
+ * them in layer 1 (local runs, and `stepinfer start` on AWS).
+ */
+export async function stageRunInputs(store: ObjectStore, plan: Plan, runId: string, shards: readonly BuiltShard[], inputs: SparseRows): Promise<void> {
+  const storage = { runId, storage: plan.storage };
+  await Promise.all(shards.flatMap((shard) => stageInputSlices(inputs, shard, shard.layers[0])
+    .map((x) => store.put(stageInputKey(storage, 0, x.target, shard.worker), encodeSlice(x.slice)))));
+}
+
 /** A run whose cloud is up, shards deployed and inputs staged. */
 export interface PreparedRun {
   readonly runId: string;
@@ -126,12 +144,9 @@ export async function prepareLocalRun(plan: Plan, network: SparseNetwork, inputs
     o.onPhase?.('uploading shards and inputs');
     const shards = buildShards(network, planNeuronMaps(plan), { planId: plan.planId, modelChecksum, workers: plan.workers });
     // Shards are deployed once per plan, not per run: uploaded apart from the run's own requests.
-    const shardStore = new ObjectStore(clients.s3, resources.bucket);
-    await Promise.all(shards.map((shard, worker) => shardStore.put(expandKey(plan.storage.shards.keyPattern, { worker }), encodeShard(shard))));
+    await uploadShards(new ObjectStore(clients.s3, resources.bucket), plan, shards);
     const store = new ObjectStore(clients.s3, resources.bucket);
-    const storage = { runId, storage: plan.storage };
-    await Promise.all(shards.flatMap((shard) => stageInputSlices(inputs, shard, shard.layers[0])
-      .map((x) => store.put(stageInputKey(storage, 0, x.target, shard.worker), encodeSlice(x.slice)))));
+    await stageRunInputs(store, plan, runId, shards, inputs);
     return { runId, cloud, ownsCloud: !o.cloud, invocationsBefore, store, startMs, setupMs: Date.now() - startMs };
   } catch (error) {
     if (!o.cloud) await cloud.stop();
