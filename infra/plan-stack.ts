@@ -25,6 +25,7 @@ import { substituteDefinition, workflowFiles, type Substitution } from '../workf
 import { acknowledge } from './nag.ts';
 import { BUCKET_OUTPUT, PLAN_ID_OUTPUT, PLAN_ID_TAG, STATE_MACHINE_OUTPUT, WORKFLOW_DIGEST_TAG, workflowDigest } from './identity.ts';
 import { QueueGroup, workersPerQueueGroup } from './queue-group.ts';
+import { HANDLER_BUNDLE } from '../planner/plan/handler-bundle.ts';
 
 /** The handler entry file of each role (paths, not imports: infra never imports functions/). */
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -208,11 +209,10 @@ export class PlanStack extends Stack {
       projectRoot: REPO_ROOT,
       depsLockFilePath: fileURLToPath(new URL('../package-lock.json', import.meta.url)),
       bundling: {
-        format: OutputFormat.ESM, target: 'node24', mainFields: ['module', 'main'],
+        format: OutputFormat.ESM, target: HANDLER_BUNDLE.target, mainFields: [...HANDLER_BUNDLE.mainFields], banner: HANDLER_BUNDLE.banner,
         // The bundle carries its SDK clients: the versions the handlers were tested with, and no
-        // dependence on what the runtime ships. CommonJS dependencies inside an ESM bundle need require.
+        // dependence on what the runtime ships.
         bundleAwsSDK: true,
-        banner: "import { createRequire as __stepinferRequire } from 'node:module'; const require = __stepinferRequire(import.meta.url);",
         forceDockerBundling: false, logLevel: LogLevel.WARNING,
       },
     });

@@ -14,16 +14,16 @@ import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { StepinferError } from '../../model/errors.ts';
+import { HANDLER_BUNDLE } from '../../planner/plan/handler-bundle.ts';
 
-/** The bundling options of infra's NodejsFunction (format, target, main fields, the require banner): the same code runs here. */
+/** The contract's bundling options (infra's NodejsFunction uses the same), as esbuild takes them. */
 const BUNDLE_OPTIONS: import('esbuild').BuildOptions = {
   bundle: true,
   platform: 'node',
-  format: 'esm',
-  target: 'node24',
-  mainFields: ['module', 'main'],
-  // CommonJS dependencies inside an ESM bundle need require.
-  banner: { js: "import { createRequire as __stepinferRequire } from 'node:module'; const require = __stepinferRequire(import.meta.url);" },
+  format: HANDLER_BUNDLE.format,
+  target: HANDLER_BUNDLE.target,
+  mainFields: [...HANDLER_BUNDLE.mainFields],
+  banner: { js: HANDLER_BUNDLE.banner },
   logLevel: 'silent',
 };
 
