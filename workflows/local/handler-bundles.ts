@@ -92,14 +92,16 @@ async function bundleOf(esbuild: Esbuild, entry: string): Promise<string> {
 const building = new Map<string, Promise<string>>();
 
 /**
- * The module the host should import for each handler module (absolute paths): its bundle, or the
- * module itself when esbuild is not installed. Bundles of one process are built once at a time.
+ * The module the host should import for each handler module (absolute paths): the bundle of a
+ * TypeScript source, or the module itself when it is JavaScript or esbuild is not installed. Bundles of one process are built once at a time.
  */
 export async function handlerBundles(modules: readonly string[]): Promise<Map<string, string>> {
   const esbuild = await loadEsbuild();
   const out = new Map<string, string>();
   await Promise.all([...new Set(modules)].map(async (entry) => {
-    if (esbuild === null) {
+    // Only TypeScript sources are bundled: a .js/.mjs module is taken to be built already (a
+    // NodejsFunction bundle, say), and bundling it again would repeat its require banner.
+    if (esbuild === null || !entry.endsWith('.ts')) {
       out.set(entry, entry);
       return;
     }
