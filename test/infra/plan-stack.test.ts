@@ -3,10 +3,13 @@
 // queue channel's filter policies and attributes, least-privilege IAM statements, the state machine
 // with every substitution resolved, cdk-nag's AwsSolutions with no finding. Unit synths skip
 // bundling and CloudFormation validation (seconds each otherwise); ONE full synth bundles the
-// handlers with esbuild and validates, and its worker bundle runs a small model from the bundle
+// handlers with esbuild and validates, through the `cdk synth` CLI as cdk.json runs it, and its
+// worker bundle runs a small model from the bundle
 // alone, exact against serial inference.
 
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +17,7 @@ import { Template, Match } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
-import type { Plan } from '../../planner/plan/index.ts';
+import { serializePlan, type Plan } from '../../planner/plan/index.ts';
 import { workerFilterPolicy } from '../../planner/plan/resources.ts';
 import { inferSerial } from '../../functions/serial/serial-inference.ts';
 import { runStateMachineLocally } from '../../workflows/local/state-machine-run.ts';
@@ -279,17 +282,24 @@ describe('the stack of a plan', () => {
 });
 
 describe('the full synth', () => {
-  it('bundles the handlers with the local esbuild, validates, and the worker bundle runs a small model from the bundle alone, exact', async () => {
+  it('`cdk synth -c plan=...` (the CLI, offline, through cdk.json) bundles the handlers with the local esbuild, validates, and the worker bundle runs a small model from the bundle alone, exact', async () => {
     const network = generateRadixNetwork({ neurons: 1024, layers: 4, seed: 21 });
     const inputs = generateInputs({ neurons: 1024, samples: 40, seed: 22 });
     const plan = await testPlan(network, { workers: 1, rows: inputs.rows });
     const outdir = newOutdir();
-    const { app, stack } = planApp(plan, { outdir });
-    const assembly = app.synth();
-    const template = assembly.getStackByName(stack.stackName).template as { Resources: Resources };
+    const planFile = join(outdir, 'plan.json');
+    writeFileSync(planFile, serializePlan(plan));
+    const cdkOut = join(outdir, 'cdk.out');
+    const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+    const cli = spawnSync(join(repoRoot, 'node_modules/.bin/cdk'), ['synth', '-c', `plan=${planFile}`, '-o', cdkOut, '--quiet', '--no-notices'], {
+      cwd: repoRoot, encoding: 'utf8', env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
+    });
+    expect(cli.status, cli.stderr).toBe(0);
+    const template = JSON.parse(readFileSync(join(cdkOut, 'PlanStack.template.json'), 'utf8')) as { Resources: Resources; Outputs: Record<string, { Value: unknown }> };
+    expect(template.Outputs[PLAN_ID_OUTPUT].Value).toBe(plan.planId);
     const [[, fn]] = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
     const key = String((fn.Properties.Code as { S3Key: string }).S3Key).replace(/\.zip$/, '');
-    const assetDir = join(outdir, `asset.${key}`);
+    const assetDir = join(cdkOut, `asset.${key}`);
     expect(readdirSync(assetDir)).toEqual(['index.mjs']);
 
     // The bundle alone, in a folder with nothing beside it: it cannot resolve our sources or node_modules.
