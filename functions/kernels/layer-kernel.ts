@@ -651,32 +651,31 @@ class KernelState {
     return most;
   }
 
+  /** One major order of a layer's weights (its starts, indices and float32 weights) copied in and widened by the engine. */
+  private writeWeights(start: Uint32Array, index: Uint32Array, weight: Float32Array, nnz: number, startRegion: Region, indexRegion: Region, wideRegion: Region, shift: number): void {
+    const n = this.neurons, R = this.layerRegions;
+    startRegion.reserve(4 * (n + 1));
+    indexRegion.reserve(4 * nnz);
+    wideRegion.reserve(8 * nnz);
+    const { u32, f32 } = this.memory.views;
+    u32.set(start.subarray(0, n + 1), startRegion.offset >> 2);
+    u32.set(index.subarray(0, nnz), indexRegion.offset >> 2);
+    f32.set(weight.subarray(0, nnz), R.narrow.offset >> 2);
+    this.engine.prepare(nnz, indexRegion.offset, shift, R.narrow.offset, wideRegion.offset);
+  }
+
   /** The layer header, and the weights in the engine's form for the paths this call takes. */
   private writeLayer(layer: PreparedLayer, bias: number, cap: number, gather: boolean, scatter: boolean, list: number, listCount: number, all: boolean): void {
     const n = this.neurons, nnz = layer.nonzeros;
     const R = this.layerRegions;
     if (gather || scatter) R.narrow.reserve(4 * nnz);
     if (gather) {
-      R.outputStart.reserve(4 * (n + 1));
-      R.gatherRows.reserve(4 * nnz);
-      R.gatherWeights.reserve(8 * nnz);
-      const { u32, f32 } = this.memory.views;
       const { outputStart, inputIndex, weight } = layer.outputMajor;
-      u32.set(outputStart.subarray(0, n + 1), R.outputStart.offset >> 2);
-      u32.set(inputIndex.subarray(0, nnz), R.gatherRows.offset >> 2);
-      f32.set(weight.subarray(0, nnz), R.narrow.offset >> 2);
-      this.engine.prepare(nnz, R.gatherRows.offset, 6, R.narrow.offset, R.gatherWeights.offset);
+      this.writeWeights(outputStart, inputIndex, weight, nnz, R.outputStart, R.gatherRows, R.gatherWeights, 6);
     }
     if (scatter) {
-      R.inputStart.reserve(4 * (n + 1));
-      R.scatterOutputs.reserve(4 * nnz);
-      R.scatterWeights.reserve(8 * nnz);
-      const { u32, f32 } = this.memory.views;
       const { inputStart, outputIndex, weight } = layer.inputMajor;
-      u32.set(inputStart.subarray(0, n + 1), R.inputStart.offset >> 2);
-      u32.set(outputIndex.subarray(0, nnz), R.scatterOutputs.offset >> 2);
-      f32.set(weight.subarray(0, nnz), R.narrow.offset >> 2);
-      this.engine.prepare(nnz, R.scatterOutputs.offset, 3, R.narrow.offset, R.scatterWeights.offset);
+      this.writeWeights(inputStart, outputIndex, weight, nnz, R.inputStart, R.scatterOutputs, R.scatterWeights, 3);
     }
     const { i32, f64 } = this.memory.views;
     const h = this.layerHeader;
