@@ -12,12 +12,18 @@ import { readDataFile } from '../model/read-file.ts';
 import { defaultPrices, parsePriceOverride, type PriceTable } from '../planner/cost/prices.ts';
 import { parseRunRecords, type RunRecord } from '../planner/cost/record.ts';
 import { parseCalibrationProfile, type CalibrationProfile } from '../planner/latency/profile.ts';
+import { parsePlan, type Plan } from '../planner/plan/index.ts';
 
 export { fileAccessError } from '../model/errors.ts';
 
 /** Parsed JSON of `file`; `missing` says what the file is, for the not-found error. */
 export function readJsonFile(file: string, missing: string): unknown {
   return parseJsonText(readDataFile(file, missing).toString('utf8'), file);
+}
+
+/** A plan.json read and validated; a missing or bad file fails naming it. */
+export function readPlanFile(file: string): Plan {
+  return parsePlan(readJsonFile(file, 'plan file not found'), file);
 }
 
 export interface OutputCheck {

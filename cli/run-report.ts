@@ -8,11 +8,11 @@
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { formatCost } from '../planner/optimize/index.ts';
-import { parsePlan, parsePlanReport, planReportPath, type Plan, type PlanReport } from '../planner/plan/index.ts';
+import { parsePlanReport, planReportPath, type Plan, type PlanReport } from '../planner/plan/index.ts';
 import type { LogSink } from '../workflows/local/lambda-host.ts';
 import type { LayerCounters } from '../workflows/local/run-counters.ts';
 import type { LocalRunRecord } from '../workflows/local/run-record.ts';
-import { readJsonFile } from './files.ts';
+import { readJsonFile, readPlanFile } from './files.ts';
 import type { Progress } from './output.ts';
 import { table } from './output.ts';
 
@@ -25,7 +25,7 @@ export const RUN_RECORD_DIR = '.stepinfer/runs';
 export interface PlanWithReport { readonly plan: Plan; readonly report: PlanReport | null }
 
 export function readPlanWithReport(file: string): PlanWithReport {
-  const plan = parsePlan(readJsonFile(file, 'plan file not found'), file);
+  const plan = readPlanFile(file);
   const reportFile = planReportPath(resolve(file));
   const report = existsSync(reportFile) ? parsePlanReport(readJsonFile(reportFile, 'plan report not found'), reportFile) : null;
   return { plan, report };

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AwsAccessError } from '../../model/errors.ts';
-import { parsePlan, type Plan } from '../../planner/plan/index.ts';
-import { readJsonFile } from '../files.ts';
+import { type Plan } from '../../planner/plan/index.ts';
+import { readPlanFile } from '../files.ts';
 import { choiceOption } from '../options.ts';
 import { PLAN_CONTEXT_KEY } from '../../infra/context.ts';
 
@@ -70,7 +70,7 @@ the plan id. Then upload the shards (stepinfer shards upload) and start executio
 
 Example: stepinfer deploy .stepinfer/plan.json --region eu-west-1`)
     .action((planFile: string, o: DeployOptions) => {
-      const plan = parsePlan(readJsonFile(planFile, 'plan file not found'), planFile);
+      const plan = readPlanFile(planFile);
       const c = deployCommand(plan, planFile, o);
       process.stdout.write(`${commandLine(c)}\n`);
       if (o.print) return;

@@ -10,11 +10,10 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { AwsAccessError, FileAccessError, UsageError } from '../../model/errors.ts';
-import { parsePlan } from '../../planner/plan/index.ts';
 import { RUN_ID_PATTERN } from '../../functions/handlers/events.ts';
 import { formatCost } from '../../planner/optimize/index.ts';
 import { parseRunRecord, type LocalRunRecord } from '../../workflows/local/run-record.ts';
-import { readJsonFile } from '../files.ts';
+import { readJsonFile, readPlanFile } from '../files.ts';
 import { awsClientsFromEnvironment, awsRequestError, checkAwsAccess, deployedPlanProblem, stateMachineTags, type AwsCommandClients } from '../aws.ts';
 import { awsRunRecord, executionHistory } from '../aws-execution.ts';
 import { report } from '../output.ts';
@@ -37,7 +36,7 @@ export async function inspectAwsExecution(executionArn: string, planFile: string
   const m = EXECUTION_ARN.exec(executionArn);
   if (!m) throw new UsageError(`"${executionArn}" is not a Step Functions execution ARN (arn:aws:states:<region>:<account>:execution:<state machine>:<name>)`, { field: 'run' });
   if (planFile === undefined) throw new UsageError('inspecting an AWS execution needs --plan <plan.json>: the plan it ran (its stages and workers)', { field: 'plan' });
-  const plan = parsePlan(readJsonFile(planFile, 'plan file not found'), planFile);
+  const plan = readPlanFile(planFile);
   const [, region, , kind] = m;
   if (kind === 'express') {
     throw new AwsAccessError(`${executionArn} is an Express execution: Step Functions keeps no history of those (GetExecutionHistory is for Standard workflows); its events are in the state machine's CloudWatch Logs group /aws/vendedlogs/states/${plan.names.stateMachine}`);

@@ -8,11 +8,10 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parsePlan } from '../../planner/plan/index.ts';
 import {
   countTransitions, definitionFileName, INPUT_SCHEMA_FILE, STAGE_RETRIES, SUBSTITUTIONS_FILE, workflowFiles,
 } from '../../workflows/asl/index.ts';
-import { checkOutputPath, readJsonFile, writeOutputFiles } from '../files.ts';
+import { checkOutputPath, readPlanFile, writeOutputFiles } from '../files.ts';
 import { report } from '../output.ts';
 
 interface RegenerateOptions {
@@ -38,7 +37,7 @@ ARNs and names are \${...} substitutions: deploy with CDK (DefinitionSubstitutio
 
 Example: stepinfer regenerate .stepinfer/plan.json -o .stepinfer/workflow`)
     .action((planFile: string, o: RegenerateOptions) => {
-      const plan = parsePlan(readJsonFile(planFile, 'plan file not found'), planFile);
+      const plan = readPlanFile(planFile);
       const dir = resolve(o.out);
       mkdirSync(dir, { recursive: true });
       const paths = [definitionFileName(plan), SUBSTITUTIONS_FILE, INPUT_SCHEMA_FILE].map((name) => checkOutputPath(join(dir, name), { overwrite: o.force, option: '--out' }));

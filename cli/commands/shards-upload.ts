@@ -7,11 +7,11 @@ import type { Command } from 'commander';
 import { networkChecksum } from '../../model/checksum.ts';
 import { ModelFormatError } from '../../model/errors.ts';
 import { buildShards } from '../../model/shard.ts';
-import { parsePlan, planNeuronMaps } from '../../planner/plan/index.ts';
+import { planNeuronMaps } from '../../planner/plan/index.ts';
 import { ObjectStore } from '../../functions/storage/object-store.ts';
 import { uploadShards } from '../../workflows/local/local-run.ts';
 import { awsClientsFromEnvironment, awsRequestError, planStateMachineArn, type AwsCommandClients, type AwsOptions } from '../aws.ts';
-import { readJsonFile } from '../files.ts';
+import { readPlanFile } from '../files.ts';
 import { report } from '../output.ts';
 import { loadPlanModel } from './shards.ts';
 
@@ -30,7 +30,7 @@ export interface ShardsUploadResult {
 
 /** Uploads the plan's shards to its deployed bucket. */
 export async function uploadPlanShards(planFile: string, o: ShardsUploadOptions, clients: AwsCommandClients = awsClientsFromEnvironment(o)): Promise<ShardsUploadResult> {
-  const plan = parsePlan(readJsonFile(planFile, 'plan file not found'), planFile);
+  const plan = readPlanFile(planFile);
   const { network, from } = loadPlanModel(plan, planFile, o.model);
   const modelChecksum = networkChecksum(network);
   if (modelChecksum !== plan.model.checksum.value) {

@@ -13,8 +13,8 @@ import { generateRadixNetwork } from '../../model/generate.ts';
 import { loadNetwork } from '../../model/load.ts';
 import type { SparseNetwork } from '../../model/network.ts';
 import { buildShards, encodeShard, SHARD_FORMAT_VERSION, type ShardManifest } from '../../model/shard.ts';
-import { expandKey, parsePlan, planNeuronMaps, type Plan } from '../../planner/plan/index.ts';
-import { checkOutputPath, readJsonFile, writeOutputFile } from '../files.ts';
+import { expandKey, planNeuronMaps, type Plan } from '../../planner/plan/index.ts';
+import { checkOutputPath, readPlanFile, writeOutputFile } from '../files.ts';
 import { report } from '../output.ts';
 
 interface ShardsOptions {
@@ -58,7 +58,7 @@ another plan, model or worker.
 
 Example: stepinfer shards .stepinfer/plan.json -o .stepinfer/shards`)
     .action((planFile: string, o: ShardsOptions) => {
-      const plan = parsePlan(readJsonFile(planFile, 'plan file not found'), planFile);
+      const plan = readPlanFile(planFile);
       const dir = resolve(o.out);
       mkdirSync(dir, { recursive: true });
       const keys = Array.from({ length: plan.workers }, (_, worker) => expandKey(plan.storage.shards.keyPattern, { worker }));

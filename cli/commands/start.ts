@@ -15,13 +15,13 @@ import { generateInputs } from '../../model/generate.ts';
 import { loadInputs } from '../../model/load.ts';
 import type { SparseRows } from '../../model/network.ts';
 import { buildShards } from '../../model/shard.ts';
-import { parsePlan, planNeuronMaps, type Plan } from '../../planner/plan/index.ts';
+import { planNeuronMaps, type Plan } from '../../planner/plan/index.ts';
 import { RUN_ID_PATTERN } from '../../functions/handlers/events.ts';
 import { ObjectStore } from '../../functions/storage/object-store.ts';
 import { parseStateMachineInput } from '../../workflows/asl/index.ts';
 import { newRunId, stageRunInputs } from '../../workflows/local/local-run.ts';
 import { awsClientsFromEnvironment, awsRequestError, planStateMachineArn, type AwsCommandClients, type AwsOptions } from '../aws.ts';
-import { readJsonFile } from '../files.ts';
+import { readPlanFile } from '../files.ts';
 import { integerOption, seedOption } from '../options.ts';
 import { report } from '../output.ts';
 import { loadPlanModel } from './shards.ts';
@@ -97,7 +97,7 @@ async function waitForExecution(sfn: SFNClient, executionArn: string, pollSecond
 
 /** Stages the inputs and starts one execution of a deployed plan. */
 export async function startExecution(planFile: string, o: StartOptions, clients: AwsCommandClients = awsClientsFromEnvironment(o)): Promise<StartResult> {
-  const plan = parsePlan(readJsonFile(planFile, 'plan file not found'), planFile);
+  const plan = readPlanFile(planFile);
   const runId = o.runId ?? newRunId();
   if (!RUN_ID_PATTERN.test(runId)) throw new UsageError(`"${runId}" is not a run id: 1-80 letters, digits, - or _ (it names the execution)`, { field: 'run-id' });
   const inputs = runInputs(plan, o);
@@ -176,7 +176,7 @@ the plan's inputRows). The input's JSON Schema is input.schema.json (stepinfer r
 Example: stepinfer start .stepinfer/plan.json --samples 1000 --wait`)
     .action(async (planFile: string, o: StartOptions) => {
       if (o.printInput) {
-        process.stdout.write(exampleInput(parsePlan(readJsonFile(planFile, 'plan file not found'), planFile)));
+        process.stdout.write(exampleInput(readPlanFile(planFile)));
         return;
       }
       report(o, await startExecution(planFile, o), describeStart);
