@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { crc32Hex, networkChecksum } from '../../model/checksum.ts';
-import { ModelFormatError } from '../../model/errors.ts';
+import { ModelFormatError, UsageError } from '../../model/errors.ts';
 import { generateRadixNetwork } from '../../model/generate.ts';
 import { loadNetwork } from '../../model/load.ts';
 import type { SparseNetwork } from '../../model/network.ts';
@@ -18,7 +18,7 @@ import { checkOutputPath, readPlanFile, writeOutputFile } from '../files.ts';
 import { report } from '../output.ts';
 
 interface ShardsOptions {
-  readonly out: string;
+  readonly out?: string;
   readonly model?: string;
   readonly force?: boolean;
   readonly json?: boolean;
@@ -46,7 +46,8 @@ export function registerShardsCommand(program: Command): Command {
     .command('shards')
     .description("cut a plan's model into one shard per worker, with a manifest of sizes and checksums")
     .argument('<plan>', 'plan.json written by stepinfer plan')
-    .requiredOption('-o, --out <dir>', 'folder to write the shards and manifest.json into (created if missing)')
+    // Not commander's requiredOption: that is checked on `shards upload` too, which writes no folder.
+    .option('-o, --out <dir>', 'folder to write the shards and manifest.json into (created if missing; required)')
     .option('--model <path>', "the model, when it is not at the path the plan names (its checksum must match the plan's)")
     .option('--force', 'replace existing shard files')
     .option('--json', 'print the manifest as JSON')
@@ -58,6 +59,7 @@ another plan, model or worker.
 
 Example: stepinfer shards .stepinfer/plan.json -o .stepinfer/shards`)
     .action((planFile: string, o: ShardsOptions) => {
+      if (o.out === undefined) throw new UsageError('name the folder to write the shards into: -o, --out <dir>', { field: 'out' });
       const plan = readPlanFile(planFile);
       const dir = resolve(o.out);
       mkdirSync(dir, { recursive: true });

@@ -239,6 +239,16 @@ describe('every numeric option has a range', () => {
   });
 });
 
+describe('shards and shards upload', () => {
+  it.concurrent.each(cases([
+    [['shards', 'missing.json'], 2, 'stepinfer: field out: name the folder to write the shards into: -o, --out <dir>'],
+    // The upload writes no folder: the parent's --out is not asked of it; it reaches its own checks.
+    [['shards', 'upload', 'missing.json'], 1, 'stepinfer: missing.json: plan file not found'],
+  ]))('$name -> $code', async ({ args, code, message }) => {
+    await expectRun(bin, args, code, message);
+  });
+});
+
 describe('defaults come from the model and inputs at hand', () => {
   it('partition estimates bytes for the inputs at hand, or per sample without inputs', async () => {
     const withInputs = await expectRun(bin, ['partition', '--model', 'm.sdnn', '--inputs', 'in.tsv', '--workers', '4', '--scheme', 'cyclic', '--json'], 0, null);
