@@ -24,7 +24,7 @@ export function stateMachineInputSchema(plan: Plan) {
   return z.object({
     inputs: z.string().regex(RUN_ID_PATTERN, 'a run id (1-80 letters, digits, - or _) or "default"').optional()
       .describe(`whose staged input rows to read (default "${defaults.inputs}": the plan's default inputs, the ${plan.inputRows} rows it was made with, `
-        + `which stepinfer shards upload stages under ${plan.storage.defaultInputs}); else the run id whose rows stepinfer start --inputs staged under ${plan.storage.inputs}`),
+        + `which stepinfer shards upload stages under ${plan.storage.defaultInputs}); else the run id whose own rows stepinfer start staged under ${plan.storage.inputs} (<execution>: that run id)`),
     samples: z.number().int().min(1).max(plan.inputRows).optional()
       .describe(`input rows in the staged inputs (default ${defaults.samples}: the default inputs' rows, and at most the rows the plan sized memory and timeouts for)`),
     topScores: z.number().int().min(0).max(plan.model.neurons).optional()
@@ -48,7 +48,7 @@ export function stateMachineInputJsonSchema(plan: Plan): Record<string, unknown>
     ...generated,
     $id: `urn:stepinfer:state-machine-input:${plan.planId}`,
     title: `input of state machine ${plan.names.stateMachine}`,
-    description: `Every field is optional: {} runs the plan's default inputs (staged once by stepinfer shards upload) as planned. `
-      + 'The run id is the execution name; a run of its own rows names them in "inputs" (stepinfer start --inputs stages them under its run id and does so).',
+    description: `Every field is optional: {} runs the plan's default inputs (staged once by stepinfer shards upload) as planned. The run id is the execution name. `
+      + 'Other rows: stage them first (stepinfer start --inputs FILE --stage-only --run-id NAME), then give {"inputs": "NAME", "samples": <their rows>}.',
   };
 }
