@@ -81,7 +81,7 @@ export async function uploadPlanShards(planFile: string, o: ShardsUploadOptions,
   };
 }
 
-function describeUpload(r: ShardsUploadResult): string {
+export function describeUpload(r: ShardsUploadResult): string {
   const prefix = r.defaultInputs.keyPattern.slice(0, r.defaultInputs.keyPattern.indexOf('<'));
   return [
     `plan ${r.planId}: uploaded ${r.shards} shard${r.shards === 1 ? '' : 's'} (${(r.bytes / 2 ** 20).toFixed(1)} MiB, ${r.puts} requests) to s3://${r.bucket}/`,
