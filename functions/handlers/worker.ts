@@ -128,7 +128,10 @@ export async function runWorker(event: WorkerEvent, clients: AwsClients, context
     const { worker, fromCache } = await loadWorker(store, sr, me);
     const samples = sr.samples;
     const input = await loadStageInput(store, sr, worker);
-    if (input.own.rows.rows !== samples) throw new StepinferError(`the staged rows hold ${input.own.rows.rows} samples, the run ${samples}`, { worker: me, layer: sr.firstLayer });
+    if (input.own.rows.rows !== samples) {
+      const rows = sr.inputs !== null ? `the staged inputs "${sr.inputs}" hold` : 'the handed-over rows hold';
+      throw new StepinferError(`${rows} ${input.own.rows.rows} samples, the execution input says ${samples}`, { worker: me, layer: sr.firstLayer });
+    }
     const channel = openChannel({
       address: sr.channel, run: wireRunNumber(sr.runId, sr.stage, sr.attempt), supersedingRuns: laterAttemptRuns(sr.runId, sr.stage, sr.attempt),
       runKey: exchangeRunKey(sr.runId, sr.attempt),

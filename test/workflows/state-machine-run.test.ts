@@ -3,7 +3,9 @@
 // fauxqs. For every shape (serial, AMPS stages, map-per-layer, layer groups over the queue and the
 // object channel, and groups launched by FSD's launch tree) the categories and the final rows equal
 // serial inference, bit for bit; the execution's states and transitions are what the definition
-// says; nothing is left running. Then how the local definition maps what the interpreter lacks,
+// says; nothing is left running. Then the execution input's staged inputs: `{}` runs the plan's
+// default inputs (staged by shards upload's code; no clean-up removes them), `inputs` names a run's
+// own rows, and a name with nothing staged fails naming the key. Then how the local definition maps what the interpreter lacks,
 // on plans too large to run here (41 and 62 workers), and a plan that is not the model's.
 
 import { createConnection } from 'node:net';
@@ -182,6 +184,13 @@ describe('the execution input names the staged inputs the first stage reads', ()
     expect(await store().getOptional(expandKey(plan.storage.result, { execution: 'run-nothing' }))).toBeNull();
     expect(await store().getOptional(expandKey(plan.storage.categories, { execution: 'run-nothing' }))).toBeNull();
     expect((await store().list('runs/run-nothing/')).filter((k) => !k.includes('/status/'))).toEqual([]);
+    expect(await defaultObjects()).toEqual(staged);
+  }, 300_000);
+
+  it('a sample count that is not the staged inputs\' fails naming both', async () => {
+    const run = runStateMachineLocally(plan, network, inputs, { cloud, logSink: () => undefined, runId: 'run-fewer', input: { samples: 100 } });
+    await expect(run).rejects.toThrow(/worker \d failed in layer 1: StepinferError: layer 1, worker \d: the staged inputs "default" hold 400 samples, the execution input says 100/);
+    expect(await store().getOptional(expandKey(plan.storage.result, { execution: 'run-fewer' }))).toBeNull();
     expect(await defaultObjects()).toEqual(staged);
   }, 300_000);
 
