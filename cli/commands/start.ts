@@ -173,7 +173,7 @@ function describeStart(r: StartResult): string {
 export function registerStartCommand(program: Command): void {
   program
     .command('start')
-    .description('start an execution of a deployed plan on AWS (stage the inputs, then StartExecution, or StartSyncExecution for Express)')
+    .description("start an execution of a deployed plan on AWS (the plan's default inputs, or rows of the run's own staged first; StartExecution, or StartSyncExecution for Express)")
     .argument('<plan>', 'plan.json of a deployed plan (stepinfer deploy)')
     .option('--inputs <tsv>', "the run's own input rows (sample<TAB>neuron<TAB>value), staged under the run id (default: the plan's default inputs, staged by stepinfer shards upload)")
     .option('--samples <n>', "generate this many input rows of the run's own instead (with --seed: default the plan's inputRows)", integerOption(1))
