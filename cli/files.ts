@@ -6,13 +6,13 @@ import { closeSync, existsSync, openSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { defaultGraphChallengeDir } from '../model/graphchallenge.ts';
-import { FileAccessError, UsageError, fileAccessError, fileErrorReason } from '../model/errors.ts';
+import { FileAccessError, PlanFormatError, UsageError, fileAccessError, fileErrorReason } from '../model/errors.ts';
 import { parseJsonText } from '../model/json.ts';
 import { readDataFile } from '../model/read-file.ts';
 import { defaultPrices, parsePriceOverride, type PriceTable } from '../planner/cost/prices.ts';
 import { parseRunRecords, type RunRecord } from '../planner/cost/record.ts';
 import { parseCalibrationProfile, type CalibrationProfile } from '../planner/latency/profile.ts';
-import { parsePlan, type Plan } from '../planner/plan/index.ts';
+import { parsePlan, parsePlanReport, planReportPath, type Plan, type PlanReport } from '../planner/plan/index.ts';
 
 export { fileAccessError } from '../model/errors.ts';
 
@@ -24,6 +24,16 @@ export function readJsonFile(file: string, missing: string): unknown {
 /** A plan.json read and validated; a missing or bad file fails naming it. */
 export function readPlanFile(file: string): Plan {
   return parsePlan(readJsonFile(file, 'plan file not found'), file);
+}
+
+/** The report beside a plan file (plan.report.json), which must be of the same plan; a missing one fails naming it. */
+export function readPlanReportOf(plan: Plan, planFile: string): PlanReport {
+  const reportFile = planReportPath(planFile);
+  const report = parsePlanReport(readJsonFile(reportFile, `the plan's report is missing (stepinfer plan writes it beside ${planFile})`), reportFile);
+  if (report.planId !== plan.planId) {
+    throw new PlanFormatError(`belongs to plan ${report.planId}, not to ${planFile} (plan ${plan.planId}): re-run stepinfer plan`, { file: reportFile, field: 'planId' });
+  }
+  return report;
 }
 
 export interface OutputCheck {

@@ -10,7 +10,8 @@
 // anything is read or generated. No option is ignored: one that cannot apply is refused.
 
 import { totalmem } from 'node:os';
-import { UsageError } from '../model/errors.ts';
+import { resolve } from 'node:path';
+import { PlanFormatError, UsageError } from '../model/errors.ts';
 import { checkReadableFile } from '../model/read-file.ts';
 import { loadInputs, loadNetwork, modelFormat } from '../model/load.ts';
 import {
@@ -253,6 +254,22 @@ export function resolveWorkload(o: WorkloadOptions, needs: WorkloadNeeds): Workl
     truthIdsBeyondInputs = ids.length - truth.length;
   }
   return { network, inputs, inputsReference, truth, truthFile, truthIdsBeyondInputs, source, description, model };
+}
+
+/**
+ * The input rows a reference names again (a plan report's workload.inputs: how the plan's inputs
+ * were made), by the same readers and generator resolveWorkload makes them with, and what they are.
+ */
+export function referencedInputs(ref: InputsReference, neurons: number): { inputs: SparseRows; from: string } {
+  if (ref.source === 'tsv') {
+    if (ref.path === null) throw new PlanFormatError('the inputs are a TSV file, but no path is given', { field: 'workload.inputs.path' });
+    return { inputs: loadInputs(resolve(ref.path), neurons), from: ref.path };
+  }
+  const seed = ref.seed ?? 1;
+  return {
+    inputs: generateInputs({ neurons, samples: ref.samples, density: ref.density ?? undefined, seed }),
+    from: `${ref.samples} generated inputs (seed ${seed}${ref.density !== null ? `, density ${ref.density}` : ''})`,
+  };
 }
 
 /** Compares categories with the truth; returns whether they match and the 1-based ids missing and extra. */

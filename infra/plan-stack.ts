@@ -19,6 +19,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { PlanFormatError } from '../model/errors.ts';
 import type { Plan, PlanFunction } from '../planner/plan/schema.ts';
 import { objectResourceList, queueResourceList, EXCHANGE_EXPIRATION_RULE_ID } from '../planner/plan/resources.ts';
 import { substituteDefinition, workflowFiles, type Substitution } from '../workflows/asl/index.ts';
@@ -39,7 +40,9 @@ export const HANDLER_ENTRIES: Readonly<Record<PlanFunction['role'], string>> = {
 /**
  * Days after which the plan bucket's run objects (under the storage patterns' common prefix,
  * `runs/`) expire. A run removes its own intermediates at its end (functions/handlers/cleanup.ts);
- * this removes what a run that never reached its gather left behind. Results and categories share
+ * this removes what a run that never reached its gather left behind, and a run's staged inputs no
+ * execution of its name read. The plan's default inputs (storage.defaultInputs, `inputs/default/`)
+ * lie outside the prefix: they stay until the next `stepinfer shards upload` replaces them. Results and categories share
  * the prefix (S3 lifecycle filters match prefixes, not patterns), so they are kept this long too
  * (a number of our choosing: the plan has no field for it; copy them elsewhere to keep them longer).
  */
@@ -94,6 +97,10 @@ export class PlanStack extends Stack {
     });
     acknowledge(accessLogs, 'AwsSolutions-S1', 'the server access log bucket itself: logging its own writes would log without end');
     const runPrefix = this.runPrefix = commonPrefix([plan.storage.inputs, plan.storage.handoff, plan.storage.outputs, plan.storage.status].map(staticPrefix));
+    // The default inputs are staged once per plan (stepinfer shards upload): the run objects' expiry must not reach them.
+    if (runPrefix === '' || staticPrefix(plan.storage.defaultInputs).startsWith(runPrefix)) {
+      throw new PlanFormatError(`storage.defaultInputs (${plan.storage.defaultInputs}) lies under the run objects' prefix "${runPrefix}", which expires after ${RUN_OBJECTS_EXPIRATION_DAYS} days`, { field: 'storage.defaultInputs' });
+    }
     const buckets = objectResourceList(plan).buckets.map((b, i) => new s3.Bucket(this, i === 0 ? 'Bucket' : `ExchangeBucket${i - 1}`, {
       bucketName: b.name,
       encryption: s3.BucketEncryption.S3_MANAGED, blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL, enforceSSL: true,
@@ -246,7 +253,7 @@ export class PlanStack extends Stack {
     const allowObjects = (actions: string[], fields: readonly (readonly [string, string])[]) => {
       allow(actions, fields.map(([, p]) => `${this.bucket.bucketArn}/${keyPatternResource(p)}`));
       for (const [field, p] of fields) {
-        acknowledge(role, `AwsSolutions-IAM5[Resource::${nagArn(this.bucket)}/${keyPatternResource(p)}]`, `storage.${field} objects (${p}): placeholders are run ids and worker ids, known only at run time`);
+        acknowledge(role, `AwsSolutions-IAM5[Resource::${nagArn(this.bucket)}/${keyPatternResource(p)}]`, `storage.${field} objects (${p}): the placeholders are run ids (known only at run time) and worker ids (every worker of the function shares its role)`);
       }
     };
     const allowExchange = (actions: string[]) => {
@@ -262,7 +269,10 @@ export class PlanStack extends Stack {
     // PutObject also covers a multipart upload's parts (functions/storage/object-store.ts uploads large rows so).
     const put = ['s3:PutObject', 's3:AbortMultipartUpload'];
     if (f.role === 'worker' || f.role === 'stage') {
-      allowObjects(['s3:GetObject'], [['shards.keyPattern', storage.shards.keyPattern], ['inputs', storage.inputs], ['handoff', storage.handoff]]);
+      // Stage 0 reads a run's own staged inputs or the plan's default inputs (the execution input says which).
+      allowObjects(['s3:GetObject'], [
+        ['shards.keyPattern', storage.shards.keyPattern], ['inputs', storage.inputs], ['defaultInputs', storage.defaultInputs], ['handoff', storage.handoff],
+      ]);
       allowObjects(put, [['handoff', storage.handoff], ['outputs', storage.outputs], ['status', storage.status]]);
       if (f.role === 'stage') {
         // One worker gathers its own rows: it writes the result and removes its run's intermediates.

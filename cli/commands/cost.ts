@@ -9,9 +9,8 @@ import {
   defaultPrices, parseRunRecords, priceRecord, COST_SERVICES,
   type PricedRecord, type CostBreakdown, type RunRecord,
 } from '../../planner/cost/index.ts';
-import { parsePlan, parsePlanReport, planReportPath, type PlanReport } from '../../planner/plan/index.ts';
-import { PlanFormatError } from '../../model/errors.ts';
-import { readJsonFile, readPriceFile } from '../files.ts';
+import { parsePlan, parsePlanReport, type PlanReport } from '../../planner/plan/index.ts';
+import { readJsonFile, readPlanReportOf, readPriceFile } from '../files.ts';
 
 interface CostOptions {
   readonly prices?: string;
@@ -58,13 +57,7 @@ export function readCostInput(file: string): RunRecord[] {
   const kind = json && typeof json === 'object' ? (json as { kind?: unknown }).kind : undefined;
   if (kind === 'stepinfer-plan-report') return [predictionRecord(parsePlanReport(json, file), file)];
   if (kind === 'stepinfer-plan') {
-    const plan = parsePlan(json, file);
-    const reportFile = planReportPath(file);
-    const report = parsePlanReport(readJsonFile(reportFile, `the plan's report is missing (stepinfer plan writes it beside ${file})`), reportFile);
-    if (report.planId !== plan.planId) {
-      throw new PlanFormatError(`belongs to plan ${report.planId}, not to ${file} (plan ${plan.planId}): re-run stepinfer plan`, { file: reportFile, field: 'planId' });
-    }
-    return [predictionRecord(report, file)];
+    return [predictionRecord(readPlanReportOf(parsePlan(json, file), file), file)];
   }
   return parseRunRecords(json, file);
 }

@@ -1,6 +1,7 @@
-// A run's intermediates removed at its end: its staged inputs, hand-offs between stages, final
+// A run's intermediates removed at its end: its own staged inputs, hand-offs between stages, final
 // rows of each worker and statuses under the run's prefix of the plan's bucket, and the object
-// channel's exchange objects of every attempt. The result and the categories stay.
+// channel's exchange objects of every attempt. The result and the categories stay, and so do the
+// plan's default inputs (storage.defaultInputs), which lie outside every run's prefix.
 
 import { expandKey } from '../../planner/plan/names.ts';
 import type { S3Client } from '@aws-sdk/client-s3';

@@ -59,6 +59,12 @@ export const stageRunSchema = z.object({
   firstLayer: int.min(1),
   lastLayer: int.min(1),
   workers: int.min(1).max(65535),
+  /**
+   * Stage 0: whose staged input rows its workers read: "default" (the plan's default inputs,
+   * storage.defaultInputs) or the run id they were staged for (storage.inputs). Later stages read
+   * the hand-off of the stage before: null.
+   */
+  inputs: runId.nullable(),
   /** Input rows of this run (samples). */
   samples: int.min(1),
   wire: planShape.wire,
@@ -75,7 +81,9 @@ export const stageRunSchema = z.object({
   workerFunction: z.string().min(1),
   /** A one-worker run writes its result itself: with k > 0, each category's k highest activations too. */
   topScores: nonnegative,
-}).strict();
+}).strict().refine((sr) => (sr.stage === 0) === (sr.inputs !== null), {
+  path: ['inputs'], message: 'the first stage names the staged inputs it reads; a later stage reads the hand-off (null)',
+});
 export type StageRun = z.infer<typeof stageRunSchema>;
 
 export const workerEventSchema = z.object({

@@ -21,6 +21,11 @@ export interface StageAddresses {
 
 export interface StageRunOptions {
   readonly runId: string;
+  /**
+   * Whose staged input rows the first stage reads: a run id (storage.inputs) or DEFAULT_INPUTS
+   * (the plan's default inputs, storage.defaultInputs). Default: this run's own (runId).
+   */
+  readonly inputs?: string;
   readonly attempt?: number;
   readonly samples: number;
   /** Longest wait for one layer's rows; default the stage Task's timeout, at most DEFAULT_RECEIVE_TIMEOUT_SECONDS. */
@@ -68,6 +73,7 @@ export function stageRunsOf(plan: Plan, a: StageAddresses, o: StageRunOptions): 
     firstLayer: s.firstLayer,
     lastLayer: s.lastLayer,
     workers: plan.workers,
+    inputs: s.index === 0 ? o.inputs ?? o.runId : null,
     samples: o.samples,
     wire: plan.wire,
     kernel: plan.kernel,

@@ -8,7 +8,7 @@
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { EventFormatError, StepinferError } from '../../model/errors.ts';
 import { decodeShard, type Shard } from '../../model/shard.ts';
-import { expandKey } from '../../planner/plan/names.ts';
+import { DEFAULT_INPUTS, expandKey, stagedInputsKey } from '../../planner/plan/names.ts';
 import { launchTreeChildren } from '../../planner/launch-tree.ts';
 import { exchangeRunKey } from '../../planner/object-exchange.ts';
 import { laterAttemptRuns, openChannel, SEND_MODE, wireCodecOf, wireRunNumber } from '../channels/open-channel.ts';
@@ -50,18 +50,24 @@ async function loadWorker(store: ObjectStore, sr: StageRun, worker: number): Pro
   return { worker: w, fromCache: false };
 }
 
-/** The key of the rows `source` hands `target` before stage `stage` (stage 0: the staged inputs). */
-export function stageInputKey(sr: Pick<StageRun, 'runId' | 'storage'>, stage: number, target: number, source: number): string {
-  return stage === 0
-    ? expandKey(sr.storage.inputs, { execution: sr.runId, target, source })
-    : expandKey(sr.storage.handoff, { execution: sr.runId, stage, target, source });
+/** The key of the rows `source` hands `target` before stage `stage` > 0 (stage 0 reads staged inputs: stagedInputsKey). */
+export function handoffKey(sr: Pick<StageRun, 'runId' | 'storage'>, stage: number, target: number, source: number): string {
+  return expandKey(sr.storage.handoff, { execution: sr.runId, stage, target, source });
+}
+
+/** The key of the rows `source` hands `target` at the start of the worker's stage: staged inputs (stage 0) or a hand-off. */
+function stageInputKey(sr: StageRun, target: number, source: number): string {
+  // The schema makes `inputs` non-null exactly in stage 0.
+  return sr.inputs !== null ? stagedInputsKey(sr.storage, sr.inputs, target, source) : handoffKey(sr, sr.stage, target, source);
 }
 
 async function loadStageInput(store: ObjectStore, sr: StageRun, w: ShardWorker): Promise<{ own: ActivationSlice; received: IncomingSlice[] }> {
   const me = w.shard.worker;
   const read = async (source: number) => {
-    const key = stageInputKey(sr, sr.stage, me, source);
-    const what = sr.stage === 0 ? `input rows from worker ${source}` : `rows of layer ${sr.firstLayer - 1} from worker ${source}`;
+    const key = stageInputKey(sr, me, source);
+    const what = sr.inputs !== null
+      ? `input rows from worker ${source} of the staged inputs "${sr.inputs}"${sr.inputs === DEFAULT_INPUTS ? " (the plan's default inputs: stepinfer shards upload stages them)" : ''}`
+      : `rows of layer ${sr.firstLayer - 1} from worker ${source}`;
     return decodeSlice(await store.get(key, what, { worker: me, layer: sr.firstLayer }), store.where(key));
   };
   const sources = w.sources(sr.firstLayer);
@@ -86,7 +92,7 @@ async function writeStageOutput(store: ObjectStore, sr: StageRun, w: ShardWorker
   }
   const next = sr.lastLayer + 1;
   const writes = [{ target: me, slice: own }, ...w.outgoing(next, own)];
-  const keys = writes.map((x) => stageInputKey(sr, sr.stage + 1, x.target, me));
+  const keys = writes.map((x) => handoffKey(sr, sr.stage + 1, x.target, me));
   await Promise.all(writes.map((x, i) => store.put(keys[i], encodeSlice(x.slice))));
   return keys;
 }
@@ -122,7 +128,10 @@ export async function runWorker(event: WorkerEvent, clients: AwsClients, context
     const { worker, fromCache } = await loadWorker(store, sr, me);
     const samples = sr.samples;
     const input = await loadStageInput(store, sr, worker);
-    if (input.own.rows.rows !== samples) throw new StepinferError(`the staged rows hold ${input.own.rows.rows} samples, the run ${samples}`, { worker: me, layer: sr.firstLayer });
+    if (input.own.rows.rows !== samples) {
+      const rows = sr.inputs !== null ? `the staged inputs "${sr.inputs}" hold` : 'the handed-over rows hold';
+      throw new StepinferError(`${rows} ${input.own.rows.rows} samples, the execution input says ${samples}`, { worker: me, layer: sr.firstLayer });
+    }
     const channel = openChannel({
       address: sr.channel, run: wireRunNumber(sr.runId, sr.stage, sr.attempt), supersedingRuns: laterAttemptRuns(sr.runId, sr.stage, sr.attempt),
       runKey: exchangeRunKey(sr.runId, sr.attempt),

@@ -120,12 +120,16 @@ const lambdaTaskRetry = (): PlanRetry => [{
 /**
  * S3 keys in the plan's bucket; <execution> is the Step Functions execution name. The activations
  * feeding a stage's first layer travel as one object per (target, source) pair the shard lists
- * (source = target: the worker's own rows): `inputs` before stage 0 (staged by the client),
- * `handoff` between stages, `outputs` after the last (one own-rows object per worker, gathered).
+ * (source = target: the worker's own rows): before stage 0 either a run's own `inputs` (staged by
+ * the client under the run id) or the plan's `defaultInputs` (staged once by `stepinfer shards
+ * upload`, outside `runs/`: no run's clean-up removes them and the run objects' lifecycle rule does
+ * not expire them); `handoff` between stages, `outputs` after the last (one own-rows object per
+ * worker, gathered).
  */
 export const STORAGE_KEYS: Plan['storage'] = {
   shards: { keyPattern: 'shards/worker-<worker>.shard', manifestKey: 'shards/manifest.json' },
   inputs: 'runs/<execution>/inputs/<target>/<source>',
+  defaultInputs: 'inputs/default/<target>/<source>',
   handoff: 'runs/<execution>/handoff/<stage>/<target>/<source>',
   outputs: 'runs/<execution>/outputs/worker-<worker>',
   status: 'runs/<execution>/status/<stage>/<attempt>/worker-<worker>.json',

@@ -131,6 +131,26 @@ export function stackPrefixProblem(prefix: string): string | null {
   return problems.length === 0 ? null : `the stack prefix "${prefix}" gives invalid names: ${problems[0].message}`;
 }
 
+/**
+ * The execution input's `inputs` value (workflows/asl/input.ts) that names the plan's default
+ * inputs (storage.defaultInputs), the rows the plan was made with, staged once by `stepinfer shards
+ * upload`; any other value is the run id whose rows were staged under storage.inputs. So no run
+ * may be named this: its own rows could not be told from the default.
+ */
+export const DEFAULT_INPUTS = 'default';
+
+/**
+ * The key of the input rows `source` holds that worker `target` reads in layer 1, from the staged
+ * inputs `inputs` names: the plan's default inputs, or the rows staged for the run of that id.
+ */
+export function stagedInputsKey(
+  storage: { readonly inputs: string; readonly defaultInputs: string }, inputs: string, target: number, source: number,
+): string {
+  return inputs === DEFAULT_INPUTS
+    ? expandKey(storage.defaultInputs, { target, source })
+    : expandKey(storage.inputs, { execution: inputs, target, source });
+}
+
 /** Placeholders storage key patterns may use. */
 export type KeyPlaceholder = 'execution' | 'worker' | 'stage' | 'attempt' | 'layer' | 'target' | 'source';
 

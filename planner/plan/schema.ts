@@ -186,7 +186,8 @@ export const planSchema = z.object({
   }).strict(),
   storage: z.object({
     shards: z.object({ keyPattern, manifestKey: keyPattern }).strict(),
-    inputs: keyPattern.describe('input rows source <source> (by maps[0]) holds that worker <target> reads in layer 1, staged by the client'),
+    inputs: keyPattern.describe('input rows source <source> (by maps[0]) holds that worker <target> reads in layer 1, staged by the client for one run (stepinfer start --inputs); <execution> is the run id the execution input\'s `inputs` names (its own, normally); removed by that run\'s clean-up'),
+    defaultInputs: keyPattern.describe('the plan\'s default inputs (the rows it was made with), by <target> and <source> as inputs; staged once by stepinfer shards upload and read when the execution input\'s `inputs` is "default" (an empty input); outside every run\'s keys, so no clean-up removes them and the run objects\' lifecycle rule does not expire them'),
     handoff: keyPattern.describe('rows of the layer before stage <stage> that worker <target> reads in its first layer, from their owner <source>'),
     outputs: keyPattern.describe("a worker's final rows"),
     status: keyPattern.describe("a worker's result (or failure) for one attempt of a stage, JSON: what its launcher waits for"),
@@ -200,6 +201,10 @@ export const planSchema = z.object({
   const express = plan.workflow.type === 'EXPRESS';
   const expressMax = L.sfnExpressMaxSeconds.value;
   const fn = (id: string) => plan.functions.find((f) => f.id === id);
+
+  // The default inputs are no run's: keyed by target and source only.
+  const defaultPlaceholders = [...plan.storage.defaultInputs.matchAll(/<([a-z]+)>/g)].map((m) => m[1]).sort().join(',');
+  if (defaultPlaceholders !== 'source,target') issue(['storage', 'defaultInputs'], 'must have the placeholders <target> and <source> and no other (the default inputs belong to no run)');
 
   // Functions: unique ids, the role and memory their id says, concurrency for every worker.
   const ids = new Set<string>();

@@ -27,7 +27,14 @@ import { appFromContext } from '../../infra/app.ts';
 import { checkAwsAccess, type AwsCommandClients } from '../../cli/aws.ts';
 import { commandLine, deployCommand } from '../../cli/commands/deploy.ts';
 import { startExecution } from '../../cli/commands/start.ts';
-import { uploadPlanShards } from '../../cli/commands/shards-upload.ts';
+import { describeUpload, uploadPlanShards } from '../../cli/commands/shards-upload.ts';
+import { loadPlanModel } from '../../cli/commands/shards.ts';
+import { generateInputs } from '../../model/generate.ts';
+import { formatRowsTsv } from '../../model/load.ts';
+import { buildShards } from '../../model/shard.ts';
+import { planNeuronMaps } from '../../planner/plan/index.ts';
+import { stageInputSlices } from '../../functions/worker/activation-slice.ts';
+import { encodeSlice } from '../../functions/storage/slice-codec.ts';
 import { describeAwsExecution, inspectAwsExecution } from '../../cli/commands/inspect.ts';
 import { executionGraph } from '../../cli/run-report.ts';
 import { tempDirs } from '../helpers/tmp.ts';
@@ -137,10 +144,47 @@ describe('AWS access', () => {
 });
 
 describe('stepinfer start', () => {
-  it('--print-input prints an input to paste into the console: the plan\'s defaults', () => {
+  it('--print-input prints an input to paste into the console: the plan\'s defaults, the default inputs first', () => {
     const run = stepinfer('start', planFile, '--print-input');
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ samples: 64, topScores: 0 });
+    expect(run.stdout).toBe('{\n  "inputs": "default",\n  "samples": 64,\n  "topScores": 0\n}\n');
+  });
+
+  it('without inputs of its own: reads the plan\'s default inputs, stages nothing', async () => {
+    const c = testClients();
+    deployed(c, plan);
+    const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${plan.names.stateMachine}:run-d`;
+    c.sfnMock.on(StartExecutionCommand).resolves({ executionArn, startDate: new Date('2026-11-30T10:00:00Z') });
+    const result = await startExecution(planFile, { runId: 'run-d', topScores: 3 }, c);
+    expect(result).toMatchObject({ runId: 'run-d', executionArn, status: 'RUNNING', input: { inputs: 'default', samples: 64, topScores: 3 } });
+    expect(c.sfnMock.commandCalls(StartExecutionCommand).map((x) => x.args[0].input)).toEqual([
+      { stateMachineArn: smArn(plan.names.stateMachine), name: 'run-d', input: '{"inputs":"default","samples":64,"topScores":3}' },
+    ]);
+    expect(c.s3Mock.calls()).toHaveLength(0);
+  });
+
+  it('refused before anything is sent: a run named "default", --stage-only or --model without inputs of its own', async () => {
+    for (const [o, message] of [
+      [{ runId: 'default', samples: 8 }, 'field run-id: a run cannot be named "default": the execution input\'s inputs "default" names the plan\'s default inputs'],
+      [{ runId: 'run-s', stageOnly: true }, "field stage-only: --stage-only stages a run's own inputs: give --inputs or --samples (the plan's default inputs are staged by stepinfer shards upload)"],
+      [{ runId: 'run-m', model: 'm.sdnn' }, "field model: --model cuts a run's own inputs (--inputs or --samples) by the plan's neuron maps; the plan's default inputs are staged already"],
+    ] as const) {
+      const c = testClients();
+      const error = await startExecution(planFile, o, c).then(() => null, (e: Error) => e);
+      expect(error).toBeInstanceOf(UsageError);
+      expect(error!.message).toBe(message);
+      expect(c.sfnMock.calls()).toHaveLength(0);
+    }
+  });
+
+  it('--stage-only: stages the run\'s own rows and prints the input that names them', async () => {
+    const c = testClients();
+    deployed(c, plan);
+    c.s3Mock.on(PutObjectCommand).resolves({});
+    const result = await startExecution(planFile, { runId: 'rows-8', samples: 8, stageOnly: true }, c);
+    expect(result).toMatchObject({ status: 'STAGED', executionArn: null, input: { inputs: 'rows-8', samples: 8, topScores: 0 } });
+    expect(c.sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(c.s3Mock.commandCalls(PutObjectCommand).every((x) => /^runs\/rows-8\/inputs\/\d+\/\d+$/.test(x.args[0].input.Key!))).toBe(true);
   });
 
   it('Standard: stages the inputs under the run id, StartExecution named by it, --wait polls DescribeExecution until it ends', async () => {
@@ -156,11 +200,11 @@ describe('stepinfer start', () => {
     const result = await startExecution(planFile, { runId: 'run-1', samples: 20, wait: true, pollSeconds: 0 }, c);
     expect(result).toEqual({
       planId: plan.planId, runId: 'run-1', stateMachineArn: smArn(plan.names.stateMachine), executionArn,
-      input: { samples: 20, topScores: 0 }, status: 'SUCCEEDED', output, error: null, cause: null,
+      input: { inputs: 'run-1', samples: 20, topScores: 0 }, status: 'SUCCEEDED', output, error: null, cause: null,
     });
     expect(c.sfnMock.commandCalls(ListStateMachinesCommand).map((x) => x.args[0].input.nextToken)).toEqual([undefined, 'page-2']);
     expect(c.sfnMock.commandCalls(StartExecutionCommand).map((x) => x.args[0].input)).toEqual([
-      { stateMachineArn: smArn(plan.names.stateMachine), name: 'run-1', input: '{"samples":20,"topScores":0}' },
+      { stateMachineArn: smArn(plan.names.stateMachine), name: 'run-1', input: '{"inputs":"run-1","samples":20,"topScores":0}' },
     ]);
     expect(c.sfnMock.commandCalls(DescribeExecutionCommand)).toHaveLength(2);
     const keys = c.s3Mock.commandCalls(PutObjectCommand).map((x) => x.args[0].input);
@@ -193,7 +237,7 @@ describe('stepinfer start', () => {
     const result = await startExecution(expressFile, { runId: 'run-3', samples: 8, topScores: 2 }, c);
     expect(result).toMatchObject({ executionArn, status: 'FAILED', error: 'MissingObjectError', cause: 'the shard of worker 1 is missing', output: null });
     expect(c.sfnMock.commandCalls(StartSyncExecutionCommand).map((x) => x.args[0].input)).toEqual([
-      { stateMachineArn: smArn(expressPlan.names.stateMachine), name: 'run-3', input: '{"samples":8,"topScores":2}' },
+      { stateMachineArn: smArn(expressPlan.names.stateMachine), name: 'run-3', input: '{"inputs":"run-3","samples":8,"topScores":2}' },
     ]);
     expect(c.sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
@@ -236,14 +280,43 @@ describe('stepinfer start', () => {
 });
 
 describe('stepinfer shards upload', () => {
-  it('uploads one shard per worker to the deployed plan\'s bucket, under storage.shards', async () => {
+  it('uploads one shard per worker under storage.shards, and stages the rows the plan was made with as its default inputs', async () => {
     const c = testClients();
     deployed(c, plan);
     c.s3Mock.on(PutObjectCommand).resolves({});
     const result = await uploadPlanShards(planFile, {}, c);
     const puts = c.s3Mock.commandCalls(PutObjectCommand).map((x) => x.args[0].input);
-    expect(puts.map((p) => [p.Bucket, p.Key]).sort()).toEqual(Array.from({ length: 4 }, (_, w) => [plan.names.bucket, `shards/worker-${w}.shard`]));
-    expect(result).toEqual({ planId: plan.planId, bucket: plan.names.bucket, shards: 4, bytes: puts.reduce((t, p) => t + (p.Body as Uint8Array).length, 0), puts: 4 });
+    const shardPuts = puts.filter((p) => p.Key!.startsWith('shards/'));
+    const inputPuts = puts.filter((p) => !p.Key!.startsWith('shards/'));
+    expect(shardPuts.map((p) => [p.Bucket, p.Key]).sort()).toEqual(Array.from({ length: 4 }, (_, w) => [plan.names.bucket, `shards/worker-${w}.shard`]));
+    // The plan was made with 64 generated rows (seed 1, the generator's density): those, cut by its layer-1 maps.
+    const made = generateInputs({ neurons: 1024, samples: 64, seed: 1 });
+    const { network } = loadPlanModel(plan, planFile, undefined);
+    const shards = buildShards(network, planNeuronMaps(plan), { planId: plan.planId, modelChecksum: plan.model.checksum.value, workers: plan.workers });
+    const expected = shards.flatMap((shard) => stageInputSlices(made, shard, shard.layers[0]).map((x) => [`inputs/default/${x.target}/${shard.worker}`, Buffer.from(encodeSlice(x.slice)).toString('hex')]));
+    expect(inputPuts.map((p) => [p.Key, Buffer.from(p.Body as Uint8Array).toString('hex')]).sort()).toEqual(expected.sort());
+    expect(inputPuts.every((p) => p.Bucket === plan.names.bucket)).toBe(true);
+    const bytes = (ps: typeof puts) => ps.reduce((t, p) => t + (p.Body as Uint8Array).length, 0);
+    expect(result).toEqual({
+      planId: plan.planId, bucket: plan.names.bucket, shards: 4, bytes: bytes(shardPuts), puts: 4,
+      defaultInputs: { rows: 64, from: '64 generated inputs (seed 1, density 0.104)', keyPattern: 'inputs/default/<target>/<source>', puts: inputPuts.length, bytes: bytes(inputPuts) },
+    });
+    expect(describeUpload(result).split('\n')[1]).toBe(
+      `staged the plan's default inputs (64 rows: 64 generated inputs (seed 1, density 0.104); ${inputPuts.length} objects) under s3://${plan.names.bucket}/inputs/default/: an execution started with {} runs them`,
+    );
+  });
+
+  it('default inputs that are not the plan\'s rows, or a report that is missing, fail before anything is sent', async () => {
+    const c = testClients();
+    const other = join(newDir(), 'other.tsv');
+    writeFileSync(other, formatRowsTsv(generateInputs({ neurons: 1024, samples: 10, seed: 1 })));
+    await expect(uploadPlanShards(planFile, { inputs: other }, c)).rejects.toThrow(
+      `${planFile}, field inputRows: the default inputs must be the 64 input rows of 1024 neurons plan ${plan.planId} was made with (inputRows), the inputs (${other}) are 10 rows of 1024`);
+    const bare = join(newDir(), 'plan.json');
+    writeFileSync(bare, readFileSync(planFile));
+    await expect(uploadPlanShards(bare, {}, c)).rejects.toThrow(`${bare.replace(/\.json$/, '.report.json')}: the plan's report is missing (stepinfer plan writes it beside ${bare})`);
+    expect(c.sfnMock.calls()).toHaveLength(0);
+    expect(c.s3Mock.calls()).toHaveLength(0);
   });
 });
 

@@ -26,7 +26,7 @@ import { planApp } from '../../infra/app.ts';
 import { PlanStack } from '../../infra/plan-stack.ts';
 import { PLAN_ID_OUTPUT, PLAN_ID_TAG, WORKFLOW_DIGEST_TAG, workflowDigest } from '../../infra/identity.ts';
 import { workflowCase } from '../helpers/workflow-plans.ts';
-import { testPlan } from '../helpers/plans.ts';
+import { reidentified, testPlan } from '../helpers/plans.ts';
 import { expectSameRows } from '../helpers/rows.ts';
 
 const outdirs: string[] = [];
@@ -221,7 +221,8 @@ describe('the stack of a plan', () => {
     const bucket = ofType(template, 'AWS::S3::Bucket').find(([, r]) => typeof r.Properties.BucketName === 'string' && !String(r.Properties.BucketName).includes('-x'))![0];
     expect(statements('Worker1769Role')).toEqual([
       { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [expect.stringMatching(/^Worker1769Logs\w+Arn$/)], condition: null },
-      { actions: ['s3:GetObject'], resources: [`${bucket}Arn/shards/worker-*.shard`, `${bucket}Arn/runs/*/inputs/*/*`, `${bucket}Arn/runs/*/handoff/*/*/*`], condition: null },
+      // A run's own staged inputs, or the plan's default inputs (storage.defaultInputs), which only the client writes.
+      { actions: ['s3:GetObject'], resources: [`${bucket}Arn/shards/worker-*.shard`, `${bucket}Arn/runs/*/inputs/*/*`, `${bucket}Arn/inputs/default/*/*`, `${bucket}Arn/runs/*/handoff/*/*/*`], condition: null },
       { actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [`${bucket}Arn/runs/*/handoff/*/*/*`, `${bucket}Arn/runs/*/outputs/worker-*`, `${bucket}Arn/runs/*/status/*/*/worker-*.json`], condition: null },
       { actions: ['sns:Publish'], resources: Array.from({ length: 8 }, (_, k) => expect.stringMatching(new RegExp(`^Topic${k}\\w+$`))), condition: null },
       { actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'], resources: Array.from({ length: 8 }, (_, w) => expect.stringMatching(new RegExp(`^QueueGroup0\\w+Outputs\\.PlanStackQueueGroup0Queue${w}\\w+Arn$`))), condition: null },
@@ -233,6 +234,27 @@ describe('the stack of a plan', () => {
       { actions: ['s3:DeleteObject'], resources: [`${bucket}Arn/runs/*/*`], condition: null },
       { actions: ['s3:ListBucket'], resources: [`${bucket}Arn`], condition: { StringLike: { 's3:prefix': ['runs/*'] } } },
     ]);
+  });
+
+  it.each(CASES)('$name: only the worker (or stage) function may read the default inputs, and no function may write or delete them', ({ name }) => {
+    const { template } = built.get(name)!;
+    let grants = 0;
+    for (const [id, policy] of ofType(template, 'AWS::IAM::Policy')) {
+      for (const st of (policy.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement) {
+        const resources = [st.Resource].flat().map((r) => strings(r).join(''));
+        // Nothing names the default inputs' prefix but the read grant (the run objects' grants all start with runs/).
+        if (!resources.some((r) => r.includes('/inputs/default/'))) continue;
+        expect([id, st.Action]).toEqual([expect.stringMatching(/^(Worker|Stage)\d+Role/), 's3:GetObject']);
+        grants++;
+      }
+    }
+    expect(grants).toBe(1);
+  });
+
+  it('default inputs under the run objects\' prefix would expire with them: the stack refuses such a plan', async () => {
+    const { plan } = built.get('serial')!;
+    const under = reidentified({ ...plan, storage: { ...plan.storage, defaultInputs: 'runs/default/<target>/<source>' } });
+    expect(() => unitStack(under)).toThrow('field storage.defaultInputs: storage.defaultInputs (runs/default/<target>/<source>) lies under the run objects\' prefix "runs/", which expires after 30 days');
   });
 
   it('P = 62, launch tree: the coordinator may invoke the worker function; workers may invoke their own function (children)', () => {

@@ -86,6 +86,8 @@ describe('a generated workflow run locally', () => {
         expect(e.depth).toBe(0);
         expect(e.stageRun).toMatchObject({
           runId: 'run-1', attempt: 0, planId: run.plan.planId, bucket: run.plan.names.bucket, stage: s, stages: 2, workers: 8,
+          // {}: the first stage reads the plan's default inputs, the second the first's hand-off.
+          inputs: s === 0 ? 'default' : null,
           samples: run.plan.inputRows, launch: { kind: 'flat' }, workerFunction: ARN(`Worker${run.plan.functions[0].memoryMB}FunctionArn`),
           firstLayer: run.plan.workflow.stages[s].firstLayer, lastLayer: run.plan.workflow.stages[s].lastLayer,
         });
@@ -101,9 +103,10 @@ describe('a generated workflow run locally', () => {
   });
 
   it('merges the execution input over its defaults', async () => {
-    const run = await runLocally('groups-8-queue', { samples: 300, topScores: 5 });
+    const run = await runLocally('groups-8-queue', { inputs: 'run-0', samples: 300, topScores: 5 });
     expect(run.error).toBeNull();
     expect(new Set(run.workers.map((e) => e.stageRun.samples))).toEqual(new Set([300]));
+    expect(run.workers.map((e) => [e.stageRun.stage, e.stageRun.inputs]).sort()).toEqual([...Array(8).fill([0, 'run-0']), ...Array(8).fill([1, null])]);
     expect(run.gathers.map((e) => [e.samples, e.topScores])).toEqual([[300, 5]]);
   });
 

@@ -10,7 +10,7 @@ import { WorkflowDefinitionError } from '../../model/errors.ts';
 import { AWS_LIMITS } from '../../planner/aws-limits.ts';
 import type { Plan } from '../../planner/plan/index.ts';
 import {
-  allStates, parseStateMachineInput, renderWorkflow, stateMachineInputJsonSchema, substituteDefinition, STAGE_RETRIES, workflowProblems,
+  allStates, parseStateMachineInput, renderWorkflow, stageStateName, stateMachineInputJsonSchema, substituteDefinition, STAGE_RETRIES, workflowProblems,
   type MapState, type StateMachine, type TaskState,
 } from '../../workflows/asl/index.ts';
 import { WORKFLOW_CASES, workflowCase, type WorkflowCaseName } from '../helpers/workflow-plans.ts';
@@ -255,15 +255,32 @@ describe('substitutions', () => {
 });
 
 describe('the execution input', () => {
-  it('is optional field by field: {} runs the plan as planned; a bad field is named', async () => {
+  it('is optional field by field: {} runs the plan\'s default inputs as planned; a bad field is named', async () => {
     const { plan } = await workflowCase('groups-8-queue');
-    expect(parseStateMachineInput({}, plan)).toEqual({ samples: 20_000, topScores: 0 });
-    expect(parseStateMachineInput({ samples: 10, topScores: 3 }, plan)).toEqual({ samples: 10, topScores: 3 });
+    expect(parseStateMachineInput({}, plan)).toEqual({ inputs: 'default', samples: 20_000, topScores: 0 });
+    expect(parseStateMachineInput({ samples: 10, topScores: 3 }, plan)).toEqual({ inputs: 'default', samples: 10, topScores: 3 });
+    expect(parseStateMachineInput({ inputs: 'run-7', samples: 10 }, plan)).toEqual({ inputs: 'run-7', samples: 10, topScores: 0 });
     expect(() => parseStateMachineInput({ samples: 20_001 }, plan)).toThrow(/^state machine input, field samples: Too big: expected number to be <=20000$/);
+    expect(() => parseStateMachineInput({ inputs: 'runs/x' }, plan)).toThrow(/^state machine input, field inputs: a run id \(1-80 letters, digits, - or _\) or "default"$/);
     expect(() => parseStateMachineInput({ topscores: 1 }, plan, 'input.json')).toThrow(/^input\.json, field \(root\): Unrecognized key: "topscores"$/);
     const schema = stateMachineInputJsonSchema(plan);
-    expect(schema).toMatchObject({ type: 'object', additionalProperties: false, properties: { samples: { type: 'integer', minimum: 1, maximum: 20_000 }, topScores: { type: 'integer', minimum: 0, maximum: 1024 } } });
+    expect(schema).toMatchObject({
+      type: 'object', additionalProperties: false,
+      properties: {
+        inputs: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,80}$', description: expect.stringContaining(`default "default": the plan's default inputs, the 20000 rows it was made with, which stepinfer shards upload stages under ${plan.storage.defaultInputs}`) },
+        samples: { type: 'integer', minimum: 1, maximum: 20_000 }, topScores: { type: 'integer', minimum: 0, maximum: 1024 },
+      },
+    });
     expect((schema as { required?: unknown }).required).toBeUndefined();
+  });
+
+  it('reaches the first stage\'s workers as the staged inputs they read; later stages read the hand-off (null)', async () => {
+    const { plan, definition } = await rendered('groups-8-queue');
+    const stageRunOf = (i: number) => ((definition.States[stageStateName(plan, plan.workflow.stages[i])] as MapState).ItemSelector as { stageRun: Record<string, unknown> }).stageRun;
+    expect(stageRunOf(0)['inputs.$']).toBe('$.input.inputs');
+    expect(stageRunOf(0)).not.toHaveProperty('inputs');
+    expect(stageRunOf(1).inputs).toBeNull();
+    expect(stageRunOf(1)).not.toHaveProperty('inputs.$');
   });
 
   it("defaults are what the workflow's first state merges the given input over", async () => {

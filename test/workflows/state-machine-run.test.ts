@@ -3,14 +3,20 @@
 // fauxqs. For every shape (serial, AMPS stages, map-per-layer, layer groups over the queue and the
 // object channel, and groups launched by FSD's launch tree) the categories and the final rows equal
 // serial inference, bit for bit; the execution's states and transitions are what the definition
-// says; nothing is left running. Then how the local definition maps what the interpreter lacks,
+// says; nothing is left running. Then the execution input's staged inputs: `{}` runs the plan's
+// default inputs (staged by shards upload's code; no clean-up removes them), `inputs` names a run's
+// own rows, and a name with nothing staged fails naming the key. Then how the local definition maps what the interpreter lacks,
 // on plans too large to run here (41 and 62 workers), and a plan that is not the model's.
 
 import { createConnection } from 'node:net';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateInputs, generateRadixNetwork } from '../../model/generate.ts';
 import type { SparseNetwork, SparseRows } from '../../model/network.ts';
-import { ShapeMismatchError } from '../../model/errors.ts';
+import { RunFailedError, ShapeMismatchError } from '../../model/errors.ts';
+import { crc32Hex } from '../../model/checksum.ts';
+import { expandKey } from '../../planner/plan/names.ts';
+import { ObjectStore } from '../../functions/storage/object-store.ts';
+import { startLocalCloud } from '../../workflows/local/local-cloud.ts';
 import { inferSerial, type SerialInferenceResult } from '../../functions/serial/serial-inference.ts';
 import type { Plan } from '../../planner/plan/index.ts';
 import {
@@ -102,6 +108,96 @@ describe('every shape runs through its generated workflow and equals serial infe
       expect(await listening(cloud.fauxqs.address)).toBe(false);
     }, 300_000);
   }
+});
+
+describe('the execution input names the staged inputs the first stage reads', () => {
+  // Three runs on one local cloud (the bucket outlives each run): 3 workers, layers 1-3 and 4-6.
+  let plan: Plan;
+  let cloud: LocalCloud;
+  const store = () => new ObjectStore(cloud.clients.s3, cloud.resources.bucket);
+  /** Every default-inputs object with its bytes' CRC-32. */
+  const defaultObjects = async () => {
+    const keys = (await store().list('inputs/default/')).sort();
+    return Promise.all(keys.map(async (k) => [k, crc32Hex((await store().getOptional(k))!)]));
+  };
+  let staged: string[][] = [];
+
+  beforeAll(async () => {
+    plan = await testPlan(network, { workers: 3, channel: 'queue', rows: inputs.rows, groups: 2 });
+    cloud = await startLocalCloud(plan, { logSink: () => undefined });
+  }, 120_000);
+  afterAll(async () => {
+    await cloud?.stop();
+  });
+
+  it('{}: the plan\'s default inputs, staged by the code `stepinfer shards upload` runs, equal serial inference; the run stages nothing of its own and its clean-up leaves them', async () => {
+    expect(plan.storage.defaultInputs).toBe('inputs/default/<target>/<source>');
+    let ownStaged: string[] | null = null;
+    const run = await runStateMachineLocally(plan, network, inputs, {
+      cloud, inputsAs: 'default', logSink: () => undefined,
+      beforeExecution: async (_, runId) => {
+        staged = await defaultObjects();
+        ownStaged = await store().list(`runs/${runId}/`);
+      },
+    });
+    expect(run.categories).toEqual(serial.categories);
+    expectSameRows(run.activations, serial.activations);
+    // Each worker's own rows and the rows each peer reads of them in layer 1 (3 workers: at least 3, at most 9 objects).
+    expect(staged.length).toBeGreaterThanOrEqual(3);
+    expect(staged.length).toBeLessThanOrEqual(9);
+    expect(staged.every(([k]) => /^inputs\/default\/[0-2]\/[0-2]$/.test(k))).toBe(true);
+    expect(ownStaged).toEqual([]);
+    // The run's stages and gather ran, and its clean-up removed its intermediates (finish checks) but not the default inputs.
+    expect(run.execution.states.filter((x) => x.index === null).at(-1)!.name).toBe(GATHER_STATE);
+    expect(await defaultObjects()).toEqual(staged);
+    // Staging the default inputs is once per plan, like the shards: not the run's own requests.
+    expect(run.clientStorage.puts).toBe(0);
+  }, 300_000);
+
+  it('a run with `inputs` naming its own staged rows reads those, not the default inputs, and removes them at its end', async () => {
+    const own = generateInputs({ neurons: 1024, samples: 150, seed: 13 });
+    const ownSerial = inferSerial(network, own);
+    expect(ownSerial.categories).not.toEqual(serial.categories);
+    let ownStaged = 0;
+    const run = await runStateMachineLocally(plan, network, own, {
+      cloud, logSink: () => undefined, runId: 'run-own-rows',
+      beforeExecution: async (_, runId) => {
+        ownStaged = (await store().list(`runs/${runId}/inputs/`)).length;
+      },
+    });
+    expect(ownStaged).toBeGreaterThanOrEqual(3);
+    expect(run.categories).toEqual(ownSerial.categories);
+    expectSameRows(run.activations, ownSerial.activations);
+    expect(await store().list('runs/run-own-rows/inputs/')).toEqual([]);
+    expect(await defaultObjects()).toEqual(staged);
+  }, 300_000);
+
+  it('an `inputs` value naming nothing staged fails naming the key it looked for, and leaves no result', async () => {
+    const run = runStateMachineLocally(plan, network, inputs, { cloud, logSink: () => undefined, runId: 'run-nothing', input: { inputs: 'nothing-staged', samples: inputs.rows } });
+    const error = await run.then(() => null, (e: Error) => e);
+    expect(error).toBeInstanceOf(RunFailedError);
+    expect(error!.message).toMatch(new RegExp(
+      `^run run-nothing failed in "${stageStateName(plan, plan.workflow.stages[0])}" \\(layers 1-3, attempt 3, the last of 3\\): worker (\\d) failed in layer 1: MissingObjectError: layer 1, worker \\1: `
+      + `input rows from worker \\d of the staged inputs "nothing-staged" is missing: no object s3://${plan.names.bucket}/runs/nothing-staged/inputs/\\1/\\d`,
+    ));
+    // No partial result: the clean-up ran, nothing of the run is left but statuses.
+    expect(await store().getOptional(expandKey(plan.storage.result, { execution: 'run-nothing' }))).toBeNull();
+    expect(await store().getOptional(expandKey(plan.storage.categories, { execution: 'run-nothing' }))).toBeNull();
+    expect((await store().list('runs/run-nothing/')).filter((k) => !k.includes('/status/'))).toEqual([]);
+    expect(await defaultObjects()).toEqual(staged);
+  }, 300_000);
+
+  it('a sample count that is not the staged inputs\' fails naming both', async () => {
+    const run = runStateMachineLocally(plan, network, inputs, { cloud, logSink: () => undefined, runId: 'run-fewer', input: { samples: 100 } });
+    await expect(run).rejects.toThrow(/worker \d failed in layer 1: StepinferError: layer 1, worker \d: the staged inputs "default" hold 400 samples, the execution input says 100/);
+    expect(await store().getOptional(expandKey(plan.storage.result, { execution: 'run-fewer' }))).toBeNull();
+    expect(await defaultObjects()).toEqual(staged);
+  }, 300_000);
+
+  it('a run may not be named "default": that name is the default inputs\'', async () => {
+    await expect(runStateMachineLocally(plan, network, inputs, { cloud, logSink: () => undefined, runId: 'default' }))
+      .rejects.toThrow('field run-id: a run cannot be named "default": the execution input\'s inputs "default" names the plan\'s default inputs');
+  });
 });
 
 describe('the local definition: what the interpreter lacks, mapped and noted', () => {

@@ -11,7 +11,7 @@
 // validation refuses an inline Map of exchanging peers beyond 40.
 //
 // Around the stages: "Read input" and "Start run" merge the execution input over its defaults
-// (input.ts) and set an attempt counter per stage and the list of workers; a failed stage is caught,
+// (input.ts: `{}` reads the plan's default inputs; `inputs` reaches the first stage's workers) and set an attempt counter per stage and the list of workers; a failed stage is caught,
 // and while attempts remain it runs again as a unit under attempt + 1 (StageRun.attempt: handlers
 // ignore whatever a failed attempt still sends); otherwise "Clean up" (the gather function with
 // `cleanup`) deletes the run's intermediates and "Run failed" ends the execution with the cause.
@@ -131,7 +131,7 @@ class WorkflowRenderer {
 
     this.states[READ_INPUT_STATE] = {
       Type: 'Pass',
-      Comment: 'The execution input beside its defaults (input.schema.json): an empty input runs the plan as planned.',
+      Comment: "The execution input beside its defaults (input.schema.json): an empty input runs the plan's default inputs as planned.",
       Parameters: { defaults: { ...stateMachineInputDefaults(plan) }, 'given.$': '$' },
       Next: START_RUN_STATE,
     };
@@ -290,7 +290,6 @@ class WorkflowRenderer {
     };
   }
 
-  /** The StageRun every worker (or the coordinator) of a stage gets (functions/handlers/events.ts). */
   /**
    * The stage's StageRun, built by the handlers' own stageRunsOf from the plan and the deployed
    * addresses (here their substitutions), with the run's values taken from the execution.
@@ -306,10 +305,12 @@ class WorkflowRenderer {
       functionNames: { [stage.functionId]: this.subs.functionArn(stage.functionId) },
     };
     // Placeholders for what the execution decides; replaced by JSONPath below.
-    const { runId: _runId, attempt: _attempt, samples: _samples, topScores: _topScores, ...fixed } = stageRunsOf(plan, addresses, { runId: 'run', samples: 1 })[stage.index];
+    const { runId: _runId, attempt: _attempt, inputs, samples: _samples, topScores: _topScores, ...fixed } = stageRunsOf(plan, addresses, { runId: 'run', samples: 1 })[stage.index];
     return {
       'runId.$': '$$.Execution.Name',
       'attempt.$': `${PATHS.attempts}.${attemptKey(stage.index)}`,
+      // The first stage reads the staged inputs the execution input names; later stages the hand-off (null).
+      ...(inputs === null ? { inputs: null } : { 'inputs.$': `${PATHS.input}.inputs` }),
       'samples.$': `${PATHS.input}.samples`,
       'topScores.$': `${PATHS.input}.topScores`,
       ...fixed,

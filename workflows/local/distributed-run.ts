@@ -45,7 +45,7 @@ export async function runDistributedLocally(plan: Plan, network: SparseNetwork, 
   const { cloud, runId } = run;
   try {
     const { clients, resources } = cloud;
-    const stageRuns = stageRunsOf(plan, resources, { runId, samples: inputs.rows, receiveTimeoutSeconds: o.receiveTimeoutSeconds, launch: o.launch, topScores: o.topScores });
+    const stageRuns = stageRunsOf(plan, resources, { runId, inputs: run.inputs, samples: inputs.rows, receiveTimeoutSeconds: o.receiveTimeoutSeconds, launch: o.launch, topScores: o.topScores });
     const stages: StageOutcome[] = [];
     const stageMs: number[] = [];
     for (const [i, sr] of stageRuns.entries()) {

@@ -8,15 +8,14 @@
 
 import type { SparseNetwork, SparseRows } from '../../model/network.ts';
 import { networkChecksum } from '../../model/checksum.ts';
-import { RunFailedError, ShapeMismatchError } from '../../model/errors.ts';
+import { RunFailedError, ShapeMismatchError, UsageError } from '../../model/errors.ts';
 import { buildShards, encodeShard, type Shard } from '../../model/shard.ts';
-import { expandKey } from '../../planner/plan/names.ts';
+import { DEFAULT_INPUTS, expandKey, stagedInputsKey } from '../../planner/plan/names.ts';
 import { planNeuronMaps, type Plan } from '../../planner/plan/schema.ts';
 import {
   categoriesObjectSchema, parseEvent, type CoordinatorResult, type GatherResult, type WorkerResult,
 } from '../../functions/handlers/events.ts';
 import { readStatus } from '../../functions/handlers/status.ts';
-import { stageInputKey } from '../../functions/handlers/worker.ts';
 import { ObjectStore } from '../../functions/storage/object-store.ts';
 import { decodeSlice, encodeSlice } from '../../functions/storage/slice-codec.ts';
 import { stageInputSlices } from '../../functions/worker/activation-slice.ts';
@@ -56,7 +55,7 @@ export interface LocalRunResult {
   readonly gather: GatherResult | null;
   /** Wall times, ms: setting up (emulators, resources, shards, inputs), the stages, gathering (and cleaning up). */
   readonly phasesMs: { readonly setup: number; readonly stages: number[]; readonly gather: number; readonly total: number };
-  /** S3 requests of the client (staging inputs, reading the result, cleaning up), beside what workers report; shard uploads (once per plan) excluded. */
+  /** S3 requests of the client (staging inputs, reading the result, cleaning up), beside what workers report; shard uploads and default inputs (once per plan) excluded. */
   readonly clientStorage: { readonly puts: number; readonly gets: number; readonly lists: number; readonly deletes: number };
   readonly lambdaInvocations: number;
   /** Every invocation the local Lambda host ran (cold or warm, its times and outcome). */
@@ -89,19 +88,47 @@ export async function uploadShards(store: ObjectStore, plan: Plan, shards: reado
   await Promise.all(shards.map((shard, worker) => store.put(expandKey(plan.storage.shards.keyPattern, { worker }), encodeShard(shard))));
 }
 
+/** Stages input rows as the staged inputs `name` names: each worker's rows, and the rows others read of them in layer 1. */
+async function stageInputs(store: ObjectStore, plan: Plan, name: string, shards: readonly BuiltShard[], inputs: SparseRows): Promise<void> {
+  await Promise.all(shards.flatMap((shard) => stageInputSlices(inputs, shard, shard.layers[0])
+    .map((x) => store.put(stagedInputsKey(plan.storage, name, x.target, shard.worker), encodeSlice(x.slice)))));
+}
+
 /**
- * Stages a run's input rows under storage.inputs: each worker's rows, and the rows others read of
- * them in layer 1 (local runs, and `stepinfer start` on AWS).
+ * Stages a run's own input rows under storage.inputs (local runs, and `stepinfer start --inputs`
+ * on AWS); the execution input then names them (`inputs`: the run id). The run's clean-up removes
+ * them with its other intermediates.
  */
 export async function stageRunInputs(store: ObjectStore, plan: Plan, runId: string, shards: readonly BuiltShard[], inputs: SparseRows): Promise<void> {
-  const storage = { runId, storage: plan.storage };
-  await Promise.all(shards.flatMap((shard) => stageInputSlices(inputs, shard, shard.layers[0])
-    .map((x) => store.put(stageInputKey(storage, 0, x.target, shard.worker), encodeSlice(x.slice)))));
+  if (runId === DEFAULT_INPUTS) throw new UsageError(`a run cannot be named "${DEFAULT_INPUTS}": the execution input's inputs "${DEFAULT_INPUTS}" names the plan's default inputs`, { field: 'run-id' });
+  await stageInputs(store, plan, runId, shards, inputs);
+}
+
+/**
+ * Stages the plan's default inputs under storage.defaultInputs: what an execution started with
+ * `{}` reads (`stepinfer shards upload` on AWS, and local runs of the default inputs). They must
+ * hold the plan's inputRows, the rows `{}` runs. No run's clean-up removes them.
+ */
+export async function stageDefaultInputs(store: ObjectStore, plan: Plan, shards: readonly BuiltShard[], inputs: SparseRows): Promise<void> {
+  assertDefaultInputs(plan, inputs);
+  await stageInputs(store, plan, DEFAULT_INPUTS, shards, inputs);
+}
+
+/** Refuses default inputs that are not the plan's inputRows rows (`what` says which they are). */
+export function assertDefaultInputs(plan: Plan, inputs: SparseRows, what = 'these inputs', planFile?: string): void {
+  if (inputs.rows !== plan.inputRows || inputs.columns !== plan.model.neurons) {
+    throw new ShapeMismatchError(
+      `the default inputs must be the ${plan.inputRows} input rows of ${plan.model.neurons} neurons plan ${plan.planId} was made with (inputRows), ${what} are ${inputs.rows} rows of ${inputs.columns}`,
+      { ...(planFile !== undefined ? { file: planFile } : {}), field: 'inputRows' },
+    );
+  }
 }
 
 /** A run whose cloud is up, shards deployed and inputs staged. */
 export interface PreparedRun {
   readonly runId: string;
+  /** The staged inputs the run reads: its run id, or DEFAULT_INPUTS. */
+  readonly inputs: string;
   readonly cloud: LocalCloud;
   /** Whether this run started the cloud (and stops it), or runs on one it was given. */
   readonly ownsCloud: boolean;
@@ -115,6 +142,13 @@ export interface PreparedRun {
 
 export interface PrepareOptions extends LocalCloudOptions {
   readonly runId?: string;
+  /**
+   * Where the run's input rows are staged: 'run' (default) under its run id, the rows it reads
+   * itself and removes at its end; 'default' as the plan's default inputs, by the code `stepinfer
+   * shards upload` stages them with (they must be the plan's inputRows rows), which the run reads
+   * as an execution started with `{}` does.
+   */
+  readonly inputsAs?: 'run' | 'default';
   /** Reports what the run is doing. */
   readonly onPhase?: (phase: string) => void;
   /**
@@ -127,8 +161,8 @@ export interface PrepareOptions extends LocalCloudOptions {
 
 /**
  * Checks the inputs and model against the plan, starts the local cloud, uploads the shards and
- * stages the inputs: each worker's rows, and the rows others read of them in layer 1. The cloud
- * is stopped again if any of it fails.
+ * stages the inputs (the run's own, or the plan's default: `inputsAs`): each worker's rows, and the
+ * rows others read of them in layer 1. The cloud is stopped again if any of it fails.
  */
 export async function prepareLocalRun(plan: Plan, network: SparseNetwork, inputs: SparseRows, o: PrepareOptions = {}): Promise<PreparedRun> {
   const startMs = Date.now();
@@ -146,8 +180,11 @@ export async function prepareLocalRun(plan: Plan, network: SparseNetwork, inputs
     // Shards are deployed once per plan, not per run: uploaded apart from the run's own requests.
     await uploadShards(new ObjectStore(clients.s3, resources.bucket), plan, shards);
     const store = new ObjectStore(clients.s3, resources.bucket);
-    await stageRunInputs(store, plan, runId, shards, inputs);
-    return { runId, cloud, ownsCloud: !o.cloud, invocationsBefore, store, startMs, setupMs: Date.now() - startMs };
+    // The default inputs are staged once per plan, as the shards are: apart from the run's own requests.
+    if (o.inputsAs === 'default') await stageDefaultInputs(new ObjectStore(clients.s3, resources.bucket), plan, shards, inputs);
+    else await stageRunInputs(store, plan, runId, shards, inputs);
+    const staged = o.inputsAs === 'default' ? DEFAULT_INPUTS : runId;
+    return { runId, inputs: staged, cloud, ownsCloud: !o.cloud, invocationsBefore, store, startMs, setupMs: Date.now() - startMs };
   } catch (error) {
     if (!o.cloud) await cloud.stop();
     throw error;

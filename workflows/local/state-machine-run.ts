@@ -15,8 +15,12 @@
 // that fails names the worker, layer and cause rather than only the state. The interpreter's event
 // log gives the states with their times and the transitions the execution made.
 //
+// The execution input names the staged inputs the run reads: its own rows, staged under its run id
+// (as `stepinfer start --inputs` does on AWS), or, with `inputsAs: 'default'`, the plan's default
+// inputs staged by the code `stepinfer shards upload` runs, with the input `{}` a console user gives.
+//
 // Nothing is left running: a failed execution first waits for the Tasks still running (the host
-// ends a hung one at its timeout), then the cloud stops.
+// ends a hung one at its timeout), then the cloud stops (unless the caller gave it and keeps it).
 
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { StateMachine as Interpreter, type RunOptions } from 'aws-local-stepfunctions';
@@ -31,7 +35,7 @@ import {
 import { statusKey } from '../../functions/handlers/status.ts';
 import { ObjectStore } from '../../functions/storage/object-store.ts';
 import {
-  GATHER_STATE, parseStateMachineInput, renderWorkflow, STAGE_RETRIES, stageStateName, type StateMachine,
+  GATHER_STATE, parseStateMachineInput, renderWorkflow, STAGE_RETRIES, stageStateName, type StateMachine, type StateMachineInput,
 } from '../asl/index.ts';
 import {
   collectEvents, executedStates, transitionsOf, type EventTransitions, type ExecutedState, type ExecutionEvent,
@@ -83,7 +87,7 @@ export interface ExecutionTrace {
   readonly error: { readonly error: string; readonly cause: string } | null;
   /** Every worker result the run's Tasks returned (or their coordinators read), all attempts. */
   readonly workerResults: readonly WorkerResult[];
-  /** The local Lambda host's invocations so far (cold ones started a thread first). */
+  /** The local Lambda host's invocations of this run so far (cold ones started a thread first). */
   readonly invocations: readonly Invocation[];
   readonly setupMs: number;
   readonly startMs: number;
@@ -92,6 +96,11 @@ export interface ExecutionTrace {
 export interface StateMachineRunOptions extends PrepareOptions {
   /** Each category's k highest activations in the result (the execution input's topScores). */
   readonly topScores?: number;
+  /**
+   * The execution input as given. Default: the run's own staged rows (`inputs`: its run id,
+   * `samples`, `topScores`), or `{}` (with `topScores` when given) for `inputsAs: 'default'`.
+   */
+  readonly input?: StateMachineInput;
   /** Times a failed stage runs again (default workflows/asl STAGE_RETRIES, as deployed). */
   readonly stageRetries?: number;
   /**
@@ -165,7 +174,9 @@ export async function runStateMachineLocally(plan: Plan, network: SparseNetwork,
   const runId = o.runId ?? newRunId();
   // Render first: a workflow that fails validation starts nothing.
   const rendered = renderWorkflow(plan, { stageRetries: o.stageRetries });
-  const input = parseStateMachineInput({ samples: inputs.rows, topScores: o.topScores ?? 0 }, plan, 'the run\'s state machine input');
+  const topScores = o.topScores !== undefined ? { topScores: o.topScores } : {};
+  const input: StateMachineInput = o.input ?? (o.inputsAs === 'default' ? topScores : { inputs: runId, samples: inputs.rows, topScores: o.topScores ?? 0 });
+  parseStateMachineInput(input, plan, 'the run\'s state machine input');
   const records = new TaskRecords();
   const userSink = o.logSink;
   const logSink: LogSink = (functionName, stream, line) => {
@@ -215,7 +226,7 @@ export async function runStateMachineLocally(plan: Plan, network: SparseNetwork,
     }
     const trace: ExecutionTrace = {
       runId, planId: plan.planId, definition: local.definition, notes, states: executedStates(events), transitions: transitionsOf(events, local.definition),
-      failures: records.failures, error, workerResults: records.allWorkerResults(), invocations: cloud.host.invocations.map((x) => ({ ...x })),
+      failures: records.failures, error, workerResults: records.allWorkerResults(), invocations: invocationsOf(run),
       setupMs: run.setupMs, startMs: run.startMs,
     };
     o.onTrace?.(trace);
@@ -223,8 +234,13 @@ export async function runStateMachineLocally(plan: Plan, network: SparseNetwork,
     return await finish(plan, run, records, trace);
   } finally {
     lambda.destroy();
-    await cloud.stop();
+    if (run.ownsCloud) await cloud.stop();
   }
+}
+
+/** The host's invocations since the run started (a given cloud may have served earlier runs). */
+function invocationsOf(run: PreparedRun): Invocation[] {
+  return run.cloud.host.invocations.slice(run.invocationsBefore).map((x) => ({ ...x }));
 }
 
 /** Reports each top-level state entered as the run's phase, while the events pass through. */
@@ -378,11 +394,11 @@ async function finish(plan: Plan, run: PreparedRun, records: TaskRecords, trace:
     runId, categories, activations, stages, gather: records.gather,
     phasesMs: { setup: run.setupMs, stages: stageMs, gather: plan.workflow.gather ? durationOf(GATHER_STATE) : 0, total: Date.now() - run.startMs },
     clientStorage: clientStorageOf(run),
-    lambdaInvocations: cloud.host.invocations.length,
-    invocations: cloud.host.invocations.map((x) => ({ ...x })),
+    lambdaInvocations: cloud.host.invocations.length - run.invocationsBefore,
+    invocations: invocationsOf(run),
     stepFunctions: { type: plan.workflow.type, ...trace.transitions },
     // With what the invocations still running at the end reported since.
-    execution: { ...trace, workerResults: records.allWorkerResults(), invocations: cloud.host.invocations.map((x) => ({ ...x })) },
+    execution: { ...trace, workerResults: records.allWorkerResults(), invocations: invocationsOf(run) },
     attempts,
   };
 }
