@@ -60,6 +60,6 @@ export interface DecodedGraph {
   readonly output: ValueInfoProto[];
 }
 
-export function decodedGraph(graph: GraphProto): DecodedGraph {
+export function decodedGraph(graph: GraphProto | OnnxNamespace.IGraphProto): DecodedGraph {
   return graph as unknown as DecodedGraph;
 }
