@@ -27,7 +27,8 @@ interface Operator {
   infer(node: NodeProto, inputs: InputShapes, fail: Fail): OperatorResult;
 }
 
-const elements = (dims: readonly number[]): number => dims.reduce((a, d) => a * d, 1);
+/** Elements of a tensor of these dims (1 for a scalar). */
+export const elements = (dims: readonly number[]): number => dims.reduce((a, d) => a * d, 1);
 
 function attribute(node: NodeProto, name: string): AttributeProto | undefined {
   return (node.attribute as AttributeProto[]).find((a) => a.name === name);
@@ -270,5 +271,3 @@ export function operatorOf(node: NodeProto): Operator | undefined {
   if (node.domain !== '' && node.domain !== 'ai.onnx') return undefined;
   return OPERATORS.get(node.opType);
 }
-
-export { elements };
