@@ -31,17 +31,33 @@ export function threadsForMemory(memoryMB: number): number {
 const dimsText = (dims: readonly number[]) => `[${dims.join(', ')}]`;
 
 /**
+ * onnxruntime's graph optimizations for every stage and whole-model session: 'extended' (constant
+ * folding, redundant-node removal, operator fusions), not 'all', whose layout level adds the NCHWc
+ * transformer. That transformer reorders a Conv chain into blocked NCHWc tensors; a stage's
+ * sub-model starts from a plain NCHW graph input, so the operators just after a cut run other
+ * kernels (other summation orders) than the same operators inside the whole model. Measured here
+ * (three stages at units n/3 and 2n/3, onnxruntime-node 1.30): with 'all' the staged output
+ * differs from the whole model's by up to 7.3e-4 (ResNet-50, outputs up to 2,525), 0.81
+ * (Xception, up to 1.7e6) and 3.3e-16 (MobileNetV2, up to 1.1e-9), 0 for SqueezeNet and
+ * Inception-v3; with 'extended' by 0 on all five. The price: 'all' ran 1.2-2.2x faster on one
+ * thread of this machine (ResNet-50 270 against 364 ms, MobileNetV2 25 against 55 ms, Xception
+ * 784 against 929 ms). Exact stages are the contract here; planning calibrates with these options.
+ */
+export const ONNX_GRAPH_OPTIMIZATION = 'extended';
+
+/** The session options of every stage and whole-model session (and of calibration, so its times are the handler's). */
+export function stageSessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+  return { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: ONNX_GRAPH_OPTIMIZATION };
+}
+
+/**
  * A session of the model at `source` (a file path, or the model's bytes); `what` names the model in
  * errors ("stage 1 (layer2.1 .. layer3.5): /var/task/stage1.onnx"). A file onnxruntime cannot load
  * fails as a ModelFormatError saying why; a model with other than one input and one output too.
  */
 export async function createOnnxSession(source: string | Uint8Array, threads: number, what: string, place: ErrorPlace = {}): Promise<OnnxModelSession> {
   let session: ort.InferenceSession;
-  const options: ort.InferenceSession.SessionOptions = {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-  };
+  const options = stageSessionOptions(threads);
   try {
     session = typeof source === 'string'
       ? await ort.InferenceSession.create(source, options)

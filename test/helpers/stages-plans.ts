@@ -1,8 +1,13 @@
-// Stages plans written out by hand for the workflow and handler tests: the contract
+// Stages plans written out by hand for the workflow and local-run tests: the contract
 // (planner/plan/stages-schema.ts) with every field given, the plan id and names derived as the
-// planner derives them, and parsed, so a test renders a plan the schema accepts without running the
-// planner (its choices may change; these plans do not).
+// planner derives them, and parsed, so a test has a plan the schema accepts with the stages it
+// chooses, without running the planner (its choices may change; these plans do not).
 
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readOnnxModel } from '../../model/onnx/graph.ts';
+import { layerUnits } from '../../model/onnx/units.ts';
+import { extractStageModel, withBatch, withDeterministicWeights } from '../../model/onnx/extract.ts';
 import { computePlanId, DEFAULT_STACK_PREFIX } from '../../planner/plan/names.ts';
 import { LAMBDA_RETRY_POLICY, lambdaTaskRetry } from '../../planner/plan/build.ts';
 import { PLAN_FORMAT_VERSION } from '../../planner/plan/schema.ts';
@@ -93,5 +98,51 @@ export function threeStagePlan(): StagesPlan {
       { lastUnit: 18, name: 'layer4.0 .. avgpool', memoryMB: 3008, outputDims: [1, 2048, 1, 1], timeoutSeconds: 20 },
       { lastUnit: 20, name: 'flatten .. fc', memoryMB: 1024, outputDims: [1, 1000] },
     ],
+  });
+}
+
+export interface ModelStagesOptions {
+  /** Each stage's last unit, ascending; the last is the model's unit count. */
+  readonly lastUnits: readonly number[];
+  /** One memory size for every stage, or one per stage. */
+  readonly memoryMB: number | readonly number[];
+  readonly batch?: number;
+  readonly handoffs?: readonly ('payload' | 'object' | undefined)[];
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * A stages plan of a real ONNX file cut after the given units, written as the planner writes one
+ * (checksum of the file, deterministic weights for a structure-only file, the batch, each stage's
+ * sub-model size, its output dims and name from the units), without the planner's choice.
+ */
+export function modelStagesPlan(modelFile: string, o: ModelStagesOptions): StagesPlan {
+  const bytes = readFileSync(modelFile);
+  let graph = readOnnxModel(bytes, modelFile);
+  const weights = graph.hasWeights ? { kind: 'file' as const } : { kind: 'deterministic' as const, seed: 0 };
+  if (weights.kind === 'deterministic') graph = withDeterministicWeights(graph, weights.seed);
+  const batch = o.batch ?? 1;
+  graph = withBatch(graph, batch);
+  const units = layerUnits(graph);
+  let first = 1;
+  return handStagesPlan({
+    modelPath: modelFile,
+    checksum: createHash('sha256').update(bytes).digest('hex'),
+    inputDims: graph.input.dims,
+    parameterCount: graph.parameterCount,
+    weights,
+    stages: o.lastUnits.map((last, i) => {
+      const stage: HandStage = {
+        lastUnit: last,
+        name: first === last ? units[first - 1].name : `${units[first - 1].name} .. ${units[last - 1].name}`,
+        memoryMB: typeof o.memoryMB === 'number' ? o.memoryMB : o.memoryMB[i],
+        outputDims: units[last - 1].output.dims,
+        handoff: o.handoffs?.[i],
+        timeoutSeconds: o.timeoutSeconds,
+        modelBytes: extractStageModel(graph, first, last).length,
+      };
+      first = last + 1;
+      return stage;
+    }),
   });
 }

@@ -56,8 +56,15 @@ export interface LocalDefinitionOptions {
   readonly receiveTimeoutSeconds?: number;
 }
 
+/** What the local definition needs of a plan (either kind): its names, and its workers when it has several. */
+export interface LocalDefinitionPlan {
+  readonly names: Plan['names'];
+  /** Workers sharing this machine's cores (a stages plan runs one function at a time: 1). */
+  readonly workers: number;
+}
+
 /** The value of every substitution on the local cloud: function ARNs, topic ARNs, queue URLs, bucket names. */
-export function localSubstitutionValues(plan: Plan, substitutions: Substitutions, cloud: Pick<LocalCloud, 'resources'>): Record<string, string> {
+export function localSubstitutionValues(plan: Pick<LocalDefinitionPlan, 'names'>, substitutions: Substitutions, cloud: Pick<LocalCloud, 'resources'>): Record<string, string> {
   const { resources } = cloud;
   const byName = (names: readonly string[], values: readonly string[], name: string) => {
     const at = names.indexOf(name);
@@ -93,7 +100,7 @@ function stageRunTemplate(template: PayloadTemplate | undefined): PayloadTemplat
  * interpreter's gaps mapped (see the top of this file), with a note for each change.
  */
 export function localDefinition(
-  plan: Plan, rendered: { readonly definition: StateMachine; readonly substitutions: Substitutions }, cloud: Pick<LocalCloud, 'resources' | 'hostTimeoutSeconds' | 'timeoutScale'>,
+  plan: LocalDefinitionPlan, rendered: { readonly definition: StateMachine; readonly substitutions: Substitutions }, cloud: Pick<LocalCloud, 'resources' | 'hostTimeoutSeconds' | 'timeoutScale'>,
   o: LocalDefinitionOptions = {},
 ): LocalDefinition {
   const concrete = substituteDefinition(rendered.definition, localSubstitutionValues(plan, rendered.substitutions, cloud));
