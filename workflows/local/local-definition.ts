@@ -157,7 +157,7 @@ export function localDefinition(
   const notes: LocalNote[] = [];
   notes.push({
     states: timeouts,
-    note: `Task timeouts: the local Lambda host enforces each function's timeout (the plan's x ${cloud.timeoutScale}: ${plan.workers} worker${plan.workers === 1 ? '' : 's'} share this machine's cores; at most 900 s) and terminates a hung handler; each Task's TimeoutSeconds is that plus ${HOST_ANSWER_MARGIN_SECONDS} s, so the interpreter never abandons a Task the host still runs`,
+    note: `Task timeouts: the local Lambda host enforces each function's timeout (the plan's x ${cloud.timeoutScale}: ${plan.workers === 1 ? 'one function at a time shares' : `${plan.workers} workers share`} this machine's cores; at most 900 s) and terminates a hung handler; each Task's TimeoutSeconds is that plus ${HOST_ANSWER_MARGIN_SECONDS} s, so the interpreter never abandons a Task the host still runs`,
   });
   if (executionTimeout !== undefined) {
     notes.push({ states: [], note: `execution timeout ${concrete.TimeoutSeconds} s x ${cloud.timeoutScale} = ${executionTimeout} s, scaled as the functions' timeouts are` });
