@@ -248,3 +248,38 @@ export function buildStagesPlan(input: BuildStagesPlanInput): { plan: StagesPlan
 export function serializeStagesReport(report: StagesPlanReport): string {
   return `${JSON.stringify(report, null, 2)}\n`;
 }
+
+/** What a baseline contributes to a benchmark row: its latency, cost per input and the plan's saving, or why it has none. */
+export interface BaselineColumns {
+  readonly latencySeconds: number | null;
+  readonly costPerInputUSD: number | null;
+  readonly saving: number | null;
+  readonly note: string;
+}
+
+/**
+ * The planning columns of the stages benchmark (issue 11: per model and SLO, the plan's predicted
+ * cost and latency beside the baselines; the benchmark adds the measured stage times of a local
+ * run), from a plan's report.
+ */
+export function stagesPlanningColumns(r: StagesPlanReport) {
+  const p = r.predicted;
+  const lambda = (b: StagesPlanReport['baselines']['singleFunction']): BaselineColumns => b.plan
+    ? { latencySeconds: b.plan.latencySeconds, costPerInputUSD: b.plan.costPerInputUSD, saving: b.saving, note: `${b.plan.stages.length} x ${b.plan.stages[0].memoryMB} MB` }
+    : { latencySeconds: null, costPerInputUSD: null, saving: null, note: b.reason ?? '' };
+  const s = r.baselines.server;
+  return {
+    model: r.model.path,
+    sloSeconds: r.objective.sloSeconds,
+    batch: p.batch,
+    workflowType: p.workflowType,
+    stages: p.stages.map((x) => `${x.firstUnit}-${x.lastUnit}@${x.memoryMB}`).join(' '),
+    predictedSeconds: p.latencySeconds,
+    predictedStageSeconds: p.stages.map((x) => x.seconds),
+    predictedCostUSD: p.costUSD,
+    costPerInputUSD: p.costPerInputUSD,
+    singleFunction: lambda(r.baselines.singleFunction),
+    uniformSplit: lambda(r.baselines.uniformSplit),
+    server: { latencySeconds: s.latencySeconds, costPerInputUSD: s.costPerInputUSD, saving: s.saving, note: `${s.instanceType}, ${(s.utilization * 100).toFixed(0)}% busy (a request every ${s.requestIntervalSeconds.toFixed(1)} s)` } satisfies BaselineColumns,
+  };
+}

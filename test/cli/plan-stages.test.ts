@@ -10,6 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseStagesPlan, type StagesPlan } from '../../planner/plan/index.ts';
 import { parseDenseCalibration } from '../../planner/stages/calibration.ts';
+import { stagesPlanningColumns } from '../../planner/stages/build.ts';
 import { defaultModelsDir } from '../../model/onnx/graph.ts';
 import { tempDirs } from '../helpers/tmp.ts';
 import { requireData } from '../helpers/shared-data.ts';
@@ -56,6 +57,11 @@ describe('stepinfer plan --model x.onnx', () => {
     expect(report.planId).toBe(plan.planId);
     expect(Object.keys(report.baselines)).toEqual(['singleFunction', 'uniformSplit', 'server']);
     expect(report.frontier.map((f: { batch: number }) => f.batch)).toEqual([1, 2, 4, 8, 16]);
+    // The benchmark's planning columns come from the report.
+    const columns = stagesPlanningColumns(report);
+    expect(columns.predictedSeconds).toBe(summary.latencySeconds);
+    expect(columns.stages).toBe(plan.workflow.stages.map((s) => `${s.firstUnit}-${s.lastUnit}@${plan.functions[s.index].memoryMB}`).join(' '));
+    expect(columns.server.note).toMatch(/^m6i\.large, 10% busy \(a request every [\d.]+ s\)$/);
   });
 
   it('prints the stages, the batch frontier and the baselines with their savings', () => {
