@@ -237,7 +237,7 @@ export function registerPlanCommand(program: Command): void {
     .option('--launch <list>', `how layer groups start their workers: ${LAUNCH_KINDS.join(', ')} (FSD's launch tree; default both)`, choiceListOption(LAUNCH_KINDS))
     .option('--workflow <list>', 'workflow types searched: standard, express (default both)', choiceListOption(['standard', 'express'] as const))
     .option('--prices <file>', 'price file overriding planner/prices/aws-us-east-1.json')
-    .option('--calibration <file>', `calibration profile (default ${DEFAULT_CALIBRATION_PATH} if present, else the checked-in default)`)
+    .option('--calibration <file>', `calibration profile (default ${DEFAULT_CALIBRATION_PATH} if present, else the checked-in default; for an ONNX model its dense calibration, default planner/latency/dense-calibration.json)`)
     .option('-o, --out <file>', `where to write the plan; its report goes beside it as <name>.report.json (default ${DEFAULT_PLAN_PATH})`)
     .option('--force', 'replace existing plan and report files')
     .option('--stack-prefix <name>', `first part of every resource name (lowercase, at most ${STACK_PREFIX_MAX_CHARS} characters)`, DEFAULT_STACK_PREFIX)
