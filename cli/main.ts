@@ -7,10 +7,12 @@ import { registerModelCommands } from './commands/model.ts';
 import { registerInferCommand } from './commands/infer.ts';
 import { registerCostCommand } from './commands/cost.ts';
 import { registerCalibrateCommand } from './commands/calibrate.ts';
+import { registerCalibrateStagesCommand } from './commands/calibrate-stages.ts';
 import { registerPlanCommand } from './commands/plan.ts';
 import { registerPartitionCommand } from './commands/partition.ts';
 import { registerShardsCommand } from './commands/shards.ts';
 import { registerRegenerateCommand } from './commands/regenerate.ts';
+import { registerStagesCommand } from './commands/stages.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerInspectCommand } from './commands/inspect.ts';
 import { registerShardsUploadCommand } from './commands/shards-upload.ts';
@@ -30,11 +32,13 @@ export function buildProgram(): Command {
   registerPlanCommand(program);
   registerShardsUploadCommand(registerShardsCommand(program));
   registerRegenerateCommand(program);
+  registerStagesCommand(program);
   registerDeployCommand(program);
   registerStartCommand(program);
   registerInspectCommand(program);
   registerCostCommand(program);
   registerCalibrateCommand(program);
+  registerCalibrateStagesCommand(program);
   return program;
 }
 
