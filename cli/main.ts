@@ -11,6 +11,7 @@ import { registerPlanCommand } from './commands/plan.ts';
 import { registerPartitionCommand } from './commands/partition.ts';
 import { registerShardsCommand } from './commands/shards.ts';
 import { registerRegenerateCommand } from './commands/regenerate.ts';
+import { registerStagesCommand } from './commands/stages.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerInspectCommand } from './commands/inspect.ts';
 import { registerShardsUploadCommand } from './commands/shards-upload.ts';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerPlanCommand(program);
   registerShardsUploadCommand(registerShardsCommand(program));
   registerRegenerateCommand(program);
+  registerStagesCommand(program);
   registerDeployCommand(program);
   registerStartCommand(program);
   registerInspectCommand(program);

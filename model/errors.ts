@@ -78,6 +78,23 @@ export class ModelFormatError extends StepinferError {
   }
 }
 
+/**
+ * A file that is not an ONNX model we can read: bytes that do not decode as one, no graph, a graph
+ * that is not a DAG, shapes that do not agree, weights kept in external files (model/onnx/).
+ */
+export class OnnxFormatError extends ModelFormatError {}
+
+/** An ONNX node whose operator stepinfer cannot infer shapes or cost for; names the node, its operator and the file. */
+export class UnsupportedOperatorError extends StepinferError {
+  readonly nodeName: string;
+  readonly opType: string;
+  constructor(message: string, file: string, nodeName: string, opType: string) {
+    super(message, { file });
+    this.nodeName = nodeName;
+    this.opType = opType;
+  }
+}
+
 /** A plan file that is malformed or inconsistent (planner/plan/schema.ts). */
 export class PlanFormatError extends ModelFormatError {}
 

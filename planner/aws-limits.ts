@@ -32,6 +32,7 @@ export const AWS_LIMITS = {
   lambdaSyncPayloadBytes: limit(6 * 1024 * 1024, 'bytes of a RequestResponse invocation payload', LAMBDA_INVOKE),
   lambdaAsyncPayloadBytes: limit(1024 * 1024, 'bytes of an Event (asynchronous) invocation payload', LAMBDA_INVOKE),
   lambdaUnzippedPackageBytes: limit(250 * 1024 * 1024, 'bytes of a .zip deployment package with its layers, unzipped', LAMBDA_QUOTAS),
+  lambdaContainerImageBytes: limit(10 * 1024 * 1024 * 1024, 'bytes of a container image, uncompressed, with all its layers (10 GB; Lambda counts MB and GB in powers of 1,024)', LAMBDA_QUOTAS),
   sfnPayloadBytes: limit(256 * 1024, 'bytes of a state input or output', SFN_QUOTAS),
   sfnExpressMaxSeconds: limit(300, 'seconds of an Express execution', SFN_QUOTAS),
   sfnStandardMaxHistoryEvents: limit(25000, 'events in a Standard execution history', SFN_QUOTAS),

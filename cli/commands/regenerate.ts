@@ -11,8 +11,9 @@ import type { Command } from 'commander';
 import {
   countTransitions, definitionFileName, INPUT_SCHEMA_FILE, STAGE_RETRIES, SUBSTITUTIONS_FILE, workflowFiles,
 } from '../../workflows/asl/index.ts';
-import { checkOutputPath, readPlanFile, writeOutputFiles } from '../files.ts';
+import { checkOutputPath, writeOutputFiles } from '../files.ts';
 import { report } from '../output.ts';
+import { readAnyPlanFile } from './stages-plan-file.ts';
 
 interface RegenerateOptions {
   readonly out: string;
@@ -29,7 +30,8 @@ export function registerRegenerateCommand(program: Command): void {
     .option('--force', 'replace existing files')
     .option('--json', 'print what was written as JSON')
     .addHelpText('after', `
-The workflow has the plan's shape: one Task (serial), a chain of Tasks (stages), or per stage a
+The workflow has the plan's shape: one Task (serial), a chain of Tasks (stages; a stages plan of
+an ONNX model: one Task per stage, named after its layers), or per stage a
 Map over the workers (or one coordinator Task for a launch tree), then a gather. Every Task has
 the plan's timeout and retry policy; a failed stage runs again under a new attempt (at most
 ${STAGE_RETRIES} times), then the run's intermediates are cleaned up and the execution fails with the cause.
@@ -37,7 +39,7 @@ ARNs and names are \${...} substitutions: deploy with CDK (DefinitionSubstitutio
 
 Example: stepinfer regenerate .stepinfer/plan.json -o .stepinfer/workflow`)
     .action((planFile: string, o: RegenerateOptions) => {
-      const plan = readPlanFile(planFile);
+      const plan = readAnyPlanFile(planFile);
       const dir = resolve(o.out);
       mkdirSync(dir, { recursive: true });
       const paths = [definitionFileName(plan), SUBSTITUTIONS_FILE, INPUT_SCHEMA_FILE].map((name) => checkOutputPath(join(dir, name), { overwrite: o.force, option: '--out' }));
@@ -58,7 +60,9 @@ Example: stepinfer regenerate .stepinfer/plan.json -o .stepinfer/workflow`)
         childExecutions: count.childExecutions,
       };
       report(o, summary, (s) => [
-        `plan ${s.planId}: ${s.shape}, ${plan.workers} worker${plan.workers === 1 ? '' : 's'}, ${plan.workflow.stages.length} stage${plan.workflow.stages.length === 1 ? '' : 's'} (${s.workflowType})`,
+        plan.kind === 'stepinfer-plan'
+          ? `plan ${s.planId}: ${s.shape}, ${plan.workers} worker${plan.workers === 1 ? '' : 's'}, ${plan.workflow.stages.length} stage${plan.workflow.stages.length === 1 ? '' : 's'} (${s.workflowType})`
+          : `plan ${s.planId}: ${s.shape}, ${plan.workflow.stages.length} stage${plan.workflow.stages.length === 1 ? '' : 's'} of ${plan.model.path} (${s.workflowType})`,
         `wrote ${s.files.join(', ')}`,
         `${s.states} top-level states, ${s.substitutions} substitutions; a successful execution makes ${s.transitions} state transitions${s.childExecutions > 0 ? ` and starts ${s.childExecutions} child Express executions` : ''}`,
       ].join('\n'));

@@ -1,4 +1,5 @@
-// The events and results of every Lambda handler (worker, gather, coordinator), as zod schemas:
+// The events and results of every Lambda handler (worker, gather, coordinator; a stages plan's
+// dense stage function at the end), as zod schemas:
 // the one definition the handlers parse their input with, the coordinator and the local runtime
 // build their calls from, and the generated workflows (workflows/) fill their Task Parameters
 // from. An event carries what one invocation needs from plan.json (settings, key patterns) and the
@@ -11,6 +12,8 @@
 import { z } from 'zod';
 import { EventFormatError, fromZodError } from '../../model/errors.ts';
 import { planSchema } from '../../planner/plan/schema.ts';
+import { stagesPlanSchema } from '../../planner/plan/stages-schema.ts';
+import { tensorPayloadSchema } from '../storage/tensor-codec.ts';
 
 const int = z.number().int();
 const nonnegative = int.nonnegative();
@@ -253,3 +256,87 @@ export function parseEvent<T>(schema: z.ZodType<T>, value: unknown, handler: str
   if (!parsed.success) throw fromZodError(parsed.error, `${handler} event`, { kind: EventFormatError });
   return parsed.data;
 }
+
+// ---- Dense stages (a stages plan, planner/plan/stages-schema.ts): the stage function's event and result.
+
+const denseDims = z.array(int.min(1)).min(1);
+
+/**
+ * Where a stage's output went, as the next stage reads it: in the state payload, or an S3 object
+ * (a handoff, or the last stage's result) with the CRC-32 (hex) of the object's bytes.
+ */
+export const denseTensorRefSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('payload'), tensor: tensorPayloadSchema }).strict(),
+  z.object({ kind: z.literal('object'), key: z.string().min(1), dims: denseDims, bytes: int.min(1), crc32: z.string().regex(/^[0-9a-f]{8}$/) }).strict(),
+]);
+export type DenseTensorRef = z.infer<typeof denseTensorRefSchema>;
+
+const stagesStorage = stagesPlanSchema.shape.storage;
+
+export const denseStageEventSchema = z.object({
+  runId,
+  planId,
+  /** The plan's bucket (staged input, handoff objects, result). */
+  bucket: z.string().min(1),
+  storage: stagesStorage,
+  stage: nonnegative,
+  stages: int.min(1),
+  /** The stage's name in the plan ("conv1 .. layer2.0"), for messages. */
+  name: z.string().min(1),
+  /** The stage's sub-model in its package (the plan's package.modelFile) and its size, checked before it is loaded. */
+  modelFile: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a file name in the package'),
+  modelBytes: int.min(1),
+  /** The function's memory size: its vCPUs set onnxruntime's intra-op threads. */
+  memoryMB: int.min(1),
+  /** Stage 0: the batch staged under storage.inputs of the run; later stages: the previous stage's output. */
+  input: z.union([z.object({ kind: z.literal('staged') }).strict(), denseTensorRefSchema]),
+  inputDims: denseDims,
+  output: stagesPlanSchema.shape.workflow.shape.stages.element.shape.output.pick({ dims: true, handoff: true }),
+}).strict();
+export type DenseStageEvent = z.infer<typeof denseStageEventSchema>;
+
+/** Milliseconds of one stage invocation by phase: what the stage logs and returns. */
+export const denseStageTimingsSchema = z.object({
+  /** Creating the onnxruntime session from the sub-model file (0 when warm: cached per execution environment). */
+  loadMs: z.number().nonnegative(),
+  /** Reading and decoding the input (S3 or payload). */
+  readMs: z.number().nonnegative(),
+  /** onnxruntime's run of the sub-model. */
+  runMs: z.number().nonnegative(),
+  /** Encoding and writing the output (S3 or payload), and removing the run's intermediates after the last stage. */
+  writeMs: z.number().nonnegative(),
+}).strict();
+export type DenseStageTimings = z.infer<typeof denseStageTimingsSchema>;
+
+export const denseStageResultSchema = z.object({
+  runId,
+  stage: nonnegative,
+  ok: z.literal(true),
+  /** The last stage: the result object (storage.result). */
+  output: denseTensorRefSchema,
+  sessionCached: z.boolean(),
+  /** onnxruntime's intra-op threads. */
+  threads: int.min(1),
+  timings: denseStageTimingsSchema,
+  storage: storageCountersSchema,
+  startMs: z.number(),
+  endMs: z.number(),
+}).strict();
+export type DenseStageResult = z.infer<typeof denseStageResultSchema>;
+
+/** A failed run's clean-up (the workflow's "Clean up" Task): its staged input, handoffs and any result removed. */
+export const denseCleanupEventSchema = z.object({
+  runId,
+  bucket: z.string().min(1),
+  storage: stagesStorage,
+  stages: int.min(1),
+  cleanup: z.literal(true),
+}).strict();
+export type DenseCleanupEvent = z.infer<typeof denseCleanupEventSchema>;
+
+export const denseCleanupResultSchema = z.object({
+  runId,
+  /** DeleteObjects calls and the keys they named. */
+  cleanup: z.object({ deletes: nonnegative, deleted: nonnegative }).strict(),
+}).strict();
+export type DenseCleanupResult = z.infer<typeof denseCleanupResultSchema>;

@@ -106,8 +106,8 @@ const MAX_RECEIVE_COUNT = 3;
  * throttling. Short (1, 2, 4 s): the peers of a retried worker wait for it on the channel.
  * A function's own failure or timeout is not retried: peers would have moved on.
  */
-const LAMBDA_RETRY_POLICY = 'lambda-transient';
-const lambdaTaskRetry = (): PlanRetry => [{
+export const LAMBDA_RETRY_POLICY = 'lambda-transient';
+export const lambdaTaskRetry = (): PlanRetry => [{
   errorEquals: [
     'Lambda.ClientExecutionTimeoutException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException',
     'Lambda.SdkClientException', 'Lambda.TooManyRequestsException',

@@ -10,4 +10,7 @@ export const HANDLER_BUNDLE = {
   mainFields: ['module', 'main'],
   // CommonJS dependencies inside an ESM bundle need require.
   banner: "import { createRequire as __stepinferRequire } from 'node:module'; const require = __stepinferRequire(import.meta.url);",
+  // Native modules are not bundled: they load a platform binary from beside their own files
+  // (onnxruntime-node, the dense stage handler's), so the package installs them as they are.
+  external: ['onnxruntime-node'],
 } as const;

@@ -1,4 +1,4 @@
-// plan.json, the deployment contract (schema.ts), with its identity and resource names
+// plan.json, the deployment contract (schema.ts; a dense model's stages plan: stages-schema.ts, parseAnyPlan reads either), with its identity and resource names
 // (names.ts), the AWS resources of its channels and storage (resources.ts), compact neuron maps (neuron-maps.ts) and exported JSON Schema (json-schema.ts);
 // plan.report.json, the predictions beside it (report.ts); both built from a search (build.ts).
 
@@ -10,3 +10,4 @@ export * from './neuron-maps.ts';
 export * from './report.ts';
 export * from './resources.ts';
 export * from './schema.ts';
+export * from './stages-schema.ts';

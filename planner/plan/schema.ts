@@ -53,16 +53,16 @@ const launchSchema = z.discriminatedUnion('kind', [
   }).strict().describe("FSD-Inference's launch tree: b + b^2 + ... + b^levels workers"),
 ]);
 
-const retrySchema = z.object({
+export const retrySchema = z.object({
   errorEquals: z.array(z.string().min(1)).min(1),
   intervalSeconds: int.min(1),
   maxAttempts: int.min(0),
   backoffRate: z.number().min(1),
 }).strict();
 
-const retryPolicyName = z.string().regex(/^[a-z][a-z0-9-]*$/, 'a retry policy name');
+export const retryPolicyName = z.string().regex(/^[a-z][a-z0-9-]*$/, 'a retry policy name');
 
-const taskSchema = z.object({
+export const taskSchema = z.object({
   timeoutSeconds: timeoutSeconds.describe('TimeoutSeconds of the Task state'),
   retry: retryPolicyName.describe('the Retry of the Task state: a policy of workflow.retryPolicies'),
 }).strict();
@@ -123,7 +123,7 @@ const objectChannelSchema = z.object({
   expirationDays: int.min(1).describe('a lifecycle rule removes exchange objects after this many days (what a failed run left; a finished run removes its own)'),
 }).strict();
 
-const namesSchema = z.object({
+export const namesSchema = z.object({
   stack: z.string(),
   stateMachine: z.string(),
   bucket: z.string(),

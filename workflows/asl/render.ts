@@ -81,8 +81,8 @@ export function attemptKey(stageIndex: number): string {
   return `stage${stageIndex}`;
 }
 
-/** The plan's retry policy as Retry entries, with full jitter so throttled workers do not retry in step. */
-function retriersOf(plan: Plan, policy: string): Retrier[] {
+/** The plan's retry policy as Retry entries, with full jitter so throttled workers do not retry in step (either kind of plan). */
+export function retriersOf(plan: { readonly workflow: Pick<Plan['workflow'], 'retryPolicies'> }, policy: string): Retrier[] {
   const entries = plan.workflow.retryPolicies[policy];
   if (!entries) throw new WorkflowDefinitionError(`no retry policy "${policy}" in workflow.retryPolicies`, { field: 'workflow.retryPolicies' });
   return entries.map((r) => ({
@@ -95,7 +95,7 @@ function retriersOf(plan: Plan, policy: string): Retrier[] {
 }
 
 /** Any error of the state: its input gets { Error, Cause } at $.failure, and `next` decides. */
-const catchAll = (next: string, resultPath: string = PATHS.failure): Catcher[] => [{ ErrorEquals: ['States.ALL'], ResultPath: resultPath, Next: next }];
+export const catchAll = (next: string, resultPath: string = PATHS.failure): Catcher[] => [{ ErrorEquals: ['States.ALL'], ResultPath: resultPath, Next: next }];
 
 /** What a worker's Task keeps of its result (WorkerResult): the run record reads the full status from S3. */
 const WORKER_RESULT: PayloadTemplate = { 'worker.$': '$.worker', 'attempt.$': '$.attempt', 'ok.$': '$.ok', 'startMs.$': '$.startMs', 'endMs.$': '$.endMs' };

@@ -39,11 +39,17 @@ export function substitutionMaxChars(s: Substitution): number {
   return AWS_NAME_RULES[s.resource].maxChars + 256;
 }
 
+/** What the keys are derived from: a plan's names and functions (either kind of plan). */
+export interface SubstitutionPlan {
+  readonly names: Plan['names'];
+  readonly functions: readonly Pick<Plan['functions'][number], 'id' | 'role' | 'memoryMB'>[];
+}
+
 /** Keys by resource; `use` records what the definition refers to, so the map holds exactly that. */
 export class SubstitutionRegistry {
   private readonly used = new Map<string, Substitution>();
-  private readonly plan: Plan;
-  constructor(plan: Plan) {
+  private readonly plan: SubstitutionPlan;
+  constructor(plan: SubstitutionPlan) {
     this.plan = plan;
   }
 
@@ -70,6 +76,17 @@ export class SubstitutionRegistry {
       gather: "merges the workers' final rows into the result and categories; with cleanup, deletes a failed run's intermediates",
     }[f.role];
     return this.use(`${role}${f.memoryMB}FunctionArn`, { meaning: `ARN of the ${f.memoryMB} MB ${f.role} function: ${does}`, resource: 'lambdaFunction', value: 'arn', name });
+  }
+
+  /**
+   * The ARN of a stages plan's stage function, by stage ("stage1-3008" of stage 1 -> Stage1FunctionArn):
+   * each stage has its own function, and two stages may have the same memory size.
+   */
+  stageFunctionArn(stage: number, functionId: string, what: string): string {
+    const f = this.plan.functions.find((x) => x.id === functionId);
+    const name = this.plan.names.functions[functionId];
+    if (!f || name === undefined) throw new WorkflowDefinitionError(`no function "${functionId}" in the plan`, { field: 'functions' });
+    return this.use(`Stage${stage}FunctionArn`, { meaning: `ARN of stage ${stage}'s ${f.memoryMB} MB function: ${what}`, resource: 'lambdaFunction', value: 'arn', name });
   }
 
   topicArn(k: number): string {

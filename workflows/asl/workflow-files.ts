@@ -1,4 +1,4 @@
-// The files `stepinfer regenerate` writes for a plan, as text: `<names.stateMachine>.asl.json`
+// The files `stepinfer regenerate` writes for a plan of either kind (render.ts, render-stages.ts), as text: `<names.stateMachine>.asl.json`
 // (the definition), `substitutions.json` (every `${Key}` with its meaning and plan name) and
 // `input.schema.json` (the execution input). Deterministic: the same plan gives byte-identical
 // files, 2-space JSON with a trailing newline. The definition keeps the order it was rendered in
@@ -7,8 +7,10 @@
 // means nothing, keys are sorted (numbers in keys in numeric order: QueueUrl2 before QueueUrl10).
 
 import type { Plan } from '../../planner/plan/schema.ts';
+import { STAGES_PLAN_KIND, type AnyPlan } from '../../planner/plan/stages-schema.ts';
 import { stateMachineInputJsonSchema } from './input.ts';
 import { renderWorkflow, type RenderOptions, type RenderedWorkflow } from './render.ts';
+import { renderStagesWorkflow, stagesInputJsonSchema } from './render-stages.ts';
 
 export interface WorkflowFile {
   /** File name, without a folder. */
@@ -27,7 +29,7 @@ export const SUBSTITUTIONS_FILE = 'substitutions.json';
 export const INPUT_SCHEMA_FILE = 'input.schema.json';
 
 /** The definition's file name: the state machine's name. */
-export function definitionFileName(plan: Plan): string {
+export function definitionFileName(plan: Pick<Plan, 'names'>): string {
   return `${plan.names.stateMachine}.asl.json`;
 }
 
@@ -55,13 +57,15 @@ export function sortedKeys(value: unknown): unknown {
 
 const jsonText = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
 
-/** The workflow files of a plan (validated while rendered). */
-export function workflowFiles(plan: Plan, options: RenderOptions = {}): WorkflowFiles {
-  const rendered = renderWorkflow(plan, options);
+/** The workflow files of a plan of either kind (validated while rendered; `options` apply to a sparse plan's). */
+export function workflowFiles(plan: AnyPlan, options: RenderOptions = {}): WorkflowFiles {
+  const stages = plan.kind === STAGES_PLAN_KIND;
+  const rendered = stages ? renderStagesWorkflow(plan) : renderWorkflow(plan, options);
+  const inputSchema = stages ? stagesInputJsonSchema(plan) : stateMachineInputJsonSchema(plan);
   return {
     rendered,
     definition: { name: definitionFileName(plan), text: jsonText(rendered.definition) },
     substitutions: { name: SUBSTITUTIONS_FILE, text: jsonText(sortedKeys(rendered.substitutions)) },
-    inputSchema: { name: INPUT_SCHEMA_FILE, text: jsonText(sortedKeys(stateMachineInputJsonSchema(plan))) },
+    inputSchema: { name: INPUT_SCHEMA_FILE, text: jsonText(sortedKeys(inputSchema)) },
   };
 }

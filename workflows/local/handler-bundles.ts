@@ -8,11 +8,16 @@
 // file esbuild read; a later local cloud reuses it while none of them changed, and rebuilds it
 // otherwise. Writes are atomic (a temp file renamed), so parallel test processes share it safely.
 // Without esbuild (a production install without dev dependencies) the host imports the sources.
+//
+// The contract's external (native) modules stay imports, but of their absolute paths here: a
+// bundle in the temp directory has no node_modules above it to resolve a bare name from (on AWS
+// the package installs them beside the bundle).
 
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { StepinferError } from '../../model/errors.ts';
 import { HANDLER_BUNDLE } from '../../planner/plan/handler-bundle.ts';
 
@@ -25,6 +30,20 @@ const BUNDLE_OPTIONS: import('esbuild').BuildOptions = {
   mainFields: [...HANDLER_BUNDLE.mainFields],
   banner: { js: HANDLER_BUNDLE.banner },
   logLevel: 'silent',
+};
+
+/** Each external module's entry file as this process resolves it. */
+const EXTERNAL_PATHS: Readonly<Record<string, string>> = Object.fromEntries(
+  HANDLER_BUNDLE.external.map((name) => [name, fileURLToPath(import.meta.resolve(name))]),
+);
+
+/** Resolves the contract's externals to their absolute paths and keeps them external. */
+const externalsByPath: import('esbuild').Plugin = {
+  name: 'stepinfer-externals-by-path',
+  setup(build) {
+    // Bare names only (not ./ or /); anything not external resolves as usual.
+    build.onResolve({ filter: /^[^./]/ }, (args) => (Object.hasOwn(EXTERNAL_PATHS, args.path) ? { path: EXTERNAL_PATHS[args.path], external: true } : undefined));
+  },
 };
 
 type Esbuild = typeof import('esbuild');
@@ -65,7 +84,7 @@ function writeAtomically(path: string, data: string | Uint8Array): void {
 
 /** The bundle of one handler module: reused from the cache while its inputs are unchanged, else built. */
 async function bundleOf(esbuild: Esbuild, entry: string): Promise<string> {
-  const key = createHash('sha256').update(JSON.stringify([entry, esbuild.version, BUNDLE_OPTIONS])).digest('hex').slice(0, 16);
+  const key = createHash('sha256').update(JSON.stringify([entry, esbuild.version, BUNDLE_OPTIONS, EXTERNAL_PATHS])).digest('hex').slice(0, 16);
   const dir = join(tmpdir(), 'stepinfer-handler-bundles', key);
   const bundlePath = join(dir, 'handler.mjs');
   const manifestPath = join(dir, 'inputs.json');
@@ -75,7 +94,7 @@ async function bundleOf(esbuild: Esbuild, entry: string): Promise<string> {
   } catch {
     // No usable cache: build it.
   }
-  const result = await esbuild.build({ ...BUNDLE_OPTIONS, entryPoints: [entry], write: false, metafile: true, outfile: bundlePath, absWorkingDir: process.cwd() });
+  const result = await esbuild.build({ ...BUNDLE_OPTIONS, plugins: [externalsByPath], entryPoints: [entry], write: false, metafile: true, outfile: bundlePath, absWorkingDir: process.cwd() });
   if (!result.metafile || !result.outputFiles) throw new StepinferError(`esbuild returned no bundle of ${entry}`);
   const inputs: Record<string, [number, number]> = {};
   for (const input of Object.keys(result.metafile.inputs)) {

@@ -56,8 +56,15 @@ export interface LocalDefinitionOptions {
   readonly receiveTimeoutSeconds?: number;
 }
 
+/** What the local definition needs of a plan (either kind): its names, and its workers when it has several. */
+export interface LocalDefinitionPlan {
+  readonly names: Plan['names'];
+  /** Workers sharing this machine's cores (a stages plan runs one function at a time: 1). */
+  readonly workers: number;
+}
+
 /** The value of every substitution on the local cloud: function ARNs, topic ARNs, queue URLs, bucket names. */
-export function localSubstitutionValues(plan: Plan, substitutions: Substitutions, cloud: Pick<LocalCloud, 'resources'>): Record<string, string> {
+export function localSubstitutionValues(plan: Pick<LocalDefinitionPlan, 'names'>, substitutions: Substitutions, cloud: Pick<LocalCloud, 'resources'>): Record<string, string> {
   const { resources } = cloud;
   const byName = (names: readonly string[], values: readonly string[], name: string) => {
     const at = names.indexOf(name);
@@ -93,7 +100,7 @@ function stageRunTemplate(template: PayloadTemplate | undefined): PayloadTemplat
  * interpreter's gaps mapped (see the top of this file), with a note for each change.
  */
 export function localDefinition(
-  plan: Plan, rendered: { readonly definition: StateMachine; readonly substitutions: Substitutions }, cloud: Pick<LocalCloud, 'resources' | 'hostTimeoutSeconds' | 'timeoutScale'>,
+  plan: LocalDefinitionPlan, rendered: { readonly definition: StateMachine; readonly substitutions: Substitutions }, cloud: Pick<LocalCloud, 'resources' | 'hostTimeoutSeconds' | 'timeoutScale'>,
   o: LocalDefinitionOptions = {},
 ): LocalDefinition {
   const concrete = substituteDefinition(rendered.definition, localSubstitutionValues(plan, rendered.substitutions, cloud));
@@ -150,7 +157,7 @@ export function localDefinition(
   const notes: LocalNote[] = [];
   notes.push({
     states: timeouts,
-    note: `Task timeouts: the local Lambda host enforces each function's timeout (the plan's x ${cloud.timeoutScale}: ${plan.workers} worker${plan.workers === 1 ? '' : 's'} share this machine's cores; at most 900 s) and terminates a hung handler; each Task's TimeoutSeconds is that plus ${HOST_ANSWER_MARGIN_SECONDS} s, so the interpreter never abandons a Task the host still runs`,
+    note: `Task timeouts: the local Lambda host enforces each function's timeout (the plan's x ${cloud.timeoutScale}: ${plan.workers === 1 ? 'one function at a time shares' : `${plan.workers} workers share`} this machine's cores; at most 900 s) and terminates a hung handler; each Task's TimeoutSeconds is that plus ${HOST_ANSWER_MARGIN_SECONDS} s, so the interpreter never abandons a Task the host still runs`,
   });
   if (executionTimeout !== undefined) {
     notes.push({ states: [], note: `execution timeout ${concrete.TimeoutSeconds} s x ${cloud.timeoutScale} = ${executionTimeout} s, scaled as the functions' timeouts are` });
