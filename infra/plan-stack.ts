@@ -28,8 +28,6 @@ import {
   planStateMachine, resolvedDefinition, roleOf, runObjectsExpiration, RUN_OBJECTS_EXPIRATION_DAYS, staticPrefix, tagPlan,
 } from './stack-parts.ts';
 
-export { keyPatternResource, RUN_OBJECTS_EXPIRATION_DAYS };
-
 /** The handler entry file of each role (paths, not imports: infra never imports functions/). */
 export const HANDLER_ENTRIES: Readonly<Record<PlanFunction['role'], string>> = {
   worker: fileURLToPath(new URL('../functions/handlers/worker.ts', import.meta.url)),

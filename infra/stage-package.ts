@@ -50,10 +50,11 @@ function filesIn(root: string, dir: string, keep: (name: string) => boolean, pre
   } catch (error) {
     throw new FileAccessError(`the installed package has no ${dir} (${(error as Error).message})`, { file: join(root, dir) });
   }
-  return names.filter(keep).map((name) => {
+  return names.filter(keep).flatMap((name) => {
     const from = join(root, dir, name);
-    return { from, to: `${prefix}/${dir}/${name}`, bytes: statSync(from).size };
-  }).filter((f) => statSync(f.from).isFile());
+    const stat = statSync(from);
+    return stat.isFile() ? [{ from, to: `${prefix}/${dir}/${name}`, bytes: stat.size }] : [];
+  });
 }
 
 const file = (root: string, name: string, prefix: string): PackageFile => {
