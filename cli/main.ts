@@ -7,6 +7,7 @@ import { registerModelCommands } from './commands/model.ts';
 import { registerInferCommand } from './commands/infer.ts';
 import { registerCostCommand } from './commands/cost.ts';
 import { registerCalibrateCommand } from './commands/calibrate.ts';
+import { registerCalibrateStagesCommand } from './commands/calibrate-stages.ts';
 import { registerPlanCommand } from './commands/plan.ts';
 import { registerPartitionCommand } from './commands/partition.ts';
 import { registerShardsCommand } from './commands/shards.ts';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerInspectCommand(program);
   registerCostCommand(program);
   registerCalibrateCommand(program);
+  registerCalibrateStagesCommand(program);
   return program;
 }
 

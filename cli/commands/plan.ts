@@ -37,6 +37,7 @@ import { progressBar, report, table } from '../output.ts';
 import { resolveWorkload, type Workload } from '../workload.ts';
 import { DEFAULT_CALIBRATION_PATH } from './calibrate.ts';
 import packageJson from '../../package.json' with { type: 'json' };
+import { isOnnxModelPath, planStages } from './plan-stages.ts';
 
 /** Above this many weight nonzeros the default partitioner is cyclic: hypergraph takes minutes per worker count. */
 export const HYPERGRAPH_DEFAULT_MAX_NONZEROS = 20_000_000;
@@ -69,6 +70,24 @@ interface PlanOptions {
   readonly stackPrefix: string;
   readonly json?: boolean;
   readonly progress?: boolean;
+  /** ONNX models only (plan-stages.ts). */
+  readonly batch?: number;
+  readonly package?: 'zip' | 'image';
+}
+
+/** Options of a sparse model's search that mean nothing for an ONNX model's stages (refused, by their flags). */
+const SPARSE_ONLY_OPTIONS: readonly [keyof PlanOptions, string][] = [
+  ['generate', '--generate'], ['layers', '--layers'], ['seed', '--seed'], ['inputs', '--inputs'], ['samples', '--samples'],
+  ['inputDensity', '--input-density'], ['sampleRows', '--sample-rows'], ['assumeDensity', '--assume-density'], ['maxWorkers', '--max-workers'],
+  ['workers', '--workers'], ['partition', '--partition'], ['channel', '--channel'], ['shape', '--shape'], ['groups', '--groups'], ['launch', '--launch'],
+];
+
+/** Options of an ONNX model's stages that mean nothing for a sparse model. */
+const ONNX_ONLY_OPTIONS: readonly [keyof PlanOptions, string][] = [['batch', '--batch'], ['package', '--package']];
+
+function refuseOptions(o: PlanOptions, options: readonly [keyof PlanOptions, string][], why: string): void {
+  const given = options.filter(([key]) => o[key] !== undefined).map(([, flag]) => flag);
+  if (given.length > 0) throw new UsageError(`${given.join(', ')} ${given.length === 1 ? 'means' : 'mean'} nothing ${why}`, { field: 'options' });
 }
 
 /** Contradictory search options: refused rather than one silently ignored (model and input options: cli/workload.ts). */
@@ -197,7 +216,7 @@ export function registerPlanCommand(program: Command): void {
   program
     .command('plan')
     .description('choose workers, neuron maps, channel, layer grouping, memory and launch for a model and workload, and write plan.json')
-    .option('--model <path>', 'GraphChallenge directory of n<N>-l<k>.tsv files, or a .sdnn file')
+    .option('--model <path>', 'GraphChallenge directory of n<N>-l<k>.tsv files, a .sdnn file, or an .onnx model (planned as AMPS-Inf stages)')
     .option('--generate <NxL>', 'a generated RadiX-Net network, e.g. 65536x120', shapeOption)
     .option('--layers <n>', 'use only the first n layers of --model', integerOption(1))
     .option('--seed <n>', 'seed of generation, partitioning and the density sample (default 1)', seedOption)
@@ -218,7 +237,7 @@ export function registerPlanCommand(program: Command): void {
     .option('--launch <list>', `how layer groups start their workers: ${LAUNCH_KINDS.join(', ')} (FSD's launch tree; default both)`, choiceListOption(LAUNCH_KINDS))
     .option('--workflow <list>', 'workflow types searched: standard, express (default both)', choiceListOption(['standard', 'express'] as const))
     .option('--prices <file>', 'price file overriding planner/prices/aws-us-east-1.json')
-    .option('--calibration <file>', `calibration profile (default ${DEFAULT_CALIBRATION_PATH} if present, else the checked-in default)`)
+    .option('--calibration <file>', `calibration profile (default ${DEFAULT_CALIBRATION_PATH} if present, else the checked-in default; for an ONNX model its dense calibration, default planner/latency/dense-calibration.json)`)
     .option('-o, --out <file>', `where to write the plan; its report goes beside it as <name>.report.json (default ${DEFAULT_PLAN_PATH})`)
     .option('--force', 'replace existing plan and report files')
     .option('--stack-prefix <name>', `first part of every resource name (lowercase, at most ${STACK_PREFIX_MAX_CHARS} characters)`, DEFAULT_STACK_PREFIX)
@@ -238,7 +257,19 @@ Examples:
   FSD-Inference's configuration (8 workers, queue, one group of all layers, launch tree, 1000 MB):
   stepinfer plan --model ../shared/data/graphchallenge/neuron1024 --inputs ../shared/data/graphchallenge/sparse-images-1024-first10000.tsv --workers 8 --channel queue --shape layer-groups --groups 1 --launch tree --memory 1000 --workflow standard
   stepinfer plan --generate 65536x24 --samples 10000 --sample-rows 200 --slo 120 -o plan-65536.json`)
-    .action(async (o: PlanOptions) => {
+    .option('--batch <n>', 'ONNX models: inputs per execution (default: the cheapest per input of 1, 2, 4, 8, 16)', integerOption(1, 1024))
+    .addOption(new Option('--package <kind>', 'ONNX models: each stage as a zip package (250 MB unzipped) or a container image (10 GB)').choices(['zip', 'image']))
+    .action(async (o: PlanOptions, command: Command) => {
+      if (isOnnxModelPath(o.model)) {
+        refuseOptions(o, SPARSE_ONLY_OPTIONS, 'for an ONNX model (its stages are planned by units, memory and batch)');
+        if (command.getOptionValueSource('objective') === 'cli') throw new UsageError('--objective means nothing for an ONNX model: its stages are the cheapest per input within --slo', { field: 'options' });
+        if (o.progress) throw new UsageError('--progress means nothing for an ONNX model: its plan takes seconds', { field: 'options' });
+        const prefixProblem = stackPrefixProblem(o.stackPrefix);
+        if (prefixProblem) throw new UsageError(`--stack-prefix: ${prefixProblem}`, { field: 'stack-prefix' });
+        await planStages({ ...o, model: o.model });
+        return;
+      }
+      refuseOptions(o, ONNX_ONLY_OPTIONS, 'for a sparse model (they plan ONNX models)');
       refuseContradictions(o);
       const prefixProblem = stackPrefixProblem(o.stackPrefix);
       if (prefixProblem) throw new UsageError(`--stack-prefix: ${prefixProblem}`, { field: 'stack-prefix' });

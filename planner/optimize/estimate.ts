@@ -239,7 +239,7 @@ export function categoriesObjectBytes(rows: number, categoryFraction: number): n
 }
 
 /** Billed Lambda seconds of one invocation: rounded up to the millisecond. */
-function billedSeconds(seconds: number): number {
+export function billedSeconds(seconds: number): number {
   return Math.ceil(seconds * 1000 - 1e-9) / 1000;
 }
 

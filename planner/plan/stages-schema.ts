@@ -92,7 +92,7 @@ const stageOutputSchema = z.object({
   dims,
   bytes: int.min(1).describe('float32 bytes of the tensor: 4 x the product of dims'),
   handoff: z.enum(['payload', 'object']).describe(
-    `payload: in the state output as { dims, base64 } (only when its base64 and ${STAGE_PAYLOAD_ALLOWANCE_BYTES} bytes of allowance fit ${L.sfnPayloadBytes.value} bytes); object: in S3 at storage.handoff (the last stage: storage.result)`,
+    `payload: in the state output as { dims, base64 } (only when its base64 and ${STAGE_PAYLOAD_ALLOWANCE_BYTES} bytes of allowance fit ${L.sfnPayloadBytes.value} bytes); object: in S3 at storage.handoff; the last stage writes its output to storage.result whatever this says, and the planner sets object`,
   ),
 }).strict();
 
@@ -143,7 +143,7 @@ export const stagesPlanSchema = z.object({
   storage: z.object({
     inputs: keyPattern.describe("the batch's input tensor, staged by the client (<execution>)"),
     handoff: keyPattern.describe('a stage\'s output when its handoff is "object" (<execution>, <stage>)'),
-    result: keyPattern.describe('the last stage\'s output when its handoff is "object" (<execution>)'),
+    result: keyPattern.describe("the last stage's output, the execution's result (<execution>)"),
   }).strict().describe('keys in the bucket names.bucket; <execution> is the Step Functions execution name, <stage> the stage index'),
   names: namesSchema,
 }).strict().superRefine((plan, ctx) => {
