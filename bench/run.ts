@@ -1,4 +1,4 @@
-// `npm run bench [kernel|partition|fsd|wire|distributed|run] [options]`: benchmarks that print measured numbers next to a
+// `npm run bench [kernel|partition|fsd|wire|distributed|run|stages] [options]`: benchmarks that print measured numbers next to a
 // reference run, in one go. With no arguments it runs the kernel benchmark. Benchmarks sit beside
 // the CLI (they use its helpers; the CLI never imports them).
 import { Command, Option } from 'commander';
@@ -11,9 +11,10 @@ import { benchWire, DEFAULT_BENCH_CODECS, type WireBenchOptions } from './wire.t
 import { QUEUE_TRANSPORTS } from '../functions/channels/transport.ts';
 import { runProgram } from '../cli/main.ts';
 import { benchDistributed, type DistributedBenchOptions } from './distributed.ts';
-import { choiceListOption, choiceOption } from '../cli/options.ts';
+import { choiceListOption, choiceOption, numberOption } from '../cli/options.ts';
 import { benchWorkflowRun, type WorkflowRunBenchOptions } from './workflow-run.ts';
 import { MAX_KERNEL_THREADS } from '../functions/kernels/kernel-threads.ts';
+import { benchStages, BENCH_SLOS, type StagesBenchOptions } from './stages.ts';
 
 /** A comma list of kernel thread counts. */
 function threadListOption(raw: string): number[] {
@@ -90,6 +91,14 @@ function buildBenchProgram(): Command {
     .option('--layers <L>', 'use the first L layers', integerOption(1))
     .option('--json', 'print the result as JSON')
     .action(async (o: WorkflowRunBenchOptions) => benchWorkflowRun(o));
+  bench
+    .command('stages')
+    .description('AMPS-Inf stages of the ONNX models in data/models: per model and SLO the plan (predicted latency and cost, stages), the baselines, and the plan run locally (measured stage times, the whole model, the largest difference)')
+    .option('--models <list>', 'ONNX files, comma-separated (default: the five of data/models)', (raw: string) => raw.split(',').map((m) => m.trim()).filter(Boolean))
+    .option('--slo <list>', `SLOs in seconds, comma-separated (default ${BENCH_SLOS.join(',')})`, (raw: string) => raw.split(',').map((x) => numberOption({ min: 0, aboveMin: true })(x.trim())), BENCH_SLOS)
+    .option('--no-run', 'plan only: skip the local runs')
+    .option('--json', 'print the result as JSON')
+    .action(async (o: StagesBenchOptions) => benchStages(o));
   return bench;
 }
 

@@ -26,9 +26,15 @@ import { progressBar, report } from '../output.ts';
 import { costLine, executionGraph, readPlanWithReport, RUN_RECORD_DIR, runLogging, trafficLine, type PlanWithReport } from '../run-report.ts';
 import { addWorkloadOptions, compareWithTruth, resolveWorkload, type Workload, type WorkloadOptions } from '../workload.ts';
 import { loadCalibration, makePlan } from './plan.ts';
+import { isOnnxModelPath } from './plan-stages.ts';
+import { runStagesCommand } from './run-stages.ts';
 
 interface RunOptions extends WorkloadOptions {
   readonly plan?: string;
+  /** An ONNX --model's options (cli/commands/run-stages.ts). */
+  readonly slo?: number;
+  readonly batch?: number;
+  readonly input?: string;
   readonly workers?: number;
   readonly channel?: 'queue' | 'object';
   readonly groups?: number;
@@ -41,6 +47,9 @@ interface RunOptions extends WorkloadOptions {
 
 /** Options that contradict each other, refused before any work. */
 function refuseContradictions(o: RunOptions): void {
+  for (const [flag, given] of [['--slo', o.slo], ['--batch', o.batch], ['--input', o.input]] as const) {
+    if (given !== undefined) throw new UsageError(`${flag} is for an ONNX --model (x.onnx, run as AMPS stages)`, { field: flag.slice(2) });
+  }
   if (o.plan) {
     for (const [flag, given] of [['--workers', o.workers], ['--channel', o.channel], ['--groups', o.groups], ['--launch', o.launch]] as const) {
       if (given !== undefined) throw new UsageError(`--plan fixes workers, channel, groups and launch; ${flag} cannot change them`, { field: flag.slice(2) });
@@ -86,7 +95,10 @@ export function registerRunCommand(program: Command): void {
     .option('--groups <G>', 'cut the layers into G groups, one Map state each, S3 between them', integerOption(1))
     .option('--launch <kind>', "how a group starts its workers: map (a Map state over them) or tree (FSD-Inference's launch tree from a coordinator Task)", choiceOption(['map', 'tree'] as const))
     .option('--receive-timeout <seconds>', "how long a worker waits for a layer's rows before the run fails naming what is missing (default: the plan's)", numberOption({ min: 0, aboveMin: true }))
-    .option('--prices <file>', 'price file for planning and the measured cost (default planner/prices/aws-us-east-1.json)');
+    .option('--prices <file>', 'price file for planning and the measured cost (default planner/prices/aws-us-east-1.json)')
+    .option('--slo <seconds>', 'ONNX --model: the response-time SLO the stages are planned for', numberOption({ min: 0, aboveMin: true }))
+    .option('--batch <n>', 'ONNX --model: inputs per execution (default: the planner picks among 1, 2, 4, 8, 16)', integerOption(1))
+    .option('--input <file>', "ONNX --model: the batch's input, raw little-endian float32 of the model's input dims (default: seeded from --seed)");
   addWorkloadOptions(command, '1024x12')
     .option('--json', 'print the result as JSON')
     .option('--progress', 'show a progress bar over layers even when stderr is not a terminal')
@@ -97,11 +109,20 @@ Without --plan or --workers the planner picks the plan freely (a search of every
 the real case). Handler logs go to .stepinfer/logs/<runId>.jsonl, the run record to
 .stepinfer/runs/<runId>.json (stepinfer inspect <runId|latest>).
 
+With --model x.onnx it runs a dense ONNX model as AMPS-Inf stages (cli/commands/run-stages.ts):
+planned for --slo (or --plan), each stage's sub-model written to .stepinfer/runs/<runId>/, the
+stages workflow run locally, the output compared with the whole model (maxAbsDiff).
+
 Examples:
   stepinfer run --workers 8 --channel queue --launch map          (FSD-Inference's configuration)
+  stepinfer run --model ../shared/data/models/resnet50.graph.onnx --slo 2
   stepinfer run --generate 1024x12 --samples 500 --workers 4 --channel object --groups 2
   stepinfer run --plan .stepinfer/plan.json`)
     .action(async (o: RunOptions) => {
+      if (isOnnxModelPath(o.model)) {
+        await runStagesCommand({ ...o, model: o.model });
+        return;
+      }
       refuseContradictions(o);
       mkdirSync(RUN_RECORD_DIR, { recursive: true });
       // A plan file is read before the model, so a wrong path fails at once, not after the load.
