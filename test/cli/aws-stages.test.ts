@@ -1,7 +1,8 @@
 // The AWS commands for a stages plan (issue 11), without AWS (it is not reachable here):
 // deploy writes the stage files first or demands them and names them to the CDK app; shards upload
-// refuses, saying what to do instead; start stages the batch under the execution's name and starts
-// it with {}; inspect <executionArn> renders the chain of stages from the history. The SDK calls go
+// refuses, saying what to do instead; start stages the batch (--input, or generated from --seed)
+// under the execution's name and starts it with {}; inspect <executionArn> renders the chain of
+// stages from the history. The SDK calls go
 // to aws-sdk-client-mock, with responses shaped as the AWS API references give them (Step
 // Functions ListStateMachines, ListTagsForResource, StartExecution, StartSyncExecution,
 // DescribeExecution, GetExecutionHistory; S3 PutObject). Nothing here ran on AWS.
@@ -13,13 +14,16 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
-  DescribeExecutionCommand, GetExecutionHistoryCommand, ListStateMachinesCommand, ListTagsForResourceCommand, SFNClient, type HistoryEvent,
+  DescribeExecutionCommand, GetExecutionHistoryCommand, ListStateMachinesCommand, ListTagsForResourceCommand, SFNClient,
+  StartExecutionCommand, StartSyncExecutionCommand, type HistoryEvent,
 } from '@aws-sdk/client-sfn';
-import { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { UsageError } from '../../model/errors.ts';
 import { defaultModelsDir } from '../../model/onnx/graph.ts';
-import { serializeStagesPlan, type StagesPlan } from '../../planner/plan/stages-schema.ts';
+import { computePlanId } from '../../planner/plan/names.ts';
+import { parseStagesPlan, serializeStagesPlan, stagesPlanNames, type StagesPlan } from '../../planner/plan/stages-schema.ts';
 import type { DenseStageResult } from '../../functions/handlers/events.ts';
+import { encodeTensorObject } from '../../functions/storage/tensor-codec.ts';
 import { denseStageStateName } from '../../workflows/asl/index.ts';
 import { PLAN_ID_TAG, WORKFLOW_DIGEST_TAG, workflowDigest } from '../../infra/identity.ts';
 import { stageModelFile } from '../../infra/stage-package.ts';
@@ -28,6 +32,8 @@ import { commandLine, deployCommand, stageFilesDir, writeStageFiles } from '../.
 import { uploadPlanShards } from '../../cli/commands/shards-upload.ts';
 import { describeStagesExecution, inspectAwsStagesExecution } from '../../cli/commands/inspect.ts';
 import { stagesModel } from '../../cli/commands/stages.ts';
+import { startExecution, startStagesExecution } from '../../cli/commands/start.ts';
+import { seededInput } from '../../cli/commands/run-stages.ts';
 import { requireData } from '../helpers/shared-data.ts';
 import { modelStagesPlan } from '../helpers/stages-plans.ts';
 import { tempDirs } from '../helpers/tmp.ts';
@@ -49,10 +55,18 @@ afterAll(() => {
   for (const dir of made) rmSync(dir, { recursive: true, force: true });
 });
 
-beforeAll(() => {
-  // SqueezeNet in two stages: units 1-9 hand over through S3, 10-33 write the result.
+/** SqueezeNet in two stages: units 1-9 hand over through S3, 10-33 write the result. */
+function modelStagesPlanOf(type: 'STANDARD' | 'EXPRESS'): StagesPlan {
   const model = requireData(join(defaultModelsDir(), 'squeezenet1_1.onnx'), 'the ONNX model squeezenet1_1.onnx');
-  plan = modelStagesPlan(model, { lastUnits: [9, 33], memoryMB: [1769, 2048], timeoutSeconds: 20 });
+  const p = modelStagesPlan(model, { lastUnits: [9, 33], memoryMB: [1769, 2048], timeoutSeconds: 20 });
+  if (type === 'STANDARD') return p;
+  const content = { ...p, workflow: { ...p.workflow, type } };
+  const planId = computePlanId({ ...content, planId: '' });
+  return parseStagesPlan({ ...content, planId, names: stagesPlanNames(planId, p.stackPrefix, p.functions.map((f) => f.id)) }, 'express stages plan');
+}
+
+beforeAll(() => {
+  plan = modelStagesPlanOf('STANDARD');
   const dir = mkdtempSync(join(tmpdir(), 'stepinfer-aws-stages-'));
   made.push(dir);
   planFile = join(dir, 'stages-plan.json');
@@ -126,6 +140,118 @@ describe('stepinfer deploy of a stages plan', () => {
     const both = stepinfer(cwd, 'deploy', planFile, '--stage-models', cwd, '--model', 'x.onnx', '--print');
     expect(both.code).toBe(2);
     expect(both.stderr).toBe('stepinfer: field model: --model makes the stage files; --stage-models gives them: not both\n');
+  });
+});
+
+describe('stepinfer start of a stages plan', () => {
+  /** The account has the plan's state machine deployed, tagged as this stepinfer deploys it. */
+  function deployed(c: ReturnType<typeof testClients>, p: StagesPlan = plan) {
+    c.sfnMock.on(ListStateMachinesCommand).resolves({ stateMachines: [{ stateMachineArn: smArn(p.names.stateMachine), name: p.names.stateMachine, type: p.workflow.type, creationDate: new Date('2026-11-30T09:00:00Z') }] });
+    c.sfnMock.on(ListTagsForResourceCommand, { resourceArn: smArn(p.names.stateMachine) }).resolves(tagsOf(p));
+    c.s3Mock.on(PutObjectCommand).resolves({ ETag: '"etag"' });
+  }
+  const dims = () => plan.model.input.dims;
+  const resultOutput = (runId: string) => ({ resultKey: `runs/${runId}/result.f32`, crc32: '0a1b2c3d', dims: [1, 1000] });
+
+  it('Standard: stages the generated batch (seed 1, as stepinfer run --model makes it) under the run id, starts with {}, --wait polls until it ends', async () => {
+    const c = testClients();
+    deployed(c);
+    const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${plan.names.stateMachine}:run-s2`;
+    c.sfnMock.on(StartExecutionCommand).resolves({ executionArn, startDate: new Date('2026-11-30T10:00:00Z') });
+    c.sfnMock.on(DescribeExecutionCommand)
+      .resolvesOnce({ executionArn, stateMachineArn: smArn(plan.names.stateMachine), name: 'run-s2', status: 'RUNNING', startDate: new Date('2026-11-30T10:00:00Z') })
+      .resolves({ executionArn, stateMachineArn: smArn(plan.names.stateMachine), name: 'run-s2', status: 'SUCCEEDED', startDate: new Date('2026-11-30T10:00:00Z'), stopDate: new Date('2026-11-30T10:00:04Z'), output: JSON.stringify(resultOutput('run-s2')) });
+    const result = await startStagesExecution(planFile, { runId: 'run-s2', wait: true, pollSeconds: 0 }, c);
+    const body = encodeTensorObject(seededInput(dims(), 1));
+    expect(result).toEqual({
+      planId: plan.planId, runId: 'run-s2', stateMachineArn: smArn(plan.names.stateMachine), executionArn,
+      staged: { key: 'runs/run-s2/input.f32', dims: [1, 3, 224, 224], bytes: body.length, from: 'generated (seed 1)' },
+      status: 'SUCCEEDED', output: resultOutput('run-s2'), error: null, cause: null,
+    });
+    expect(c.s3Mock.commandCalls(PutObjectCommand).map((x) => [x.args[0].input.Bucket, x.args[0].input.Key, Buffer.from(x.args[0].input.Body as Uint8Array).equals(body)])).toEqual([
+      [plan.names.bucket, 'runs/run-s2/input.f32', true],
+    ]);
+    expect(c.sfnMock.commandCalls(StartExecutionCommand).map((x) => x.args[0].input)).toEqual([{ stateMachineArn: smArn(plan.names.stateMachine), name: 'run-s2', input: '{}' }]);
+    expect(c.sfnMock.commandCalls(DescribeExecutionCommand)).toHaveLength(2);
+  });
+
+  it('--input: a raw float32 file of the model\'s input dims is staged as a tensor object; a file of another size is refused before anything is sent', async () => {
+    const c = testClients();
+    deployed(c);
+    c.sfnMock.on(StartExecutionCommand).resolves({ executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:${plan.names.stateMachine}:run-s3`, startDate: new Date() });
+    const data = Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => (i % 255) / 255);
+    const file = join(newDir(), 'batch.f32');
+    writeFileSync(file, new Uint8Array(data.buffer));
+    const result = await startStagesExecution(planFile, { runId: 'run-s3', input: file }, c);
+    expect(result).toMatchObject({ status: 'RUNNING', staged: { key: 'runs/run-s3/input.f32', from: file } });
+    const [put] = c.s3Mock.commandCalls(PutObjectCommand);
+    expect(Buffer.from(put.args[0].input.Body as Uint8Array).equals(encodeTensorObject({ dims: [1, 3, 224, 224], data }))).toBe(true);
+    const short = join(newDir(), 'short.f32');
+    writeFileSync(short, new Uint8Array(12));
+    const other = testClients();
+    await expect(startStagesExecution(planFile, { runId: 'run-s4', input: short }, other)).rejects.toThrow(`${short}, field input: 12 bytes, the model's input [1, 3, 224, 224] is 602112 bytes of float32 (or a stepinfer tensor object)`);
+    expect(other.sfnMock.calls()).toHaveLength(0);
+    expect(other.s3Mock.calls()).toHaveLength(0);
+  });
+
+  it('Express: StartSyncExecution with {}, which answers when the execution ends', async () => {
+    const express = modelStagesPlanOf('EXPRESS');
+    const file = join(newDir(), 'express.json');
+    writeFileSync(file, serializeStagesPlan(express));
+    const c = testClients();
+    deployed(c, express);
+    const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:express:${express.names.stateMachine}:run-s5:0a1b`;
+    c.sfnMock.on(StartSyncExecutionCommand).resolves({
+      executionArn, stateMachineArn: smArn(express.names.stateMachine), name: 'run-s5', startDate: new Date(), stopDate: new Date(),
+      status: 'SUCCEEDED', output: JSON.stringify(resultOutput('run-s5')),
+    });
+    const result = await startStagesExecution(file, { runId: 'run-s5', seed: 7 }, c);
+    expect(result).toMatchObject({ executionArn, status: 'SUCCEEDED', output: resultOutput('run-s5'), staged: { from: 'generated (seed 7)' } });
+    expect(c.sfnMock.commandCalls(StartSyncExecutionCommand).map((x) => x.args[0].input)).toEqual([{ stateMachineArn: smArn(express.names.stateMachine), name: 'run-s5', input: '{}' }]);
+    expect(c.sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    const [put] = c.s3Mock.commandCalls(PutObjectCommand);
+    expect(Buffer.from(put.args[0].input.Body as Uint8Array).equals(encodeTensorObject(seededInput(dims(), 7)))).toBe(true);
+  });
+
+  it('--stage-only: stages the batch and starts nothing; --print-input prints {}', async () => {
+    const c = testClients();
+    deployed(c);
+    const result = await startStagesExecution(planFile, { runId: 'console-1', stageOnly: true }, c);
+    expect(result).toMatchObject({ status: 'STAGED', executionArn: null, staged: { key: 'runs/console-1/input.f32' } });
+    expect(c.sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(c.s3Mock.commandCalls(PutObjectCommand)).toHaveLength(1);
+    const printed = stepinfer(newDir(), 'start', planFile, '--print-input');
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toBe('{}\n');
+  });
+
+  it('refused before anything is sent: a sparse plan\'s options, --input with --seed, a bad run id; --input for a sparse plan', async () => {
+    for (const [o, message] of [
+      [{ samples: 8 }, "field samples: --samples is for a sparse plan's input rows; a stages plan's run reads one batch: --input <file> or --seed <n>"],
+      [{ inputs: 'rows.tsv' }, "field inputs: --inputs is for a sparse plan's input rows; a stages plan's run reads one batch: --input <file> or --seed <n>"],
+      [{ topScores: 3 }, "field top-scores: --top-scores is for a sparse plan's input rows; a stages plan's run reads one batch: --input <file> or --seed <n>"],
+      [{ model: 'x.onnx' }, "field model: --model is for a sparse plan's input rows; a stages plan's run reads one batch: --input <file> or --seed <n>"],
+      [{ input: 'batch.f32', seed: 2 }, 'field seed: --seed makes the input; --input gives it: not both'],
+      [{ runId: 'no spaces' }, 'field run-id: "no spaces" is not a run id: 1-80 letters, digits, - or _ (it names the execution)'],
+    ] as const) {
+      const c = testClients();
+      const error = await startStagesExecution(planFile, { runId: 'run-r', ...o }, c).then(() => null, (e: Error) => e);
+      expect(error).toBeInstanceOf(UsageError);
+      expect(error!.message).toBe(message);
+      expect(c.sfnMock.calls()).toHaveLength(0);
+      expect(c.s3Mock.calls()).toHaveLength(0);
+    }
+    const c = testClients();
+    await expect(startExecution(sparsePlanFile, { runId: 'run-r', input: 'batch.f32' }, c)).rejects.toThrow(new UsageError("--input is a stages plan's batch; a sparse plan's rows are --inputs <tsv> or --samples", { field: 'input' }));
+    expect(c.sfnMock.calls()).toHaveLength(0);
+  });
+
+  it('a stages plan that is not deployed: names the region and says to deploy, nothing staged', async () => {
+    const c = testClients();
+    c.sfnMock.on(ListStateMachinesCommand).resolves({ stateMachines: [] });
+    await expect(startStagesExecution(planFile, { runId: 'run-s6' }, c)).rejects.toThrow(
+      `plan ${plan.planId} is not deployed in ${REGION}: no state machine ${plan.names.stateMachine}; run stepinfer deploy ${planFile}`);
+    expect(c.s3Mock.calls()).toHaveLength(0);
   });
 });
 
