@@ -8,13 +8,20 @@
 // status objects in S3, read while they exist: the gather removes them at a run's end). So no
 // CloudWatch Logs client is needed; for a launch tree after its run ended the per-layer timings
 // are gone (the execution graph says so).
+//
+// An execution of a stages plan (AMPS-Inf) is a chain of Tasks, one per stage: its record is the
+// states on their time axis and, per stage, its layers, memory and the phases its function
+// reported (load, read, run, write: the DenseStageResult in LambdaFunctionSucceeded), its retries
+// and outcome (stagesExecutionRecord).
 
 import { GetExecutionHistoryCommand, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Plan } from '../planner/plan/schema.ts';
+import type { StagesPlan } from '../planner/plan/stages-schema.ts';
 import {
-  coordinatorResultSchema, workerFailureSchema, workerResultSchema, type WorkerResult,
+  coordinatorResultSchema, denseStageResultSchema, workerFailureSchema, workerResultSchema, type DenseStageResult, type WorkerResult,
 } from '../functions/handlers/events.ts';
+import { denseStageStateName } from '../workflows/asl/index.ts';
 import { readStatus } from '../functions/handlers/status.ts';
 import { ObjectStore } from '../functions/storage/object-store.ts';
 import { recordedPlan, RUN_RECORD_FORMAT_VERSION, RUN_RECORD_KIND, type LocalRunRecord } from '../workflows/local/run-record.ts';
@@ -205,5 +212,78 @@ export async function awsRunRecord(plan: Plan, execution: AwsExecution, events: 
     total: null,
     counters: null,
     cost: { predictedUSD: null, measuredUSD: null, predictedTransitions: null },
+  };
+}
+
+/** An AWS execution of a stages plan: the chain of stages as it ran. */
+export interface StagesExecutionRecord {
+  readonly kind: 'stepinfer-stages-execution';
+  readonly runId: string;
+  readonly planId: string;
+  readonly executionArn: string;
+  readonly workflowType: StagesPlan['workflow']['type'];
+  readonly model: { readonly path: string; readonly units: number };
+  readonly batch: number;
+  readonly outcome: 'succeeded' | 'failed';
+  readonly error: string | null;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly states: ExecutedState[];
+  readonly stages: readonly {
+    readonly index: number;
+    readonly name: string;
+    readonly state: string;
+    readonly firstUnit: number;
+    readonly lastUnit: number;
+    readonly memoryMB: number;
+    /** How the plan hands its output on ("object" for the last stage: the result). */
+    readonly handoff: 'payload' | 'object';
+    /** The Task state's outcome; "not run" when the execution never entered it. */
+    readonly outcome: ExecutedState['outcome'] | 'not run';
+    readonly retries: number;
+    readonly error: ExecutedState['error'];
+    /** What its function returned (its phases' milliseconds), when it succeeded. */
+    readonly result: DenseStageResult | null;
+  }[];
+  readonly transitions: number;
+  readonly notes: readonly string[];
+}
+
+/** The record of an AWS execution of a stages plan, from its history alone. */
+export function stagesExecutionRecord(plan: StagesPlan, execution: AwsExecution, events: readonly HistoryEvent[]): StagesExecutionRecord {
+  const states = historyStates(events);
+  const results = new Map<number, DenseStageResult>();
+  for (const e of events) {
+    if (e.type !== 'LambdaFunctionSucceeded') continue;
+    const r = denseStageResultSchema.safeParse(json(e.lambdaFunctionSucceededEventDetails?.output));
+    if (r.success) results.set(r.data.stage, r.data);
+  }
+  const stages = plan.workflow.stages.map((s) => {
+    const f = plan.functions.find((x) => x.id === s.functionId)!;
+    const state = denseStageStateName(s);
+    const entered = states.filter((x) => x.name === state).at(-1);
+    return {
+      index: s.index, name: s.name, state, firstUnit: s.firstUnit, lastUnit: s.lastUnit, memoryMB: f.memoryMB,
+      handoff: s.index === plan.workflow.stages.length - 1 ? 'object' as const : s.output.handoff,
+      outcome: entered?.outcome ?? 'not run' as const, retries: entered?.retries ?? 0, error: entered?.error ?? null,
+      result: results.get(s.index) ?? null,
+    };
+  });
+  return {
+    kind: 'stepinfer-stages-execution',
+    runId: execution.name,
+    planId: plan.planId,
+    executionArn: execution.executionArn,
+    workflowType: plan.workflow.type,
+    model: { path: plan.model.path, units: plan.model.units },
+    batch: plan.batch,
+    outcome: execution.status === 'SUCCEEDED' ? 'succeeded' : 'failed',
+    error: execution.error,
+    startMs: execution.startMs,
+    endMs: execution.stopMs ?? Math.max(execution.startMs, ...states.map((s) => s.exitedMs ?? s.enteredMs)),
+    states,
+    stages,
+    transitions: events.filter((e) => (e.type ?? '').endsWith('StateEntered')).length,
+    notes: [`from GetExecutionHistory of ${execution.executionArn} (${events.length} events); each stage's phases from its function's result`],
   };
 }

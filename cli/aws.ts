@@ -7,7 +7,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { ListStateMachinesCommand, ListTagsForResourceCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { AwsAccessError } from '../model/errors.ts';
-import type { Plan } from '../planner/plan/schema.ts';
+import type { AnyPlan } from '../planner/plan/stages-schema.ts';
 import { PLAN_ID_TAG, WORKFLOW_DIGEST_TAG, workflowDigest } from '../infra/identity.ts';
 
 export interface AwsOptions {
@@ -77,7 +77,7 @@ async function stateMachinesByName(sfn: SFNClient): Promise<Map<string, string>>
 }
 
 /** Why a state machine's tags are not those of `plan` as this stepinfer deploys it, or null. */
-export function deployedPlanProblem(plan: Plan, tags: Readonly<Record<string, string>>, arn: string): string | null {
+export function deployedPlanProblem(plan: AnyPlan, tags: Readonly<Record<string, string>>, arn: string): string | null {
   const deployed = tags[PLAN_ID_TAG];
   if (deployed === undefined) return `state machine ${arn} has no ${PLAN_ID_TAG} tag: it was not deployed by stepinfer deploy`;
   if (deployed !== plan.planId) return `state machine ${arn} belongs to the stack of plan ${deployed}, not of plan ${plan.planId}`;
@@ -93,7 +93,7 @@ export function deployedPlanProblem(plan: Plan, tags: Readonly<Record<string, st
  * older stack of the same prefix when there is one: the plan changed since), or when the state
  * machine of that name is another plan's or an older workflow's.
  */
-export async function planStateMachineArn(sfn: SFNClient, plan: Plan, planFile: string): Promise<string> {
+export async function planStateMachineArn(sfn: SFNClient, plan: AnyPlan, planFile: string): Promise<string> {
   const region = await checkAwsAccess(sfn);
   const machines = await stateMachinesByName(sfn);
   const arn = machines.get(plan.names.stateMachine);

@@ -79,8 +79,8 @@ function workerBar(l: { computeMs: number; sendMs: number; waitMs: number }, sca
 }
 
 /** The top-level states on a time axis, as the console's graph runs them. */
-function statesTimeline(record: LocalRunRecord, width: number): string[] {
-  const top = record.states.filter((s) => s.index === null);
+export function statesTimeline(states: LocalRunRecord['states'], width = 40): string[] {
+  const top = states.filter((s) => s.index === null);
   if (top.length === 0) return ['(the execution entered no state)'];
   const t0 = Math.min(...top.map((s) => s.enteredMs));
   const t1 = Math.max(...top.map((s) => s.exitedMs ?? s.enteredMs), t0 + 1);
@@ -140,7 +140,7 @@ function stageGraph(record: LocalRunRecord, stageIndex: number, attemptIndex: nu
 export function executionGraph(record: LocalRunRecord, timelineWidth = 40): string {
   const lines = [
     `states (as the Step Functions console shows them; times from the interpreter's event log):`,
-    ...statesTimeline(record, timelineWidth).map((l) => `  ${l}`),
+    ...statesTimeline(record.states, timelineWidth).map((l) => `  ${l}`),
     '',
     `layers (per worker: ${GLYPH.compute} compute  ${GLYPH.send} send  ${GLYPH.wait} wait, scaled to the layer's slowest worker; ms: that worker's total):`,
   ];

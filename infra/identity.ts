@@ -4,7 +4,7 @@
 // or of an older workflow. Light on purpose: no aws-cdk-lib, so the CLI loads fast.
 
 import { createHash } from 'node:crypto';
-import type { Plan } from '../planner/plan/schema.ts';
+import type { AnyPlan } from '../planner/plan/stages-schema.ts';
 import { workflowFiles } from '../workflows/asl/index.ts';
 
 export const PLAN_ID_TAG = 'stepinfer:plan-id';
@@ -18,6 +18,6 @@ export const BUCKET_OUTPUT = 'BucketName';
  * SHA-256 of the definition file's text. A stack of the same plan id with another digest was
  * deployed by another stepinfer version: out of date.
  */
-export function workflowDigest(plan: Plan): string {
+export function workflowDigest(plan: AnyPlan): string {
   return createHash('sha256').update(workflowFiles(plan).definition.text).digest('hex').slice(0, 16);
 }

@@ -9,62 +9,32 @@
 // can tell a stack of this plan, of another plan, or of an older workflow apart.
 
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { PlanFormatError } from '../model/errors.ts';
 import type { Plan, PlanFunction } from '../planner/plan/schema.ts';
 import { objectResourceList, queueResourceList, EXCHANGE_EXPIRATION_RULE_ID } from '../planner/plan/resources.ts';
-import { substituteDefinition, workflowFiles, type Substitution } from '../workflows/asl/index.ts';
+import type { Substitution } from '../workflows/asl/index.ts';
 import { acknowledge } from './nag.ts';
-import { BUCKET_OUTPUT, PLAN_ID_OUTPUT, PLAN_ID_TAG, STATE_MACHINE_OUTPUT, WORKFLOW_DIGEST_TAG, workflowDigest } from './identity.ts';
 import { QueueGroup, workersPerQueueGroup } from './queue-group.ts';
-import { HANDLER_BUNDLE } from '../planner/plan/handler-bundle.ts';
+import {
+  accessLogsBucket, allow, allowObjects, commonPrefix, keyPatternResource, nagBucketArn, planBucket, planFunction, planOutputs,
+  planStateMachine, resolvedDefinition, roleOf, runObjectsExpiration, RUN_OBJECTS_EXPIRATION_DAYS, staticPrefix, tagPlan,
+} from './stack-parts.ts';
 
 /** The handler entry file of each role (paths, not imports: infra never imports functions/). */
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const HANDLER_ENTRIES: Readonly<Record<PlanFunction['role'], string>> = {
   worker: fileURLToPath(new URL('../functions/handlers/worker.ts', import.meta.url)),
   stage: fileURLToPath(new URL('../functions/handlers/worker.ts', import.meta.url)),
   coordinator: fileURLToPath(new URL('../functions/handlers/coordinator.ts', import.meta.url)),
   gather: fileURLToPath(new URL('../functions/handlers/gather.ts', import.meta.url)),
 };
-
-/**
- * Days after which the plan bucket's run objects (under the storage patterns' common prefix,
- * `runs/`) expire. A run removes its own intermediates at its end (functions/handlers/cleanup.ts);
- * this removes what a run that never reached its gather left behind, and a run's staged inputs no
- * execution of its name read. The plan's default inputs (storage.defaultInputs, `inputs/default/`)
- * lie outside the prefix: they stay until the next `stepinfer shards upload` replaces them. Results and categories share
- * the prefix (S3 lifecycle filters match prefixes, not patterns), so they are kept this long too
- * (a number of our choosing: the plan has no field for it; copy them elsewhere to keep them longer).
- */
-export const RUN_OBJECTS_EXPIRATION_DAYS = 30;
-
-/** A storage key pattern as an IAM resource suffix: every <placeholder> matches any text. */
-export function keyPatternResource(pattern: string): string {
-  return pattern.replace(/<[a-z]+>/g, '*');
-}
-
-/** The fixed text before a key pattern's first placeholder. */
-function staticPrefix(pattern: string): string {
-  const at = pattern.indexOf('<');
-  return at < 0 ? pattern : pattern.slice(0, at);
-}
-
-/** The longest common leading text of the strings. */
-function commonPrefix(texts: readonly string[]): string {
-  let prefix = texts[0] ?? '';
-  for (const t of texts) while (!t.startsWith(prefix)) prefix = prefix.slice(0, -1);
-  return prefix;
-}
 
 export interface PlanStackProps extends StackProps {
   readonly plan: Plan;
@@ -88,27 +58,20 @@ export class PlanStack extends Stack {
   constructor(scope: Construct, id: string, props: PlanStackProps) {
     super(scope, id, { ...props, stackName: props.plan.names.stack, description: `stepinfer plan ${props.plan.planId}: ${props.plan.shape}, ${props.plan.workers} worker(s), ${props.plan.channel.kind} channel` });
     const plan = this.plan = props.plan;
-    Tags.of(this).add(PLAN_ID_TAG, plan.planId);
+    tagPlan(this, plan);
 
     // Storage: the plan's bucket first, then the exchange buckets (one list with the local cloud).
-    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED, blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL, enforceSSL: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    acknowledge(accessLogs, 'AwsSolutions-S1', 'the server access log bucket itself: logging its own writes would log without end');
+    const accessLogs = accessLogsBucket(this);
     const runPrefix = this.runPrefix = commonPrefix([plan.storage.inputs, plan.storage.handoff, plan.storage.outputs, plan.storage.status].map(staticPrefix));
     // The default inputs are staged once per plan (stepinfer shards upload): the run objects' expiry must not reach them.
     if (runPrefix === '' || staticPrefix(plan.storage.defaultInputs).startsWith(runPrefix)) {
       throw new PlanFormatError(`storage.defaultInputs (${plan.storage.defaultInputs}) lies under the run objects' prefix "${runPrefix}", which expires after ${RUN_OBJECTS_EXPIRATION_DAYS} days`, { field: 'storage.defaultInputs' });
     }
-    const buckets = objectResourceList(plan).buckets.map((b, i) => new s3.Bucket(this, i === 0 ? 'Bucket' : `ExchangeBucket${i - 1}`, {
-      bucketName: b.name,
-      encryption: s3.BucketEncryption.S3_MANAGED, blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL, enforceSSL: true,
-      serverAccessLogsBucket: accessLogs, serverAccessLogsPrefix: `${b.name}/`,
-      removalPolicy: RemovalPolicy.RETAIN,
+    const buckets = objectResourceList(plan).buckets.map((b, i) => planBucket(this, i === 0 ? 'Bucket' : `ExchangeBucket${i - 1}`, {
+      name: b.name, accessLogs,
       lifecycleRules: b.expirationDays !== null
         ? [{ id: EXCHANGE_EXPIRATION_RULE_ID, enabled: true, expiration: Duration.days(b.expirationDays) }]
-        : [{ id: 'expire-run-objects', enabled: true, prefix: runPrefix, expiration: Duration.days(RUN_OBJECTS_EXPIRATION_DAYS) }],
+        : [runObjectsExpiration(runPrefix)],
     }));
     this.bucket = buckets[0];
     this.exchangeBuckets = buckets.slice(1);
@@ -147,26 +110,8 @@ export class PlanStack extends Stack {
     for (const f of plan.functions) this.grantRole(f);
 
     // The state machine: the generated definition with every ${Key} resolved to this stack's resources.
-    const files = workflowFiles(plan);
-    const values: Record<string, string> = {};
-    for (const [key, s] of Object.entries(files.rendered.substitutions)) values[key] = this.substitutionValue(s);
-    const definition = substituteDefinition(JSON.parse(files.definition.text) as object, values);
-    const logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
-      // Step Functions' vended logs: the /aws/vendedlogs/ prefix keeps the log resource policy small.
-      logGroupName: `/aws/vendedlogs/states/${plan.names.stateMachine}`, retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY,
-    });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      stateMachineName: plan.names.stateMachine,
-      stateMachineType: plan.workflow.type === 'EXPRESS' ? sfn.StateMachineType.EXPRESS : sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromString(JSON.stringify(definition, null, 2)),
-      timeout: Duration.seconds(plan.workflow.executionTimeoutSeconds),
-      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
-      tracingEnabled: true,
-    });
-    // Only the plan's functions, by their exact ARNs (grantInvoke would add every version, `:*`).
-    this.stateMachine.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['lambda:InvokeFunction'], resources: plan.functions.map((f) => functions[f.id].functionArn),
-    }));
+    const definition = resolvedDefinition(plan, (s) => this.substitutionValue(s));
+    this.stateMachine = planStateMachine(this, plan, definition, plan.functions.map((f) => functions[f.id]));
     if (plan.workflow.stages.some((st) => st.launch.kind === 'map' && st.launch.mode === 'distributed')) {
       // A distributed Map runs its iterations as child executions of this state machine: it starts
       // them and watches and stops them ("IAM policies for using Distributed Map states",
@@ -178,13 +123,7 @@ export class PlanStack extends Stack {
       this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [children] }));
       acknowledge(this.stateMachine, `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${plan.names.stateMachine}/*]`, "the distributed Map's child executions of this state machine, named at run time");
     }
-    acknowledge(this.stateMachine, 'AwsSolutions-IAM5[Resource::*]', 'X-Ray segments and CloudWatch Logs delivery (logs:*LogDelivery*) name no resource: AWS requires Resource "*" for them');
-
-    Tags.of(this.stateMachine).add(WORKFLOW_DIGEST_TAG, workflowDigest(plan));
-
-    new CfnOutput(this, PLAN_ID_OUTPUT, { value: plan.planId, description: 'the id of the plan this stack was deployed from' });
-    new CfnOutput(this, STATE_MACHINE_OUTPUT, { value: this.stateMachine.stateMachineArn });
-    new CfnOutput(this, BUCKET_OUTPUT, { value: this.bucket.bucketName });
+    planOutputs(this, plan, this.stateMachine, this.bucket);
   }
 
   /** A function's ARN from its plan name (no token of the function: a role may name its own function). */
@@ -193,35 +132,9 @@ export class PlanStack extends Stack {
   }
 
   private planFunction(f: PlanFunction): NodejsFunction {
-    const name = this.plan.names.functions[f.id];
-    const id = f.id.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
-    const logGroup = new logs.LogGroup(this, `${id}Logs`, {
-      logGroupName: `/aws/lambda/${name}`, retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY,
-    });
-    const role = new iam.Role(this, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `the ${f.role} function ${name}` });
-    logGroup.grantWrite(role);
-    const fn = new NodejsFunction(this, id, {
-      functionName: name,
-      entry: HANDLER_ENTRIES[f.role],
-      handler: 'handler',
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: f.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
-      memorySize: f.memoryMB,
-      timeout: Duration.seconds(f.timeoutSeconds),
-      reservedConcurrentExecutions: f.reservedConcurrency,
-      role,
-      logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      environment: { POWERTOOLS_SERVICE_NAME: `stepinfer-${f.role}`, POWERTOOLS_LOG_LEVEL: 'INFO' },
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: fileURLToPath(new URL('../package-lock.json', import.meta.url)),
-      bundling: {
-        format: OutputFormat.ESM, target: HANDLER_BUNDLE.target, mainFields: [...HANDLER_BUNDLE.mainFields], banner: HANDLER_BUNDLE.banner,
-        // The bundle carries its SDK clients: the versions the handlers were tested with, and no
-        // dependence on what the runtime ships.
-        bundleAwsSDK: true,
-        forceDockerBundling: false, logLevel: LogLevel.WARNING,
-      },
+    const fn = planFunction(this, {
+      id: f.id, name: this.plan.names.functions[f.id], role: f.role, entry: HANDLER_ENTRIES[f.role],
+      memoryMB: f.memoryMB, timeoutSeconds: f.timeoutSeconds, reservedConcurrency: f.reservedConcurrency, architecture: f.architecture,
     });
     if (f.role === 'worker' || f.role === 'stage') {
       // Workers are invoked asynchronously (InvocationType Event) by the coordinator and by their
@@ -244,59 +157,54 @@ export class PlanStack extends Stack {
    */
   private grantRole(f: PlanFunction): void {
     const plan = this.plan, storage = plan.storage;
-    const role = this.functions[f.id].role as iam.Role;
-    const allow = (actions: string[], resources: string[], conditions?: Record<string, unknown>) => {
-      if (resources.length > 0) role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources, conditions }));
-    };
-    const nagArn = (b: s3.Bucket) => `<${this.resolve((b.node.defaultChild as s3.CfnBucket).logicalId) as string}.Arn>`;
+    const role = roleOf(this.functions[f.id]);
+    const grant = (actions: string[], resources: string[], conditions?: Record<string, unknown>) => allow(role, actions, resources, conditions);
     /** Objects of the plan's bucket by storage field: `[field, pattern]`. */
-    const allowObjects = (actions: string[], fields: readonly (readonly [string, string])[]) => {
-      allow(actions, fields.map(([, p]) => `${this.bucket.bucketArn}/${keyPatternResource(p)}`));
-      for (const [field, p] of fields) {
-        acknowledge(role, `AwsSolutions-IAM5[Resource::${nagArn(this.bucket)}/${keyPatternResource(p)}]`, `storage.${field} objects (${p}): the placeholders are run ids (known only at run time) and worker ids (every worker of the function shares its role)`);
-      }
-    };
+    const allowObjectsOf = (actions: string[], fields: readonly (readonly [string, string])[]) => allowObjects(
+      this, role, this.bucket, actions, fields.map(([field, p]) => [field, keyPatternResource(p)] as const),
+      'the placeholders are run ids (known only at run time) and worker ids (every worker of the function shares its role)',
+    );
     const allowExchange = (actions: string[]) => {
-      allow(actions, this.exchangeBuckets.map((b) => `${b.bucketArn}/*`));
+      grant(actions, this.exchangeBuckets.map((b) => `${b.bucketArn}/*`));
       for (const b of this.exchangeBuckets) {
-        acknowledge(role, `AwsSolutions-IAM5[Resource::${nagArn(b)}/*]`, `an exchange bucket holds only the object channel's exchange objects (${plan.channel.object?.keyPattern}), keyed by run ids known at run time`);
+        acknowledge(role, `AwsSolutions-IAM5[Resource::${nagBucketArn(this, b)}/*]`, `an exchange bucket holds only the object channel's exchange objects (${plan.channel.object?.keyPattern}), keyed by run ids known at run time`);
       }
-      if (this.exchangeBuckets.length > 0) allow(['s3:ListBucket'], this.exchangeBuckets.map((b) => b.bucketArn));
+      if (this.exchangeBuckets.length > 0) grant(['s3:ListBucket'], this.exchangeBuckets.map((b) => b.bucketArn));
     };
     // A run's objects as a whole: cleanup lists and removes everything under runs/<execution>/ but its result.
     const runObjects: [string, string] = ['inputs, handoff, outputs and status', `${this.runPrefix}<execution>`];
-    const listRuns = () => allow(['s3:ListBucket'], [this.bucket.bucketArn], { StringLike: { 's3:prefix': [`${this.runPrefix}*`] } });
+    const listRuns = () => grant(['s3:ListBucket'], [this.bucket.bucketArn], { StringLike: { 's3:prefix': [`${this.runPrefix}*`] } });
     // PutObject also covers a multipart upload's parts (functions/storage/object-store.ts uploads large rows so).
     const put = ['s3:PutObject', 's3:AbortMultipartUpload'];
     if (f.role === 'worker' || f.role === 'stage') {
       // Stage 0 reads a run's own staged inputs or the plan's default inputs (the execution input says which).
-      allowObjects(['s3:GetObject'], [
+      allowObjectsOf(['s3:GetObject'], [
         ['shards.keyPattern', storage.shards.keyPattern], ['inputs', storage.inputs], ['defaultInputs', storage.defaultInputs], ['handoff', storage.handoff],
       ]);
-      allowObjects(put, [['handoff', storage.handoff], ['outputs', storage.outputs], ['status', storage.status]]);
+      allowObjectsOf(put, [['handoff', storage.handoff], ['outputs', storage.outputs], ['status', storage.status]]);
       if (f.role === 'stage') {
         // One worker gathers its own rows: it writes the result and removes its run's intermediates.
-        allowObjects(put, [['result', storage.result], ['categories', storage.categories]]);
-        allowObjects(['s3:DeleteObject'], [[runObjects[0], `${runObjects[1]}/*`]]);
+        allowObjectsOf(put, [['result', storage.result], ['categories', storage.categories]]);
+        allowObjectsOf(['s3:DeleteObject'], [[runObjects[0], `${runObjects[1]}/*`]]);
         listRuns();
       }
       allowExchange(['s3:GetObject', 's3:PutObject']);
-      if (this.topics.length > 0) allow(['sns:Publish'], this.topics.map((t) => t.topicArn));
-      if (this.queues.length > 0) allow(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'], this.queues.map((q) => q.queueArn));
+      if (this.topics.length > 0) grant(['sns:Publish'], this.topics.map((t) => t.topicArn));
+      if (this.queues.length > 0) grant(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'], this.queues.map((q) => q.queueArn));
       if (plan.workflow.stages.some((s) => s.launch.kind === 'tree')) {
         // Inner workers of FSD's launch tree start their children: the worker function itself.
-        allow(['lambda:InvokeFunction'], [this.functionArnByName(plan.names.functions[f.id])]);
+        grant(['lambda:InvokeFunction'], [this.functionArnByName(plan.names.functions[f.id])]);
       }
     }
     if (f.role === 'coordinator') {
-      allow(['lambda:InvokeFunction'], plan.functions.filter((x) => x.role === 'worker' || x.role === 'stage').map((x) => this.functions[x.id].functionArn));
-      allowObjects(['s3:GetObject'], [['status', storage.status]]);
+      grant(['lambda:InvokeFunction'], plan.functions.filter((x) => x.role === 'worker' || x.role === 'stage').map((x) => this.functions[x.id].functionArn));
+      allowObjectsOf(['s3:GetObject'], [['status', storage.status]]);
       listRuns();
     }
     if (f.role === 'gather') {
-      allowObjects(['s3:GetObject'], [['outputs', storage.outputs]]);
-      allowObjects(put, [['result', storage.result], ['categories', storage.categories]]);
-      allowObjects(['s3:DeleteObject'], [[runObjects[0], `${runObjects[1]}/*`]]);
+      allowObjectsOf(['s3:GetObject'], [['outputs', storage.outputs]]);
+      allowObjectsOf(put, [['result', storage.result], ['categories', storage.categories]]);
+      allowObjectsOf(['s3:DeleteObject'], [[runObjects[0], `${runObjects[1]}/*`]]);
       listRuns();
       allowExchange(['s3:DeleteObject']);
     }

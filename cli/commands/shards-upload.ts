@@ -4,17 +4,18 @@
 // or --inputs), which an execution started with `{}` reads; both by the same code a local run
 // uses on the emulated S3 (workflows/local/local-run.ts uploadShards, stageDefaultInputs). The plan
 // must be deployed (stepinfer deploy): its state machine is found and checked to be this plan's
-// first. (deploy does not stage them itself: it runs `cdk deploy` only, and the shards and inputs
+// first. A stages plan has neither shards nor default inputs: refused, saying what to do instead. (deploy does not stage them itself: it runs `cdk deploy` only, and the shards and inputs
 // need the model and the inputs read here, which a stack update does not.)
 
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { networkChecksum } from '../../model/checksum.ts';
-import { ModelFormatError } from '../../model/errors.ts';
+import { ModelFormatError, UsageError } from '../../model/errors.ts';
 import { loadInputs } from '../../model/load.ts';
 import type { SparseRows } from '../../model/network.ts';
 import { buildShards } from '../../model/shard.ts';
 import { planNeuronMaps, type Plan } from '../../planner/plan/index.ts';
+import { STAGES_PLAN_KIND } from '../../planner/plan/stages-schema.ts';
 import { ObjectStore } from '../../functions/storage/object-store.ts';
 import { assertDefaultInputs, stageDefaultInputs, uploadShards } from '../../workflows/local/local-run.ts';
 import { awsClientsFromEnvironment, awsRequestError, planStateMachineArn, type AwsCommandClients, type AwsOptions } from '../aws.ts';
@@ -22,6 +23,7 @@ import { readPlanFile, readPlanReportOf } from '../files.ts';
 import { report } from '../output.ts';
 import { referencedInputs } from '../workload.ts';
 import { loadPlanModel } from './shards.ts';
+import { readAnyPlanFile } from './stages-plan-file.ts';
 
 interface ShardsUploadOptions extends AwsOptions {
   readonly model?: string;
@@ -52,8 +54,21 @@ export function loadPlanInputs(plan: Plan, planFile: string, inputsOption: strin
   return loaded;
 }
 
+/**
+ * Why a stages plan has nothing to upload: its stage files go up in its functions' packages, and
+ * its execution input is staged per run (storage.inputs is keyed by the execution; the plan has no
+ * default input).
+ */
+export function stagesUploadRefusal(planFile: string): UsageError {
+  return new UsageError(
+    `${planFile} is a stages plan: it has no shards (each stage's sub-model is in its function's package: stepinfer deploy ${planFile}) and no default input (each execution reads the batch staged under its own name): stage one and start it with stepinfer start ${planFile} --input <file> (or --seed <n>)`,
+    { field: 'plan' },
+  );
+}
+
 /** Uploads the plan's shards to its deployed bucket and stages its default inputs there. */
 export async function uploadPlanShards(planFile: string, o: ShardsUploadOptions, clients: AwsCommandClients = awsClientsFromEnvironment(o)): Promise<ShardsUploadResult> {
+  if (readAnyPlanFile(planFile).kind === STAGES_PLAN_KIND) throw stagesUploadRefusal(planFile);
   const plan = readPlanFile(planFile);
   const { network, from } = loadPlanModel(plan, planFile, o.model);
   const modelChecksum = networkChecksum(network);

@@ -7,6 +7,9 @@
 // StartExecution for a Standard workflow (with --wait it polls DescribeExecution until the
 // execution ends), StartSyncExecution for an Express one (which answers when it ends).
 // `--print-input` prints an input to paste into the console instead.
+// A stages plan's run reads one batch (the model's input dims): --input, or generated from --seed
+// as `stepinfer run --model` makes it, staged under storage.inputs of the run id; its execution
+// input is always {} (startStagesExecution).
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
@@ -18,19 +21,26 @@ import { loadInputs } from '../../model/load.ts';
 import type { SparseRows } from '../../model/network.ts';
 import { buildShards } from '../../model/shard.ts';
 import { DEFAULT_INPUTS, planNeuronMaps, type Plan } from '../../planner/plan/index.ts';
+import { expandKey } from '../../planner/plan/names.ts';
+import { STAGES_PLAN_KIND, type StagesPlan } from '../../planner/plan/stages-schema.ts';
 import { RUN_ID_PATTERN } from '../../functions/handlers/events.ts';
 import { ObjectStore } from '../../functions/storage/object-store.ts';
-import { parseStateMachineInput } from '../../workflows/asl/index.ts';
+import { encodeTensorObject, type DenseTensor } from '../../functions/storage/tensor-codec.ts';
+import { parseStateMachineInput, stagesInputSchema } from '../../workflows/asl/index.ts';
 import { newRunId, stageRunInputs } from '../../workflows/local/local-run.ts';
 import { awsClientsFromEnvironment, awsRequestError, planStateMachineArn, type AwsCommandClients, type AwsOptions } from '../aws.ts';
 import { readPlanFile } from '../files.ts';
 import { integerOption, seedOption } from '../options.ts';
 import { report } from '../output.ts';
 import { loadPlanModel } from './shards.ts';
+import { readInputFile, seededInput } from './run-stages.ts';
+import { readAnyPlanFile, readStagesPlanFile } from './stages-plan-file.ts';
 
 export interface StartOptions extends AwsOptions {
   readonly model?: string;
   readonly inputs?: string;
+  /** A stages plan's batch: a stepinfer tensor object or raw little-endian float32 of the model's input dims. */
+  readonly input?: string;
   readonly samples?: number;
   readonly seed?: number;
   readonly runId?: string;
@@ -107,6 +117,7 @@ async function waitForExecution(sfn: SFNClient, executionArn: string, pollSecond
 /** Stages the inputs and starts one execution of a deployed plan. */
 export async function startExecution(planFile: string, o: StartOptions, clients: AwsCommandClients = awsClientsFromEnvironment(o)): Promise<StartResult> {
   const plan = readPlanFile(planFile);
+  if (o.input !== undefined) throw new UsageError("--input is a stages plan's batch; a sparse plan's rows are --inputs <tsv> or --samples", { field: 'input' });
   const runId = o.runId ?? newRunId();
   if (!RUN_ID_PATTERN.test(runId)) throw new UsageError(`"${runId}" is not a run id: 1-80 letters, digits, - or _ (it names the execution)`, { field: 'run-id' });
   if (runId === DEFAULT_INPUTS) throw new UsageError(`a run cannot be named "${DEFAULT_INPUTS}": the execution input's inputs "${DEFAULT_INPUTS}" names the plan's default inputs`, { field: 'run-id' });
@@ -134,25 +145,116 @@ export async function startExecution(planFile: string, o: StartOptions, clients:
   const request = { stateMachineArn, name: runId, input: JSON.stringify(input) };
   const base = { planId: plan.planId, runId, stateMachineArn, input };
   if (o.stageOnly) return { ...base, executionArn: null, status: 'STAGED', output: null, error: null, cause: null };
-  if (plan.workflow.type === 'EXPRESS') {
+  return { ...base, ...await runExecution(clients.sfn, request, plan.workflow.type, o) };
+}
+
+/** How an execution went, as start reports it: RUNNING when not waited for. */
+interface ExecutionOutcome {
+  readonly executionArn: string;
+  readonly status: string;
+  readonly output: unknown;
+  readonly error: string | null;
+  readonly cause: string | null;
+}
+
+/**
+ * Starts the execution: StartSyncExecution for an Express workflow (it answers when the execution
+ * ends), else StartExecution, polling DescribeExecution until it ends with --wait.
+ */
+async function runExecution(sfn: SFNClient, request: { stateMachineArn: string; name: string; input: string }, type: 'STANDARD' | 'EXPRESS', o: Pick<StartOptions, 'wait' | 'pollSeconds'>): Promise<ExecutionOutcome> {
+  const { stateMachineArn } = request;
+  if (type === 'EXPRESS') {
     let out;
     try {
-      out = await clients.sfn.send(new StartSyncExecutionCommand(request));
+      out = await sfn.send(new StartSyncExecutionCommand(request));
     } catch (error) {
       throw awsRequestError(error, `starting a synchronous Express execution of ${stateMachineArn}`);
     }
-    return { ...base, executionArn: out.executionArn ?? '', status: out.status ?? 'UNKNOWN', output: parseJson(out.output), error: out.error ?? null, cause: out.cause ?? null };
+    return { executionArn: out.executionArn ?? '', status: out.status ?? 'UNKNOWN', output: parseJson(out.output), error: out.error ?? null, cause: out.cause ?? null };
   }
   let started;
   try {
-    started = await clients.sfn.send(new StartExecutionCommand(request));
+    started = await sfn.send(new StartExecutionCommand(request));
   } catch (error) {
     throw awsRequestError(error, `starting an execution of ${stateMachineArn}`);
   }
   const executionArn = started.executionArn;
   if (!executionArn) throw new AwsAccessError(`StartExecution of ${stateMachineArn} returned no execution ARN`);
-  if (!o.wait) return { ...base, executionArn, status: 'RUNNING', output: null, error: null, cause: null };
-  return { ...base, executionArn, ...await waitForExecution(clients.sfn, executionArn, o.pollSeconds ?? 2) };
+  if (!o.wait) return { executionArn, status: 'RUNNING', output: null, error: null, cause: null };
+  return { executionArn, ...await waitForExecution(sfn, executionArn, o.pollSeconds ?? 2) };
+}
+
+/** An execution of a stages plan as start reports it. */
+export interface StagesStartResult {
+  readonly planId: string;
+  readonly runId: string;
+  readonly stateMachineArn: string;
+  /** Null with --stage-only (nothing started). */
+  readonly executionArn: string | null;
+  /** The batch the run reads, staged under storage.inputs of the run id: where, its dims and bytes, and what it is. */
+  readonly staged: { readonly key: string; readonly dims: readonly number[]; readonly bytes: number; readonly from: string };
+  /** STAGED with --stage-only, RUNNING when not waited for; else how it ended, with its output (the result's key, CRC-32 and dims) or error. */
+  readonly status: string;
+  readonly output: unknown;
+  readonly error: string | null;
+  readonly cause: string | null;
+}
+
+/** The sparse plans' options, refused for a stages plan (commander's names and their flags). */
+const SPARSE_START_OPTIONS: readonly (readonly [keyof StartOptions, string])[] = [
+  ['inputs', '--inputs'], ['samples', '--samples'], ['model', '--model'], ['topScores', '--top-scores'],
+];
+
+/** The batch of a stages run: --input (a stepinfer tensor object or raw float32), else generated from --seed (default 1) as stepinfer run --model makes it. */
+function stagesRunInput(plan: StagesPlan, o: StartOptions): { input: DenseTensor; from: string } {
+  for (const [key, flag] of SPARSE_START_OPTIONS) {
+    if (o[key] !== undefined) throw new UsageError(`${flag} is for a sparse plan's input rows; a stages plan's run reads one batch: --input <file> or --seed <n>`, { field: flag.slice(2) });
+  }
+  const dims = plan.model.input.dims;
+  if (o.input !== undefined) {
+    if (o.seed !== undefined) throw new UsageError('--seed makes the input; --input gives it: not both', { field: 'seed' });
+    return { input: readInputFile(o.input, dims), from: o.input };
+  }
+  const seed = o.seed ?? 1;
+  return { input: seededInput(dims, seed), from: `generated (seed ${seed})` };
+}
+
+/**
+ * Stages the batch of one run of a deployed stages plan under its run id and starts the execution
+ * named by it with the input {} (the stages workflow reads what is staged under its name).
+ */
+export async function startStagesExecution(planFile: string, o: StartOptions, clients: AwsCommandClients = awsClientsFromEnvironment(o)): Promise<StagesStartResult> {
+  const plan = readStagesPlanFile(planFile);
+  const runId = o.runId ?? newRunId();
+  if (!RUN_ID_PATTERN.test(runId)) throw new UsageError(`"${runId}" is not a run id: 1-80 letters, digits, - or _ (it names the execution)`, { field: 'run-id' });
+  const { input, from } = stagesRunInput(plan, o);
+  const stateMachineArn = await planStateMachineArn(clients.sfn, plan, planFile);
+  const key = expandKey(plan.storage.inputs, { execution: runId });
+  const bytes = encodeTensorObject(input);
+  try {
+    await new ObjectStore(clients.s3, plan.names.bucket).put(key, bytes);
+  } catch (error) {
+    throw awsRequestError(error, `staging the input of run ${runId} in s3://${plan.names.bucket}`);
+  }
+  const base = { planId: plan.planId, runId, stateMachineArn, staged: { key, dims: [...input.dims], bytes: bytes.length, from } };
+  if (o.stageOnly) return { ...base, executionArn: null, status: 'STAGED', output: null, error: null, cause: null };
+  const request = { stateMachineArn, name: runId, input: JSON.stringify(stagesInputSchema.parse({})) };
+  return { ...base, ...await runExecution(clients.sfn, request, plan.workflow.type, o) };
+}
+
+function describeStagesStart(r: StagesStartResult): string {
+  const batch = `the batch [${r.staged.dims.join(', ')}] (${r.staged.from})`;
+  if (r.status === 'STAGED') {
+    return [
+      `plan ${r.planId}: staged ${batch} as "${r.runId}" at ${r.staged.key}`,
+      `start an execution of ${r.stateMachineArn} named ${r.runId} from the console with the input {} (its last stage removes the input; else it expires with the run objects)`,
+    ].join('\n');
+  }
+  const lines = [`plan ${r.planId}: execution ${r.runId} of ${r.stateMachineArn} (${batch}, staged at ${r.staged.key})`, `execution  ${r.executionArn}`, `status     ${r.status}`];
+  if (r.error !== null) lines.push(`error      ${r.error}${r.cause ? `: ${r.cause}` : ''}`);
+  if (r.output !== null) lines.push(`output     ${JSON.stringify(r.output)}`);
+  if (r.status === 'RUNNING') lines.push(`inspect it: stepinfer inspect ${r.executionArn} --plan <plan.json>`);
+  return lines.join('\n');
 }
 
 function describeStart(r: StartResult): string {
@@ -176,8 +278,9 @@ export function registerStartCommand(program: Command): void {
     .description("start an execution of a deployed plan on AWS (the plan's default inputs, or rows of the run's own staged first; StartExecution, or StartSyncExecution for Express)")
     .argument('<plan>', 'plan.json of a deployed plan (stepinfer deploy)')
     .option('--inputs <tsv>', "the run's own input rows (sample<TAB>neuron<TAB>value), staged under the run id (default: the plan's default inputs, staged by stepinfer shards upload)")
+    .option('--input <file>', "a stages plan: the batch, a stepinfer tensor object or raw float32 of the model's input dims (default: generated from --seed)")
     .option('--samples <n>', "generate this many input rows of the run's own instead (with --seed: default the plan's inputRows)", integerOption(1))
-    .option('--seed <n>', 'seed of generated inputs (default 1)', seedOption)
+    .option('--seed <n>', 'seed of generated inputs (default 1; a stages plan: of its generated batch)', seedOption)
     .option('--model <path>', "the model, when it is not at the path the plan names (a run's own inputs are cut by the plan's neuron maps)")
     .option('--run-id <id>', 'the execution name (default: a new time-ordered id)')
     .option('--top-scores <k>', "also return each input's k highest final activations", integerOption(0))
@@ -193,14 +296,20 @@ Other rows: stage them first (stepinfer start --inputs x.tsv --stage-only --run-
 the input it prints ({"inputs": "NAME", "samples": ...}). The input's JSON Schema is
 input.schema.json (stepinfer regenerate).
 
+A stages plan (stepinfer plan --model x.onnx): each run stages its batch under its run id and
+starts with the input {}; --stage-only stages it for a console start named by the run id.
+
 Examples:
   stepinfer start .stepinfer/plan.json --wait                  (the plan's default inputs)
-  stepinfer start .stepinfer/plan.json --samples 1000 --wait   (1000 generated rows of its own)`)
+  stepinfer start .stepinfer/plan.json --samples 1000 --wait   (1000 generated rows of its own)
+  stepinfer start .stepinfer/stages-plan.json --input batch.f32 --wait`)
     .action(async (planFile: string, o: StartOptions) => {
+      const stages = readAnyPlanFile(planFile).kind === STAGES_PLAN_KIND;
       if (o.printInput) {
-        process.stdout.write(exampleInput(readPlanFile(planFile)));
+        process.stdout.write(stages ? `${JSON.stringify(stagesInputSchema.parse({}))}\n` : exampleInput(readPlanFile(planFile)));
         return;
       }
-      report(o, await startExecution(planFile, o), describeStart);
+      if (stages) report(o, await startStagesExecution(planFile, o), describeStagesStart);
+      else report(o, await startExecution(planFile, o), describeStart);
     });
 }
