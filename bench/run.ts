@@ -14,7 +14,7 @@ import { benchDistributed, type DistributedBenchOptions } from './distributed.ts
 import { choiceListOption, choiceOption, numberOption } from '../cli/options.ts';
 import { benchWorkflowRun, type WorkflowRunBenchOptions } from './workflow-run.ts';
 import { MAX_KERNEL_THREADS } from '../functions/kernels/kernel-threads.ts';
-import { benchStages, BENCH_SLOS, type StagesBenchOptions } from './stages.ts';
+import { benchStages, BENCH_PACKAGE_LIMITS_MB, BENCH_SLOS, type StagesBenchOptions } from './stages.ts';
 
 /** A comma list of kernel thread counts. */
 function threadListOption(raw: string): number[] {
@@ -96,6 +96,7 @@ function buildBenchProgram(): Command {
     .description('AMPS-Inf stages of the ONNX models in data/models: per model and SLO the plan (predicted latency and cost, stages), the baselines, and the plan run locally (measured stage times, the whole model, the largest difference)')
     .option('--models <list>', 'ONNX files, comma-separated (default: the five of data/models)', (raw: string) => raw.split(',').map((m) => m.trim()).filter(Boolean))
     .option('--slo <list>', `SLOs in seconds, comma-separated (default ${BENCH_SLOS.join(',')})`, (raw: string) => raw.split(',').map((x) => numberOption({ min: 0, aboveMin: true })(x.trim())), BENCH_SLOS)
+    .option('--package-limit <list>', `package limits in MB, comma-separated: Lambda's 250, and lower ones as if the runtime were heavier (default ${BENCH_PACKAGE_LIMITS_MB.join(',')})`, (raw: string) => raw.split(',').map((x) => integerOption(1, 250)(x.trim())), BENCH_PACKAGE_LIMITS_MB)
     .option('--no-run', 'plan only: skip the local runs')
     .option('--json', 'print the result as JSON')
     .action(async (o: StagesBenchOptions) => benchStages(o));

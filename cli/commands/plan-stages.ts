@@ -17,9 +17,9 @@ import { extractStageModel, withBatch } from '../../model/onnx/extract.ts';
 import { defaultPrices } from '../../planner/cost/prices.ts';
 import { latencyConstants } from '../../planner/latency/constants.ts';
 import { formatCost, formatSeconds } from '../../planner/optimize/search.ts';
-import { planReportPath, serializeStagesPlan, type StagesPlan } from '../../planner/plan/index.ts';
+import { packageLimitBytes, planReportPath, serializeStagesPlan, type StagesPlan } from '../../planner/plan/index.ts';
 import {
-  buildStagesPlan, calibrationForModel, DEFAULT_BATCHES, parseDenseCalibration, runtimePackageBytes, searchStages, serializeStagesReport,
+  buildStagesPlan, calibrationForModel, DEFAULT_BATCHES, MB, parseDenseCalibration, runtimePackageBytes, searchStages, serializeStagesReport,
   stageContext, stagesBaselines, unitPackageProblem,
   type DenseModel, type PackageKind, type StagesPlanReport, type WorkflowType,
 } from '../../planner/stages/index.ts';
@@ -39,6 +39,7 @@ export interface PlanStagesOptions {
   readonly slo?: number;
   readonly batch?: number;
   readonly package?: PackageKind;
+  readonly packageLimit?: number;
   readonly memory?: number;
   readonly workflow?: ('standard' | 'express')[];
   readonly prices?: string;
@@ -61,7 +62,6 @@ export function readDenseCalibration(file: string | undefined) {
   return { calibration: parseDenseCalibration(readJsonFile(resolve(path), 'dense calibration file not found (run stepinfer calibrate-stages --model <x.onnx> --out <file>)'), shown), shown };
 }
 
-const MB = 1024 * 1024;
 const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(1)}%`);
 
 function describe(plan: StagesPlan, r: StagesPlanReport, out: { plan: string; report: string }): string {
@@ -111,6 +111,8 @@ export interface MakeStagesPlanOptions {
   readonly slo?: number;
   readonly batch?: number;
   readonly package?: PackageKind;
+  /** MB: a package limit below Lambda's for the package kind (what-if). */
+  readonly packageLimit?: number;
   readonly memory?: number;
   readonly workflow?: readonly ('standard' | 'express')[];
   /** A price file overriding the defaults. */
@@ -133,7 +135,11 @@ export async function makeStagesPlan(o: MakeStagesPlanOptions) {
   const graph = readOnnxModel(bytes, o.model);
   const units = layerUnits(graph);
   const packageKind = o.package ?? 'zip';
-  const tooLarge = unitPackageProblem(units, (k) => units[k - 1].paramBytes, runtimePackageBytes(calibrationFile), packageKind);
+  const limitBytes = o.packageLimit !== undefined ? o.packageLimit * MB : packageLimitBytes(packageKind);
+  if (limitBytes > packageLimitBytes(packageKind)) {
+    throw new UsageError(`--package-limit ${o.packageLimit} MB is above Lambda's ${packageLimitBytes(packageKind) / MB} MB for a ${packageKind} package: it may only lower it`, { field: 'package-limit' });
+  }
+  const tooLarge = unitPackageProblem(units, (k) => units[k - 1].paramBytes, runtimePackageBytes(calibrationFile), packageKind, limitBytes);
   if (tooLarge) throw new UsageError(tooLarge, { file: o.model });
   const checksum = fileChecksum(bytes);
   const calibration = calibrationForModel(calibrationFile, calibrationPath, o.model, checksum);
@@ -143,7 +149,7 @@ export async function makeStagesPlan(o: MakeStagesPlanOptions) {
   const model: DenseModel = {
     path: o.model, checksum, input: graph.input, output: graph.output, units, parameterCount: graph.parameterCount, hasWeights: graph.hasWeights,
   };
-  const ctx = stageContext({ model, calibrationFile, calibration, constants: latencyConstants(), prices, packageKind });
+  const ctx = stageContext({ model, calibrationFile, calibration, constants: latencyConstants(), prices, packageKind, packageLimitBytes: limitBytes });
   const sloSeconds = o.slo ?? Infinity;
   const memoryGridMB = o.memory !== undefined ? [o.memory] : undefined;
   const search = await searchStages(ctx, {

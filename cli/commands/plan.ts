@@ -73,6 +73,7 @@ interface PlanOptions {
   /** ONNX models only (plan-stages.ts). */
   readonly batch?: number;
   readonly package?: 'zip' | 'image';
+  readonly packageLimit?: number;
 }
 
 /** Options of a sparse model's search that mean nothing for an ONNX model's stages (refused, by their flags). */
@@ -83,7 +84,7 @@ const SPARSE_ONLY_OPTIONS: readonly [keyof PlanOptions, string][] = [
 ];
 
 /** Options of an ONNX model's stages that mean nothing for a sparse model. */
-const ONNX_ONLY_OPTIONS: readonly [keyof PlanOptions, string][] = [['batch', '--batch'], ['package', '--package']];
+const ONNX_ONLY_OPTIONS: readonly [keyof PlanOptions, string][] = [['batch', '--batch'], ['package', '--package'], ['packageLimit', '--package-limit']];
 
 function refuseOptions(o: PlanOptions, options: readonly [keyof PlanOptions, string][], why: string): void {
   const given = options.filter(([key]) => o[key] !== undefined).map(([, flag]) => flag);
@@ -259,6 +260,7 @@ Examples:
   stepinfer plan --generate 65536x24 --samples 10000 --sample-rows 200 --slo 120 -o plan-65536.json`)
     .option('--batch <n>', 'ONNX models: inputs per execution (default: the cheapest per input of 1, 2, 4, 8, 16)', integerOption(1, 1024))
     .addOption(new Option('--package <kind>', 'ONNX models: each stage as a zip package (250 MB unzipped) or a container image (10 GB)').choices(['zip', 'image']))
+    .option('--package-limit <MB>', "ONNX models, what-if: a package limit below Lambda's (e.g. a runtime as heavy as the TensorFlow AMPS-Inf packaged), which forces stages", integerOption(1))
     .action(async (o: PlanOptions, command: Command) => {
       if (isOnnxModelPath(o.model)) {
         refuseOptions(o, SPARSE_ONLY_OPTIONS, 'for an ONNX model (its stages are planned by units, memory and batch)');

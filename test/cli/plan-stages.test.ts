@@ -126,10 +126,24 @@ describe('stepinfer plan --model x.onnx', () => {
       /^stepinfer: .*squeezenet-only\.json, field models: no calibration for this model: it holds squeezenet1_1\.onnx \([0-9a-f]{12}\), not mobilenet_v2\.onnx/, out);
   });
 
+  it('--package-limit lowers the package limit (what-if: a heavier runtime) and forces stages; it may not raise it', () => {
+    const dir = newDir();
+    const out = join(dir, 'plan.json');
+    const run = stepinfer('plan', '--model', model('resnet50.graph.onnx'), '--slo', '6', '--package-limit', '90', '--out', out, '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const plan: StagesPlan = parseStagesPlan(readFileSync(out, 'utf8'), out);
+    expect(plan.batch).toBe(8);
+    expect(plan.workflow.stages.map((s) => `${s.firstUnit}-${s.lastUnit}@${plan.functions[s.index].memoryMB}`).join(' ')).toBe('1-29@1280 30-33@512 34-38@256');
+    for (const f of plan.functions) expect(f.package.unzippedBytes).toBeLessThanOrEqual(90 * 1024 * 1024);
+    expectFailure(stepinfer('plan', '--model', model('resnet50.graph.onnx'), '--package-limit', '300', '--out', join(dir, 'q.json')), 2,
+      /^stepinfer: field package-limit: --package-limit 300 MB is above Lambda's 250 MB for a zip package: it may only lower it$/, join(dir, 'q.json'));
+  });
+
   it('refuses the sparse planner\'s options for an ONNX model, and the ONNX options for a sparse one', () => {
     expectFailure(stepinfer('plan', '--model', model('squeezenet1_1.onnx'), '--workers', '4', '--channel', 'queue'), 2,
       /^stepinfer: field options: --workers, --channel mean nothing for an ONNX model/);
     expectFailure(stepinfer('plan', '--model', model('squeezenet1_1.onnx'), '--objective', 'latency'), 2, /--objective means nothing for an ONNX model/);
     expectFailure(stepinfer('plan', '--generate', '64x2', '--samples', '10', '--batch', '4'), 2, /^stepinfer: field options: --batch means nothing for a sparse model/);
+    expectFailure(stepinfer('plan', '--generate', '64x2', '--samples', '10', '--package-limit', '90'), 2, /^stepinfer: field options: --package-limit means nothing for a sparse model/);
   });
 });
