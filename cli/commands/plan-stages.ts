@@ -34,16 +34,8 @@ export const DEFAULT_DENSE_CALIBRATION_PATH = resolve(dirname(fileURLToPath(impo
 /** Where a stages plan goes when --out is not given: git-ignored, inside the project. */
 export const DEFAULT_STAGES_PLAN_PATH = '.stepinfer/plan.json';
 
-export interface PlanStagesOptions {
-  readonly model: string;
-  readonly slo?: number;
-  readonly batch?: number;
-  readonly package?: PackageKind;
-  readonly packageLimit?: number;
-  readonly memory?: number;
-  readonly workflow?: ('standard' | 'express')[];
-  readonly prices?: string;
-  readonly calibration?: string;
+/** `plan --model x.onnx`'s options: what makeStagesPlan needs, and where and how to write and print. */
+export interface PlanStagesOptions extends MakeStagesPlanOptions {
   readonly out?: string;
   readonly force?: boolean;
   readonly stackPrefix: string;

@@ -345,14 +345,19 @@ export function planJsonValue(json: unknown, file: string): unknown {
  * Parses and validates a plan (JSON text or an already parsed value). Throws PlanFormatError
  * naming `file` and the field path of the first problem (all problems are in `issues`).
  */
-export function parsePlan(json: unknown, file: string): Plan {
-  const value = planJsonValue(json, file);
+/** Refuses a plan of another format version (of either kind), before its fields are read. */
+export function checkFormatVersion(value: unknown, file: string): void {
   if (value && typeof value === 'object' && 'formatVersion' in value && (value as { formatVersion: unknown }).formatVersion !== PLAN_FORMAT_VERSION) {
     throw new PlanFormatError(
       `plan format version ${String((value as { formatVersion: unknown }).formatVersion)} is not supported (this stepinfer reads version ${PLAN_FORMAT_VERSION}); re-run stepinfer plan`,
       { file, field: 'formatVersion' },
     );
   }
+}
+
+export function parsePlan(json: unknown, file: string): Plan {
+  const value = planJsonValue(json, file);
+  checkFormatVersion(value, file);
   const parsed = planSchema.safeParse(value);
   if (!parsed.success) throw fromZodError(parsed.error, file, { kind: PlanFormatError });
   return parsed.data;

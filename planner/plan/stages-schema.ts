@@ -15,6 +15,7 @@ import {
   type PlanNames,
 } from './names.ts';
 import {
+  checkFormatVersion,
   namesSchema, parsePlan, planJsonValue, PLAN_FORMAT_VERSION, retryPolicyName, retrySchema, taskSchema, type Plan,
 } from './schema.ts';
 
@@ -237,15 +238,6 @@ export type StagesPlanModel = StagesPlan['model'];
 export function stagesPlanNames(planId: string, stackPrefix: string, functionIds: readonly string[]): StagesPlan['names'] {
   const names = planNames({ planId, stackPrefix, workers: 1, functionIds, topics: 0, queues: 0, deadLetterQueue: false, exchangeBuckets: 0 });
   return { ...names, functions: { ...names.functions }, topics: [...names.topics], queues: [...names.queues], exchangeBuckets: [...names.exchangeBuckets] };
-}
-
-function checkFormatVersion(value: unknown, file: string): void {
-  if (value && typeof value === 'object' && 'formatVersion' in value && (value as { formatVersion: unknown }).formatVersion !== PLAN_FORMAT_VERSION) {
-    throw new PlanFormatError(
-      `plan format version ${String((value as { formatVersion: unknown }).formatVersion)} is not supported (this stepinfer reads version ${PLAN_FORMAT_VERSION}); re-run stepinfer plan`,
-      { file, field: 'formatVersion' },
-    );
-  }
 }
 
 /**
