@@ -12,7 +12,7 @@ import { readDataFile } from '../model/read-file.ts';
 import { defaultPrices, parsePriceOverride, type PriceTable } from '../planner/cost/prices.ts';
 import { parseRunRecords, type RunRecord } from '../planner/cost/record.ts';
 import { parseCalibrationProfile, type CalibrationProfile } from '../planner/latency/profile.ts';
-import { parsePlan, parsePlanReport, planReportPath, type Plan, type PlanReport } from '../planner/plan/index.ts';
+import { parseAnyPlan, parsePlan, parsePlanReport, parseStagesPlan, planReportPath, type AnyPlan, type Plan, type PlanReport, type StagesPlan } from '../planner/plan/index.ts';
 
 export { fileAccessError } from '../model/errors.ts';
 
@@ -24,6 +24,16 @@ export function readJsonFile(file: string, missing: string): unknown {
 /** A plan.json read and validated; a missing or bad file fails naming it. */
 export function readPlanFile(file: string): Plan {
   return parsePlan(readJsonFile(file, 'plan file not found'), file);
+}
+
+/** A dense model's stages plan (planner/plan/stages-schema.ts), read and validated. */
+export function readStagesPlanFile(file: string): StagesPlan {
+  return parseStagesPlan(readJsonFile(file, 'plan file not found'), file);
+}
+
+/** A plan file of either kind, read and validated (parseAnyPlan dispatches on `kind`). */
+export function readAnyPlanFile(file: string): AnyPlan {
+  return parseAnyPlan(readJsonFile(file, 'plan file not found'), file);
 }
 
 /** The report beside a plan file (plan.report.json), which must be of the same plan; a missing one fails naming it. */

@@ -14,11 +14,10 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AwsAccessError, UsageError } from '../../model/errors.ts';
 import { STAGES_PLAN_KIND, type AnyPlan, type StagesPlan } from '../../planner/plan/stages-schema.ts';
-import { checkOutputPath, writeOutputFiles } from '../files.ts';
+import { checkOutputPath, readAnyPlanFile, writeOutputFiles } from '../files.ts';
 import { choiceOption } from '../options.ts';
 import { PLAN_CONTEXT_KEY, STAGE_MODELS_CONTEXT_KEY } from '../../infra/context.ts';
 import { stageModelFile } from '../../infra/stage-package.ts';
-import { readAnyPlanFile } from './stages-plan-file.ts';
 import { stagesModel } from './stages.ts';
 
 /** cdk deploy's --require-approval levels. */

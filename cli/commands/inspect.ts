@@ -15,12 +15,11 @@ import { RUN_ID_PATTERN } from '../../functions/handlers/events.ts';
 import { formatCost } from '../../planner/optimize/index.ts';
 import { STAGES_PLAN_KIND, type AnyPlan } from '../../planner/plan/stages-schema.ts';
 import { parseRunRecord, type LocalRunRecord } from '../../workflows/local/run-record.ts';
-import { readJsonFile, readPlanFile } from '../files.ts';
+import { readAnyPlanFile, readJsonFile, readPlanFile, readStagesPlanFile } from '../files.ts';
 import { awsClientsFromEnvironment, awsRequestError, checkAwsAccess, deployedPlanProblem, stateMachineTags, type AwsCommandClients } from '../aws.ts';
 import { awsRunRecord, executionHistory, stagesExecutionRecord, type AwsExecution, type StagesExecutionRecord } from '../aws-execution.ts';
 import { report, table } from '../output.ts';
 import { executionGraph, RUN_RECORD_DIR, statesTimeline, trafficLine } from '../run-report.ts';
-import { readAnyPlanFile, readStagesPlanFile } from './stages-plan-file.ts';
 
 interface InspectOptions {
   readonly json?: boolean;

@@ -11,9 +11,8 @@ import type { Command } from 'commander';
 import {
   countTransitions, definitionFileName, INPUT_SCHEMA_FILE, STAGE_RETRIES, SUBSTITUTIONS_FILE, workflowFiles,
 } from '../../workflows/asl/index.ts';
-import { checkOutputPath, writeOutputFiles } from '../files.ts';
+import { checkOutputPath, readAnyPlanFile, writeOutputFiles } from '../files.ts';
 import { report } from '../output.ts';
-import { readAnyPlanFile } from './stages-plan-file.ts';
 
 interface RegenerateOptions {
   readonly out: string;

@@ -20,10 +20,9 @@ import { createOnnxSession, runOnnx } from '../../functions/dense/onnx-session.t
 import { decodeTensorObject, elementCount, type DenseTensor } from '../../functions/storage/tensor-codec.ts';
 import { newRunId } from '../../workflows/local/local-run.ts';
 import { runStagesLocally, type StagesRunResult } from '../../workflows/local/stages-run.ts';
-import { checkOutputPath, writeOutputFiles } from '../files.ts';
+import { checkOutputPath, readStagesPlanFile, writeOutputFiles } from '../files.ts';
 import { progressBar, report, table } from '../output.ts';
 import { RUN_RECORD_DIR, runLogging } from '../run-report.ts';
-import { readStagesPlanFile } from './stages-plan-file.ts';
 import { stagesModel } from './stages.ts';
 import { makeStagesPlan } from './plan-stages.ts';
 

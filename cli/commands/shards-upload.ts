@@ -19,11 +19,10 @@ import { STAGES_PLAN_KIND } from '../../planner/plan/stages-schema.ts';
 import { ObjectStore } from '../../functions/storage/object-store.ts';
 import { assertDefaultInputs, stageDefaultInputs, uploadShards } from '../../workflows/local/local-run.ts';
 import { awsClientsFromEnvironment, awsRequestError, planStateMachineArn, type AwsCommandClients, type AwsOptions } from '../aws.ts';
-import { readPlanFile, readPlanReportOf } from '../files.ts';
+import { readAnyPlanFile, readPlanFile, readPlanReportOf } from '../files.ts';
 import { report } from '../output.ts';
 import { referencedInputs } from '../workload.ts';
 import { loadPlanModel } from './shards.ts';
-import { readAnyPlanFile } from './stages-plan-file.ts';
 
 interface ShardsUploadOptions extends AwsOptions {
   readonly model?: string;

@@ -15,9 +15,8 @@ import { layerUnits } from '../../model/onnx/units.ts';
 import { extractStageModel, withBatch, withDeterministicWeights } from '../../model/onnx/extract.ts';
 import { readDataFile } from '../../model/read-file.ts';
 import type { StagesPlan } from '../../planner/plan/stages-schema.ts';
-import { checkOutputPath, writeOutputFiles } from '../files.ts';
+import { checkOutputPath, readStagesPlanFile, writeOutputFiles } from '../files.ts';
 import { report, table } from '../output.ts';
-import { readStagesPlanFile } from './stages-plan-file.ts';
 
 /** One stage's sub-model file. */
 export interface StageFile {

@@ -29,12 +29,11 @@ import { encodeTensorObject, type DenseTensor } from '../../functions/storage/te
 import { parseStateMachineInput, stagesInputSchema } from '../../workflows/asl/index.ts';
 import { newRunId, stageRunInputs } from '../../workflows/local/local-run.ts';
 import { awsClientsFromEnvironment, awsRequestError, planStateMachineArn, type AwsCommandClients, type AwsOptions } from '../aws.ts';
-import { readPlanFile } from '../files.ts';
+import { readAnyPlanFile, readPlanFile, readStagesPlanFile } from '../files.ts';
 import { integerOption, seedOption } from '../options.ts';
 import { report } from '../output.ts';
 import { loadPlanModel } from './shards.ts';
 import { readInputFile, seededInput } from './run-stages.ts';
-import { readAnyPlanFile, readStagesPlanFile } from './stages-plan-file.ts';
 
 export interface StartOptions extends AwsOptions {
   readonly model?: string;
