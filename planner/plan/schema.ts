@@ -341,10 +341,6 @@ export function planJsonValue(json: unknown, file: string): unknown {
   return typeof json === 'string' ? parseJsonText(json, file, PlanFormatError) : json;
 }
 
-/**
- * Parses and validates a plan (JSON text or an already parsed value). Throws PlanFormatError
- * naming `file` and the field path of the first problem (all problems are in `issues`).
- */
 /** Refuses a plan of another format version (of either kind), before its fields are read. */
 export function checkFormatVersion(value: unknown, file: string): void {
   if (value && typeof value === 'object' && 'formatVersion' in value && (value as { formatVersion: unknown }).formatVersion !== PLAN_FORMAT_VERSION) {
@@ -355,12 +351,22 @@ export function checkFormatVersion(value: unknown, file: string): void {
   }
 }
 
-export function parsePlan(json: unknown, file: string): Plan {
+/**
+ * A plan of either kind (JSON text or an already parsed value) checked by its schema: the format
+ * version first, then every field. Throws PlanFormatError naming `file` and the field path of the
+ * first problem (all problems are in `issues`).
+ */
+export function validatePlanValue<T>(schema: z.ZodType<T>, json: unknown, file: string): T {
   const value = planJsonValue(json, file);
   checkFormatVersion(value, file);
-  const parsed = planSchema.safeParse(value);
+  const parsed = schema.safeParse(value);
   if (!parsed.success) throw fromZodError(parsed.error, file, { kind: PlanFormatError });
   return parsed.data;
+}
+
+/** Parses and validates a sparse plan (validatePlanValue with the plan schema). */
+export function parsePlan(json: unknown, file: string): Plan {
+  return validatePlanValue(planSchema, json, file);
 }
 
 /** The plan as JSON text (validated first: a plan that does not parse is never written). */

@@ -8,7 +8,7 @@
 // parseAnyPlan reads either kind.
 
 import { z } from 'zod';
-import { fromZodError, PlanFormatError } from '../../model/errors.ts';
+import { PlanFormatError } from '../../model/errors.ts';
 import { AWS_LIMITS } from '../aws-limits.ts';
 import {
   computePlanId, nameProblems, planNames, PLAN_ID_HEX_DIGITS, stackPrefixProblem, STACK_PREFIX_MAX_CHARS, STACK_PREFIX_PATTERN,
@@ -16,7 +16,7 @@ import {
 } from './names.ts';
 import {
   checkFormatVersion,
-  namesSchema, parsePlan, planJsonValue, PLAN_FORMAT_VERSION, retryPolicyName, retrySchema, taskSchema, type Plan,
+  namesSchema, parsePlan, planJsonValue, PLAN_FORMAT_VERSION, retryPolicyName, retrySchema, taskSchema, validatePlanValue, type Plan,
 } from './schema.ts';
 
 export const STAGES_PLAN_KIND = 'stepinfer-stages-plan';
@@ -240,16 +240,9 @@ export function stagesPlanNames(planId: string, stackPrefix: string, functionIds
   return { ...names, functions: { ...names.functions }, topics: [...names.topics], queues: [...names.queues], exchangeBuckets: [...names.exchangeBuckets] };
 }
 
-/**
- * Parses and validates a stages plan (JSON text or an already parsed value). Throws PlanFormatError
- * naming `file` and the field path of the first problem (all problems are in `issues`).
- */
+/** Parses and validates a stages plan (validatePlanValue with the stages plan schema). */
 export function parseStagesPlan(json: unknown, file: string): StagesPlan {
-  const value = planJsonValue(json, file);
-  checkFormatVersion(value, file);
-  const parsed = stagesPlanSchema.safeParse(value);
-  if (!parsed.success) throw fromZodError(parsed.error, file, { kind: PlanFormatError });
-  return parsed.data;
+  return validatePlanValue(stagesPlanSchema, json, file);
 }
 
 /** The stages plan as JSON text (validated first: a plan that does not parse is never written). */
